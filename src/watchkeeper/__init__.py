@@ -1,0 +1,3 @@
+"""Watchkeeper: self-hosted monitoring and AIOps."""
+
+__version__ = "0.1.0"

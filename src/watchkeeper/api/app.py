@@ -1,0 +1,86 @@
+"""create_app(): the FastAPI application with every router, error handler and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import watchkeeper
+from watchkeeper.api.errors import install_error_handlers
+from watchkeeper.api.middleware import RequestContextMiddleware
+from watchkeeper.api.routers import admin, apikeys, auth, health, metrics, system, tenants, users
+from watchkeeper.clock import Clock
+from watchkeeper.config import Settings
+from watchkeeper.observability.tracing import build_tracer_provider, instrument
+from watchkeeper.wiring import AppContext, build_context
+
+# Data-plane writes arrive many times a second from machines; auditing each would drown
+# the trail. They are counted on /metrics instead (documented in docs/operations.md).
+AUDIT_EXEMPT_PREFIXES = ("/api/v1/write", "/api/v1/ingest")
+INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    config_file: Path | None = None,
+    context: AppContext | None = None,
+) -> FastAPI:
+    context = context or build_context(settings, clock=clock, config_file=config_file)
+    provider = build_tracer_provider(settings.observability)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await context.supervisor.start()
+        try:
+            yield
+        finally:
+            await context.supervisor.stop()
+            if provider is not None:
+                provider.shutdown()
+            context.engine.dispose()
+
+    docs = settings.api.docs_enabled
+    app = FastAPI(
+        title="Watchkeeper",
+        version=watchkeeper.__version__,
+        description="Self-hosted monitoring and AIOps. Authenticate with `POST /auth/login`, "
+        "then send `Authorization: Bearer <access_token>` (or an API key).",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    for router in (health.router, metrics.router, auth.router, system.router, admin.router,
+                   tenants.router, users.router, apikeys.router):
+        app.include_router(router)
+
+    def max_body(path: str) -> int:
+        current = context.settings
+        return current.metrics.max_body_bytes if path.startswith(INGEST_PREFIXES) else current.api.max_body_bytes
+
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=max_body,
+        access_log=lambda: context.settings.observability.access_log,
+        audit=context.audit.record,
+        now=context.clock.now,
+        audit_exempt=lambda path: path.startswith(AUDIT_EXEMPT_PREFIXES),
+    )
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            allow_credentials=False,
+        )
+    instrument(app, context.engine, provider)
+    return app

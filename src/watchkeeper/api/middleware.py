@@ -1,0 +1,142 @@
+"""One pure-ASGI middleware for every request: request id, body limit, metrics, log, audit.
+
+Pure ASGI rather than BaseHTTPMiddleware: it adds no task or stream copies per request,
+which matters for the hot read and ingest paths.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from watchkeeper.audit import AuditEntry
+from watchkeeper.auth.principal import Principal
+from watchkeeper.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+log = structlog.get_logger("watchkeeper.http")
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestContextMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: Callable[[str], int],
+        access_log: Callable[[], bool],
+        audit: Callable[[AuditEntry], None],
+        now: Callable[[], Any],
+        audit_exempt: Callable[[str], bool],
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.access_log = access_log
+        self.audit = audit
+        self.now = now
+        self.audit_exempt = audit_exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope.get("headers") or ())
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        method: str = scope["method"]
+        path: str = scope["path"]
+        limit = self.max_body_bytes(path)
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        received = 0
+
+        async def receive_wrapper() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            declared = headers.get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await _too_large(send_wrapper, limit)
+            else:
+                try:
+                    await self.app(scope, receive_wrapper, send_wrapper)
+                except BodyTooLarge:
+                    if not response_started:
+                        await _too_large(send_wrapper, limit)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            HTTP_REQUESTS.labels(method, template, str(status)).inc()
+            HTTP_LATENCY.labels(method, template).observe(elapsed)
+            if self.access_log():
+                log.info("request", method=method, path=path, route=template, status=status,
+                         duration_ms=round(elapsed * 1000, 2))
+            if method in STATE_CHANGING and not self.audit_exempt(path):
+                await self._audit(scope, state, method, path, template, status, request_id)
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    async def _audit(self, scope: Scope, state: dict[str, Any], method: str, path: str, template: str,
+                     status: int, request_id: str) -> None:
+        principal: Principal | None = state.get("principal")
+        client = scope.get("client")
+        entry = AuditEntry(
+            at=self.now(),
+            tenant_id=principal.tenant_id if principal else state.get("audit_tenant_id"),
+            actor_type=principal.kind if principal else "anonymous",
+            actor_id=principal.id if principal else None,
+            actor_name=(principal.name if principal else state.get("audit_actor_name")),
+            action=f"{method} {template}",
+            method=method,
+            path=path,
+            status_code=status,
+            request_id=request_id,
+            client_ip=client[0] if client else None,
+            details={"path_params": scope.get("path_params", {}), **state.get("audit_details", {})},
+        )
+        try:
+            await anyio.to_thread.run_sync(self.audit, entry)
+        except Exception as exc:  # an audit failure must be loud, but the response is already sent
+            log.error("audit_write_failed", error=str(exc), request_id=request_id)
+
+
+async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:
+    body = json.dumps(
+        {"error": {"code": "payload_too_large", "message": f"request body exceeds the limit of {limit} bytes", "details": {"limit_bytes": limit}}}
+    ).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,1 @@
+"""One router per resource; routers parse, check permission, call a service, shape the answer."""

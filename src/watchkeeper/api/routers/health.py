@@ -1,0 +1,30 @@
+"""Liveness and readiness, for Kubernetes probes and load balancers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from watchkeeper.api.deps import Context
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("/live", summary="The process is up")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready", summary="Every dependency answers; says which one failed")
+async def ready(context: Context) -> JSONResponse:
+    results = await run_in_threadpool(context.health.run)
+    checks: dict[str, Any] = {
+        r.name: {"status": "ok" if r.ok else "fail", "detail": r.detail, "latency_ms": r.latency_ms}
+        for r in results
+    }
+    failed = [r.name for r in results if not r.ok]
+    body = {"status": "fail" if failed else "ok", "failed": failed, "checks": checks}
+    return JSONResponse(body, status_code=503 if failed else 200)

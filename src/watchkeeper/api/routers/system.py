@@ -1,0 +1,28 @@
+"""System status: version, uptime, component health, counts for the caller's tenant."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+
+import watchkeeper
+from watchkeeper.api.deps import Context, CurrentPrincipal, require
+from watchkeeper.api.schemas.admin import ComponentStatus, SystemStatus
+
+router = APIRouter(prefix="/system", tags=["system"])
+
+
+@router.get("/status", response_model=SystemStatus, dependencies=[Depends(require("system:read"))])
+async def status(context: Context, principal: CurrentPrincipal) -> SystemStatus:
+    components = context.status.fresh_components()
+    counts = context.status.fresh_counts(principal.tenant_id)
+    if components is None or counts is None:
+        components, counts = await run_in_threadpool(context.status.refresh, principal.tenant_id)
+    return SystemStatus(
+        version=watchkeeper.__version__,
+        profile=context.settings.profile,
+        uptime_seconds=round(context.clock.time() - context.started_at, 3),
+        tenant=counts.tenant_name,
+        components=[ComponentStatus(name=c.name, healthy=c.ok, detail=c.detail) for c in components],
+        counts=counts.counts,
+    )

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ConfigUpdateResult(BaseModel):
+    changed: list[str]
+    restart_required: list[str]
+    config: dict[str, Any]
+
+
+class AuditRecordPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_type: str
+    actor_id: str | None
+    actor_name: str | None
+    action: str
+    method: str
+    path: str
+    status_code: int
+    outcome: str
+    request_id: str
+    client_ip: str | None
+    details: dict[str, Any] | None
+
+
+class ComponentStatus(BaseModel):
+    name: str
+    healthy: bool
+    detail: str
+
+
+class SystemStatus(BaseModel):
+    version: str
+    profile: str
+    uptime_seconds: float
+    tenant: str
+    components: list[ComponentStatus]
+    counts: dict[str, int]

@@ -1,0 +1,314 @@
+"""Login, token refresh with reuse detection, logout, and per-request credential checks."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from watchkeeper.auth import passwords, rbac, tokens
+from watchkeeper.auth.principal import Principal
+from watchkeeper.clock import Clock
+from watchkeeper.config import Settings
+from watchkeeper.db.tables import ApiKey, Membership, RefreshToken, Tenant, User, new_id
+from watchkeeper.tenancy.scope import SessionFactory
+
+
+class AuthError(Exception):
+    """Authentication failed; the message is safe to show to the caller."""
+
+
+class LockedOutError(AuthError):
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed logins; try again in {int(retry_after) + 1} s")
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    tenant_id: str
+    tenant_name: str
+    role: str
+    password_change_required: bool
+
+
+class LoginThrottle:
+    """Failed logins per (username, address) in a sliding window; blocks after too many.
+
+    Kept in memory: each replica counts its own attempts (documented in docs/operations.md).
+    """
+
+    def __init__(self, clock: Clock, max_failures: int, window_seconds: int) -> None:
+        self._clock = clock
+        self._max = max_failures
+        self._window = window_seconds
+        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, username: str, address: str) -> None:
+        now = self._clock.time()
+        with self._lock:
+            recent = [t for t in self._failures.get((username, address), []) if now - t < self._window]
+            self._failures[(username, address)] = recent
+            if len(recent) >= self._max:
+                raise LockedOutError(self._window - (now - recent[0]))
+
+    def failed(self, username: str, address: str) -> None:
+        with self._lock:
+            self._failures.setdefault((username, address), []).append(self._clock.time())
+
+    def succeeded(self, username: str, address: str) -> None:
+        with self._lock:
+            self._failures.pop((username, address), None)
+
+
+class _TtlCache:
+    """A small cache of credential checks so the hot path does not hit the database."""
+
+    def __init__(self, clock: Clock, ttl: float, max_entries: int = 10_000) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._max = max_entries
+        self._items: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> object | None:
+        item = self._items.get(key)
+        if item is None or item[0] < self._clock.time():
+            return None
+        return item[1]
+
+    def put(self, key: str, value: object) -> None:
+        with self._lock:
+            if len(self._items) >= self._max:
+                self._items.clear()
+            self._items[key] = (self._clock.time() + self._ttl, value)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+
+class AuthService:
+    """Everything about credentials. One instance per app; thread-safe."""
+
+    # How long a revoked session or API key may still be honoured by another replica.
+    CACHE_SECONDS = 5.0
+
+    def __init__(self, settings: Settings, sessions: SessionFactory, clock: Clock) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.clock = clock
+        self.throttle = LoginThrottle(
+            clock, settings.auth.login_max_failures, settings.auth.login_lockout_seconds
+        )
+        self._sessions_cache = _TtlCache(clock, self.CACHE_SECONDS)
+        self._keys_cache = _TtlCache(clock, self.CACHE_SECONDS)
+
+    @property
+    def _secret(self) -> str:
+        return self.settings.jwt_secret_key.get_secret_value()
+
+    def _now(self) -> datetime:
+        return self.clock.now()
+
+    # --- login, refresh, logout -------------------------------------------------------
+
+    def login(self, username: str, password: str, tenant: str | None, address: str) -> TokenPair:
+        self.throttle.check(username, address)
+        with self.sessions.system("login") as db:
+            user = db.scalar(select(User).where(User.username == username))
+            ok = passwords.verify_password(user.password_hash if user else passwords.DUMMY_HASH, password)
+            if user is None or not ok or user.disabled:
+                self.throttle.failed(username, address)
+                raise AuthError("invalid username or password")
+            membership = self._membership(db, user, tenant)
+            self.throttle.succeeded(username, address)
+            return self._issue(db, user, membership, family_id=new_id())
+
+    def _membership(self, db: Session, user: User, tenant: str | None) -> tuple[Membership, Tenant]:
+        query = (
+            select(Membership, Tenant)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(Membership.user_id == user.id, Tenant.disabled.is_(False))
+            .order_by(Tenant.name)
+        )
+        if tenant is not None:
+            query = query.where((Tenant.name == tenant) | (Tenant.id == tenant))
+        rows = db.execute(query).all()
+        if not rows:
+            raise AuthError(
+                f"user is not a member of tenant {tenant!r}" if tenant else "user belongs to no tenant"
+            )
+        if tenant is None and len(rows) > 1:
+            names = ", ".join(r[1].name for r in rows)
+            raise AuthError(f"user belongs to several tenants ({names}); give `tenant`")
+        return rows[0][0], rows[0][1]
+
+    def _issue(self, db: Session, user: User, membership: tuple[Membership, Tenant], family_id: str) -> TokenPair:
+        member, tenant = membership
+        now = self._now()
+        refresh = tokens.new_refresh_token()
+        db.add(
+            RefreshToken(
+                family_id=family_id,
+                user_id=user.id,
+                tenant_id=tenant.id,
+                token_hash=tokens.sha256_hex(refresh),
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.auth.refresh_token_ttl_seconds),
+            )
+        )
+        access = tokens.issue_access_token(
+            self._secret,
+            user_id=user.id,
+            username=user.username,
+            tenant_id=tenant.id,
+            role=member.role,
+            session_id=family_id,
+            superadmin=user.is_superadmin,
+            now=self.clock.time(),
+            ttl_seconds=self.settings.auth.access_token_ttl_seconds,
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=self.settings.auth.access_token_ttl_seconds,
+            tenant_id=tenant.id,
+            tenant_name=tenant.name,
+            role=member.role,
+            password_change_required=user.password_change_required,
+        )
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate: the presented token is spent; presenting a spent token revokes the family."""
+        now = self._now()
+        with self.sessions.system("refresh") as db:
+            row = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == tokens.sha256_hex(refresh_token)))
+            if row is None:
+                raise AuthError("unknown refresh token")
+            if row.revoked_at is not None:
+                raise AuthError("refresh token has been revoked")
+            if row.used_at is not None:
+                self._revoke_family(db, row.family_id, now)
+                raise AuthError("refresh token was already used; every session of this login is revoked")
+            if row.expires_at <= now:
+                raise AuthError("refresh token has expired")
+            row.used_at = now
+            user = db.get(User, row.user_id)
+            if user is None or user.disabled:
+                raise AuthError("user is disabled")
+            membership = self._membership(db, user, row.tenant_id)
+            return self._issue(db, user, membership, family_id=row.family_id)
+
+    def _revoke_family(self, db: Session, family_id: str, now: datetime) -> None:
+        db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        self._sessions_cache.drop(family_id)
+
+    def logout(self, principal: Principal) -> None:
+        if principal.session_id is None:
+            return
+        with self.sessions.system("logout") as db:
+            self._revoke_family(db, principal.session_id, self._now())
+
+    def change_password(self, user_id: str, current: str, new: str) -> None:
+        with self.sessions.system("change password") as db:
+            user = db.get(User, user_id)
+            if user is None or not passwords.verify_password(user.password_hash, current):
+                raise AuthError("current password is wrong")
+            user.password_hash = passwords.hash_password(new)
+            user.password_change_required = False
+
+    # --- per-request checks ----------------------------------------------------------
+
+    def cached(self, credential: str) -> Principal | None:
+        """The principal for a credential if it can be checked without I/O, else None.
+
+        JWTs whose session state is cached and API keys seen in the last seconds are
+        answered here, on the event loop; everything else goes to `authenticate` in a thread.
+        """
+        if credential.startswith(tokens.API_KEY_PREFIX):
+            hit = self._keys_cache.get(tokens.sha256_hex(credential))
+            return hit if isinstance(hit, Principal) else None
+        claims = tokens.decode_access_token(self._secret, credential, now=self.clock.time())
+        active = self._sessions_cache.get(claims.session_id)
+        if active is None:
+            return None
+        if not active:
+            raise tokens.InvalidTokenError("session has been logged out")
+        return self._user_principal(claims)
+
+    def _user_principal(self, claims: tokens.AccessClaims) -> Principal:
+        return Principal(
+            kind="user",
+            id=claims.user_id,
+            name=claims.username,
+            tenant_id=claims.tenant_id,
+            permissions=rbac.permissions_for_role(claims.role, superadmin=claims.superadmin),
+            role=claims.role,
+            superadmin=claims.superadmin,
+            session_id=claims.session_id,
+        )
+
+    def authenticate(self, credential: str) -> Principal:
+        """A bearer credential (JWT or API key) to a Principal; raises InvalidTokenError."""
+        if credential.startswith(tokens.API_KEY_PREFIX):
+            return self._api_key(credential)
+        claims = tokens.decode_access_token(self._secret, credential, now=self.clock.time())
+        if not self._session_active(claims.session_id):
+            raise tokens.InvalidTokenError("session has been logged out")
+        return self._user_principal(claims)
+
+    def _session_active(self, family_id: str) -> bool:
+        cached = self._sessions_cache.get(family_id)
+        if cached is not None:
+            return bool(cached)
+        with self.sessions.system("session check") as db:
+            revoked = db.scalar(
+                select(RefreshToken.id)
+                .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+                .limit(1)
+            )
+        active = revoked is None
+        self._sessions_cache.put(family_id, active)
+        return active
+
+    def _api_key(self, key: str) -> Principal:
+        prefix, secret = tokens.split_api_key(key)
+        digest = tokens.sha256_hex(key)
+        cached = self._keys_cache.get(digest)
+        if isinstance(cached, Principal):
+            return cached
+        now = self._now()
+        with self.sessions.system("api key check") as db:
+            row = db.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+            if row is None or not tokens.secret_matches(secret, row.secret_hash):
+                raise tokens.InvalidTokenError("unknown API key")
+            if row.revoked_at is not None:
+                raise tokens.InvalidTokenError("API key has been revoked")
+            if row.expires_at is not None and row.expires_at <= now:
+                raise tokens.InvalidTokenError("API key has expired")
+            principal = Principal(
+                kind="apikey",
+                id=row.id,
+                name=row.name,
+                tenant_id=row.tenant_id,
+                permissions=rbac.permissions_for_scopes(list(row.scopes)),
+                scopes=tuple(row.scopes),
+            )
+        self._keys_cache.put(digest, principal)
+        return principal
+
+    def forget_api_keys(self) -> None:
+        """Drop cached keys in this process at once, after a revocation."""
+        self._keys_cache = _TtlCache(self.clock, self.CACHE_SECONDS)

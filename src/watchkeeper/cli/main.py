@@ -1,0 +1,133 @@
+"""`watchkeeper`: serve, init, config, db, user, tenant, apikey, audit, bench."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from watchkeeper.auth.passwords import WeakPasswordError
+from watchkeeper.auth.service import AuthError
+from watchkeeper.cli import common
+from watchkeeper.cli.common import CliError, ConfigOption
+from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
+from watchkeeper.config import ConfigError, load_settings
+from watchkeeper.tenancy.service import ConflictError, NotFoundError
+
+app = typer.Typer(
+    help="Watchkeeper: self-hosted monitoring and AIOps.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Check and show the configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="The metadata database.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to listen on (default: server.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: server.port, 8000)")] = None,
+    config: ConfigOption = None,
+    migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate", help="upgrade the schema first")] = True,
+) -> None:
+    """Run the API server and every background worker."""
+    from watchkeeper.serve import run
+
+    settings, path = common.settings_from(config)
+    run(settings, config_file=path, host=host, port=port, migrate=migrate_db)
+
+
+@app.command()
+def init(
+    data_dir: Annotated[Path, typer.Option(envvar="WATCHKEEPER_DATA_DIR", help="folder for config, database, data")] = Path("data"),
+    admin_password: Annotated[str | None, typer.Option(envvar="WATCHKEEPER_ADMIN_PASSWORD", help="default: generated, must be changed at first login")] = None,
+    profile: Annotated[str, typer.Option(help="dev, staging or production")] = "dev",
+    database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="default: SQLite in the data folder")] = None,
+) -> None:
+    """Create the data folder, a config with generated secrets, the database, tenant `default`
+    and user `admin`; print the admin's password."""
+    from watchkeeper.bootstrap import initialise
+    from watchkeeper.clock import SystemClock
+
+    result = initialise(data_dir, clock=SystemClock(), admin_password=admin_password, profile=profile,
+                        database_url=database_url)
+    typer.echo(f"initialised {data_dir} (config {result.config_file}, database {result.settings.effective_database_url})")
+    typer.echo("tenant: default   user: admin")
+    if result.password_generated:
+        typer.echo("one-time admin password (change it after the first login with POST /auth/password):")
+        typer.echo(result.admin_password)
+    else:
+        typer.echo("admin password: as given in WATCHKEEPER_ADMIN_PASSWORD")
+
+
+@config_app.command("validate")
+def config_validate(file: Path) -> None:
+    """Check a config file (with the environment applied); list every problem."""
+    settings = load_settings(file)
+    typer.echo(f"{file}: valid ({settings.profile} profile)")
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the effective configuration, secrets redacted."""
+    import yaml
+
+    settings, path = common.settings_from(config)
+    typer.echo(f"# from {path or 'defaults and environment'}")
+    typer.echo(yaml.safe_dump(settings.redacted(), sort_keys=False).rstrip())
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None, revision: str = "head") -> None:
+    """Apply schema migrations."""
+    from watchkeeper.db import migrate
+    from watchkeeper.db.engine import build_engine
+
+    settings, _ = common.settings_from(config)
+    engine = build_engine(settings)
+    try:
+        migrate.upgrade(engine, revision)
+        typer.echo(f"database at revision {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Check the audit trail's signature chain; exit 1 at the first altered record."""
+    from watchkeeper.audit import AuditLog
+
+    with common.open_db(config) as db:
+        intact, count, bad = AuditLog(db.sessions, db.settings.jwt_secret_key.get_secret_value()).verify_chain()
+    if not intact:
+        raise CliError(f"audit chain broken at record {bad} ({count} records checked)")
+    typer.echo(f"audit chain intact: {count} records")
+
+
+_EXPECTED = (CliError, ConfigError, ValueError, NotFoundError, ConflictError, AuthError, WeakPasswordError,
+             FileExistsError, FileNotFoundError, PermissionError, SQLAlchemyError)
+
+
+def main() -> None:
+    """Entry point: expected failures become one line on stderr and exit status 1."""
+    from watchkeeper.observability.logging import configure_logging
+
+    configure_logging("warning", "console")
+    try:
+        app()
+    except _EXPECTED as exc:
+        message = str(exc).strip()
+        if isinstance(exc, SQLAlchemyError):
+            message = f"database error: {str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+        typer.echo(f"error: {message}", err=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,454 @@
+"""The one Settings object: a YAML file plus environment variables, validated once at start-up.
+
+Nothing else in Watchkeeper reads the environment. Names users know from the product brief
+(`DATABASE_URL`, `JWT_SECRET_KEY`, ...) work as they are; every other key can be set as
+`WATCHKEEPER_<KEY>` (nested with `__`, e.g. `WATCHKEEPER_METRICS__RETENTION_DAYS=30`).
+Precedence: environment > .env file > YAML file > defaults.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextvars
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Profile = Literal["dev", "staging", "production"]
+
+DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
+"""The default secret: fine on a laptop, refused by the production profile."""
+
+REDACTED = "********"
+
+_NETWORK_FILESYSTEMS = frozenset(
+    {"nfs", "nfs4", "cifs", "smbfs", "smb3", "sshfs", "fuse.sshfs", "9p", "afs", "glusterfs",
+     "ceph", "fuse.glusterfs", "lustre", "davfs", "fuse.rclone", "fuse.s3fs"}
+)
+
+
+def _alias(name: str, *others: str) -> AliasChoices:
+    """Accept a key by its field name (YAML) and by the environment names users know."""
+    return AliasChoices(name, *others)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ScrapeTarget(_Section):
+    """A Prometheus-style scrape job (`scrape_configs` in Prometheus)."""
+
+    job_name: str = Field(min_length=1)
+    targets: list[str] = Field(min_length=1, description="host:port of each target")
+    metrics_path: str = "/metrics"
+    scheme: Literal["http", "https"] = "http"
+    scrape_interval: float | None = Field(None, gt=0, description="seconds; default: collection_interval")
+    scrape_timeout: float = Field(10.0, gt=0)
+    bearer_token: SecretStr | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    tenant: str = "default"
+
+
+class MetricsSettings(_Section):
+    collection_interval: float = Field(30.0, gt=0, le=3600, description="seconds between scrapes and host collections")
+    retention_days: int = Field(90, ge=1, le=36500)
+    high_cardinality_enabled: bool = False
+    max_series_per_tenant: int = Field(100_000, ge=1, description="lifted to max_series_high_cardinality when high_cardinality_enabled")
+    max_series_high_cardinality: int = Field(10_000_000, ge=1)
+    host_collector_enabled: bool = True
+    scrape_configs: list[ScrapeTarget] = Field(default_factory=list)
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest accepted ingest body")
+
+    @property
+    def series_limit(self) -> int:
+        return self.max_series_high_cardinality if self.high_cardinality_enabled else self.max_series_per_tenant
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    server: Literal["uvicorn", "granian"] = "uvicorn"
+    public_url: str | None = Field(None, description="external URL, used in links (generatorURL, emails)")
+
+
+class AuthSettings(_Section):
+    access_token_ttl_seconds: int = Field(900, ge=30, le=86400)
+    refresh_token_ttl_seconds: int = Field(14 * 86400, ge=300)
+    login_max_failures: int = Field(10, ge=1, description="failed logins per user and address before a lockout")
+    login_lockout_seconds: int = Field(300, ge=1)
+
+
+class ApiSettings(_Section):
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest accepted body except ingest")
+    cors_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
+    docs_enabled: bool = True
+
+
+class ObservabilitySettings(_Section):
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    access_log: bool = Field(True, description="one log line per HTTP request")
+    tracing_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = "watchkeeper"
+
+
+_yaml_data: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_yaml_data", default={})
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """The YAML config file, already read by `load_settings`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _yaml_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get())
+
+
+class Settings(BaseSettings):
+    """Everything Watchkeeper can be configured with. Built by `load_settings`, then passed down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WATCHKEEPER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        populate_by_name=True,
+    )
+
+    profile: Profile = "dev"
+    debug: bool = False
+    data_dir: Path = Field(Path("data"), description="where the database, metrics and models live")
+    database_url: str | None = Field(None, validation_alias=_alias("database_url", "DATABASE_URL"))
+    database_pool_size: int = Field(5, ge=1, le=200, validation_alias=_alias("database_pool_size", "DATABASE_POOL_SIZE"))
+    redis_url: str | None = Field(None, validation_alias=_alias("redis_url", "REDIS_URL"))
+    redis_password: SecretStr | None = Field(None, validation_alias=_alias("redis_password", "REDIS_PASSWORD"))
+    jwt_secret_key: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias=_alias("jwt_secret_key", "JWT_SECRET_KEY"))
+    encryption_key: SecretStr | None = Field(None, validation_alias=_alias("encryption_key", "ENCRYPTION_KEY"))
+    slack_webhook_url: SecretStr | None = Field(None, validation_alias=_alias("slack_webhook_url", "SLACK_WEBHOOK_URL"))
+    email_smtp_server: str | None = Field(None, validation_alias=_alias("email_smtp_server", "EMAIL_SMTP_SERVER"))
+    email_smtp_port: int = Field(587, ge=1, le=65535, validation_alias=_alias("email_smtp_port", "EMAIL_SMTP_PORT"))
+    ai_models_path: Path | None = Field(None, validation_alias=_alias("ai_models_path", "AI_MODELS_PATH"))
+    enable_anomaly_detection: bool = Field(True, validation_alias=_alias("enable_anomaly_detection", "ENABLE_ANOMALY_DETECTION"))
+    retrain_interval_hours: float = Field(24.0, gt=0, le=8760, validation_alias=_alias("retrain_interval_hours", "RETRAIN_INTERVAL_HOURS"))
+
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, _YamlSource(settings_cls), file_secret_settings)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'watchkeeper.db').as_posix()}"
+
+    @property
+    def effective_models_path(self) -> Path:
+        return self.ai_models_path or self.data_dir / "models"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with every secret replaced, for `config show` and the API."""
+        return _redact(self.model_dump(mode="json"), self)
+
+
+def _redact(data: Any, model: Any) -> Any:
+    if isinstance(model, BaseModel):
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            attr = getattr(model, name, None)
+            if isinstance(attr, SecretStr):
+                out[name] = REDACTED
+            elif name == "database_url" and isinstance(value, str):
+                out[name] = _redact_url(value)
+            else:
+                out[name] = _redact(value, attr)
+        return out
+    if isinstance(model, list) and isinstance(data, list):
+        return [_redact(d, m) for d, m in zip(data, model, strict=True)]
+    return data
+
+
+def _redact_url(url: str) -> str:
+    """postgresql://user:secret@host/db -> postgresql://user:********@host/db"""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user, colon, _ = creds.partition(":")
+    return f"{scheme}://{user}{':' + REDACTED if colon else ''}@{host}"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration: which key, what value, which rule it breaks."""
+
+    key: str
+    value: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: value {self.value} — {self.rule}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every key that is wrong."""
+
+    def __init__(self, problems: list[ConfigProblem], source: str = "configuration") -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid {source}:\n{lines}")
+
+
+_SECRET_KEYS = frozenset({"jwt_secret_key", "encryption_key", "redis_password", "slack_webhook_url", "bearer_token"})
+
+
+def _show(key: str, value: Any) -> str:
+    if key.rsplit(".", 1)[-1] in _SECRET_KEYS:
+        return REDACTED
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def problems_from_validation(error: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(root)"
+        rule = item["msg"]
+        if item["type"] == "extra_forbidden":
+            rule = "unknown key (not a Watchkeeper setting)"
+        problems.append(ConfigProblem(key, _show(key, item.get("input")), rule))
+    return problems
+
+
+def decode_encryption_key(raw: str) -> bytes:
+    """An AES-256 key given as 32 bytes in base64 (standard or URL-safe) or 64 hex digits."""
+    text = raw.strip()
+    if len(text) == 64:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("must be 32 bytes encoded as base64 or 64 hex digits") from exc
+    if len(key) != 32:
+        raise ValueError(f"must decode to 32 bytes for AES-256, got {len(key)}")
+    return key
+
+
+def is_weak_secret(secret: str) -> str | None:
+    """Why a signing secret is too weak for production, or None if it is acceptable."""
+    if secret == DEV_JWT_SECRET or "change-me" in secret.lower() or secret.lower() in {"secret", "changeme", "password"}:
+        return "is the built-in development default"
+    if len(secret) < 32:
+        return f"is {len(secret)} characters long; production needs at least 32 random characters"
+    if len(set(secret)) < 10:
+        return "has fewer than 10 distinct characters; use a random secret (watchkeeper init generates one)"
+    return None
+
+
+def filesystem_type(path: Path, mounts_file: Path = Path("/proc/mounts")) -> str | None:
+    """The type of the filesystem holding `path` (longest mount-point prefix), if known."""
+    try:
+        lines = mounts_file.read_text().splitlines()
+    except OSError:
+        return None
+    target = path.resolve()
+    best: tuple[int, str] | None = None
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount = Path(parts[1].replace("\\040", " "))
+        if target == mount or mount in target.parents:
+            depth = len(mount.parts)
+            if best is None or depth > best[0]:
+                best = (depth, parts[2])
+    return best[1] if best else None
+
+
+def sqlite_path(url: str) -> Path | None:
+    if not url.startswith("sqlite"):
+        return None
+    _, _, rest = url.partition(":///")
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
+def check_profile(settings: Settings) -> list[ConfigProblem]:
+    """Rules that depend on the profile; production refuses what would be unsafe."""
+    problems: list[ConfigProblem] = []
+    if settings.encryption_key is not None:
+        try:
+            decode_encryption_key(settings.encryption_key.get_secret_value())
+        except ValueError as exc:
+            problems.append(ConfigProblem("encryption_key (ENCRYPTION_KEY)", REDACTED, str(exc)))
+    if settings.profile != "production":
+        return problems
+    weak = is_weak_secret(settings.jwt_secret_key.get_secret_value())
+    if weak:
+        problems.append(ConfigProblem("jwt_secret_key (JWT_SECRET_KEY)", REDACTED, f"{weak}; refused in production"))
+    if settings.encryption_key is None:
+        problems.append(ConfigProblem("encryption_key (ENCRYPTION_KEY)", "unset", "production needs an AES-256 key to encrypt secrets at rest"))
+    if settings.debug:
+        problems.append(ConfigProblem("debug", "True", "debug must be off in production"))
+    db_path = sqlite_path(settings.effective_database_url)
+    if db_path is not None:
+        text = db_path.as_posix()
+        fs = filesystem_type(db_path.parent if db_path.parent.exists() else Path.cwd())
+        if text.startswith("//") or text.startswith("\\\\"):
+            problems.append(ConfigProblem("database_url (DATABASE_URL)", repr(text), "SQLite on a network share loses data (locking is unreliable); use a local disk or PostgreSQL"))
+        elif fs in _NETWORK_FILESYSTEMS:
+            problems.append(ConfigProblem("database_url (DATABASE_URL)", repr(text), f"SQLite on a network filesystem ({fs}) loses data (locking is unreliable); use a local disk or PostgreSQL"))
+    return problems
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError([ConfigProblem("config file", str(path), "file not found")]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem("config file", str(path), f"not valid YAML: {exc}")]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem("config file", str(path), "must be a mapping of keys to values")])
+    return data
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    env_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build and validate the Settings; raise ConfigError listing every problem."""
+    data = read_yaml(config_file) if config_file is not None else {}
+    token = _yaml_data.set(data)
+    try:
+        settings = Settings(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc), str(config_file or "configuration")) from exc
+    finally:
+        _yaml_data.reset(token)
+    problems = check_profile(settings)
+    if problems:
+        raise ConfigError(problems, f"{settings.profile} configuration")
+    return settings
+
+
+def deep_merge(base: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _plain(settings: Settings) -> dict[str, Any]:
+    """The settings as data with secrets revealed, for re-validation after a change."""
+    data = settings.model_dump(mode="python")
+
+    def reveal(obj: Any) -> Any:
+        if isinstance(obj, SecretStr):
+            return obj.get_secret_value()
+        if isinstance(obj, dict):
+            return {k: reveal(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [reveal(v) for v in obj]
+        return obj
+
+    result: dict[str, Any] = reveal(data)
+    return result
+
+
+def changed_keys(patch: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in patch.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            keys.extend(changed_keys(value, path + "."))
+        else:
+            keys.append(path)
+    return keys
+
+
+def apply_patch(settings: Settings, patch: Mapping[str, Any]) -> Settings:
+    """A new validated Settings with `patch` merged in; the old one is untouched on any error.
+
+    This is `update_config(section, values)` of the product brief: `{"metrics": {...}}`.
+    """
+    merged = deep_merge(_plain(settings), patch)
+    try:
+        updated = Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc), "configuration change") from exc
+    problems = check_profile(updated)
+    if problems:
+        raise ConfigError(problems, "configuration change")
+    return updated
+
+
+def persist_patch(config_file: Path, patch: Mapping[str, Any]) -> None:
+    """Merge `patch` into the YAML file atomically (write a temporary file, then rename)."""
+    current = read_yaml(config_file) if config_file.exists() else {}
+    merged = deep_merge(current, patch)
+    tmp = config_file.with_suffix(config_file.suffix + ".tmp")
+    tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
+    tmp.replace(config_file)
+
+
+def keys_set_by_environment(keys: list[str]) -> list[str]:
+    """Which of these dotted keys the environment sets (and would override after a restart)."""
+    import os
+
+    env = {name.upper() for name in os.environ}
+    found = []
+    for key in keys:
+        parts = key.split(".")
+        names = {"WATCHKEEPER_" + "__".join(parts).upper()}
+        if len(parts) == 1:
+            field = Settings.model_fields.get(parts[0])
+            alias = field.validation_alias if field is not None else None
+            if isinstance(alias, AliasChoices):
+                names |= {str(choice).upper() for choice in alias.choices if str(choice).isupper()}
+        else:
+            names.add("WATCHKEEPER_" + parts[0].upper())
+        if names & env:
+            found.append(key)
+    return found

@@ -1,0 +1,1 @@
+"""Metadata database: engine, tables, tenant-scoped sessions, Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Plain domain types shared by every stage; no I/O here."""

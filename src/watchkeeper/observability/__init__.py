@@ -1,0 +1,1 @@
+"""Watchkeeper's own metrics, logs, traces and health checks."""

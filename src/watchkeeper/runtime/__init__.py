@@ -1,0 +1,1 @@
+"""Background workers and the supervisor that keeps them running."""

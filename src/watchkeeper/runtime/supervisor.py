@@ -1,0 +1,100 @@
+"""Runs every background worker, restarts a crashed one with backoff, reports their health.
+
+This is the product's auto-healing at process level (Kubernetes restarts the process itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import structlog
+
+from watchkeeper.clock import Clock
+from watchkeeper.observability.metrics import WORKER_RESTARTS, WORKER_UP
+from watchkeeper.runtime.worker import Worker
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class WorkerState:
+    name: str
+    status: str = "starting"  # running | backoff | stopped
+    restarts: int = 0
+    last_error: str | None = None
+    started_at: float | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    """Start with `await start()`, stop with `await stop()`; `states()` feeds health checks."""
+
+    def __init__(
+        self,
+        workers: list[Worker],
+        clock: Clock,
+        *,
+        initial_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+    ) -> None:
+        self.clock = clock
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self._workers = {w.name: w for w in workers}
+        self._states = {w.name: WorkerState(w.name) for w in workers}
+
+    async def start(self) -> None:
+        for name, worker in self._workers.items():
+            state = self._states[name]
+            state.task = asyncio.create_task(self._keep_running(worker, state), name=f"worker:{name}")
+
+    async def stop(self) -> None:
+        tasks = [s.task for s in self._states.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for state in self._states.values():
+            state.status = "stopped"
+            WORKER_UP.labels(state.name).set(0)
+
+    async def replace(self, workers: list[Worker]) -> None:
+        """Stop every worker and start this new set (after a configuration change)."""
+        await self.stop()
+        self._workers = {w.name: w for w in workers}
+        self._states = {w.name: WorkerState(w.name) for w in workers}
+        await self.start()
+
+    async def _keep_running(self, worker: Worker, state: WorkerState) -> None:
+        backoff = self.initial_backoff
+        while True:
+            state.status = "running"
+            state.started_at = self.clock.time()
+            WORKER_UP.labels(state.name).set(1)
+            try:
+                await worker.run()
+                state.last_error = "worker returned"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                state.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("worker_crashed", worker=state.name, error=state.last_error, exc_info=exc)
+            WORKER_UP.labels(state.name).set(0)
+            state.restarts += 1
+            state.status = "backoff"
+            WORKER_RESTARTS.labels(state.name).inc()
+            # A worker that ran well for a while starts again quickly; one that keeps
+            # crashing waits longer each time, up to max_backoff.
+            if state.started_at is not None and self.clock.time() - state.started_at > self.max_backoff:
+                backoff = self.initial_backoff
+            await self.clock.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def states(self) -> list[WorkerState]:
+        return list(self._states.values())
+
+    def healthy(self) -> bool:
+        return all(s.status == "running" for s in self._states.values())

@@ -1,0 +1,1 @@
+"""Metric storage: one MetricStore interface, an embedded and a remote implementation."""

@@ -1,0 +1,1 @@
+"""Tenant isolation, enforced in one place: the tenant-scoped session."""

@@ -1,0 +1,46 @@
+"""Tenants: create, list, find. Tenant names are DNS-label-like slugs."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watchkeeper.db.tables import Tenant
+
+TENANT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class NotFoundError(LookupError):
+    """The object does not exist in the caller's tenant (which is all the caller may know)."""
+
+
+class ConflictError(ValueError):
+    """The object already exists."""
+
+
+def create_tenant(db: Session, *, name: str, display_name: str = "", now: datetime) -> Tenant:
+    if not TENANT_NAME_RE.match(name):
+        raise ValueError(
+            f"tenant name {name!r} must be 1-63 lowercase letters, digits or '-', "
+            "starting and ending with a letter or digit"
+        )
+    if db.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+        raise ConflictError(f"tenant {name!r} already exists")
+    tenant = Tenant(name=name, display_name=display_name or name, created_at=now)
+    db.add(tenant)
+    db.flush()
+    return tenant
+
+
+def list_tenants(db: Session) -> list[Tenant]:
+    return list(db.scalars(select(Tenant).order_by(Tenant.name)))
+
+
+def find_tenant(db: Session, name_or_id: str) -> Tenant:
+    tenant = db.scalar(select(Tenant).where((Tenant.name == name_or_id) | (Tenant.id == name_or_id)))
+    if tenant is None:
+        raise NotFoundError(f"tenant {name_or_id!r} not found")
+    return tenant
