@@ -7,7 +7,9 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# OWASP's recommended Argon2id parameters (19 MiB, 2 passes, 1 lane): strong against
+# offline guessing and cheap enough that logins do not starve a 2-core server.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 MIN_PASSWORD_LENGTH = 12
 

@@ -189,6 +189,7 @@ class AuthService:
     def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate: the presented token is spent; presenting a spent token revokes the family."""
         now = self._now()
+        reused = False
         with self.sessions.system("refresh") as db:
             row = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == tokens.sha256_hex(refresh_token)))
             if row is None:
@@ -196,16 +197,20 @@ class AuthService:
             if row.revoked_at is not None:
                 raise AuthError("refresh token has been revoked")
             if row.used_at is not None:
+                # Committed before the error is raised: the revocation must stick.
                 self._revoke_family(db, row.family_id, now)
-                raise AuthError("refresh token was already used; every session of this login is revoked")
-            if row.expires_at <= now:
-                raise AuthError("refresh token has expired")
-            row.used_at = now
-            user = db.get(User, row.user_id)
-            if user is None or user.disabled:
-                raise AuthError("user is disabled")
-            membership = self._membership(db, user, row.tenant_id)
-            return self._issue(db, user, membership, family_id=row.family_id)
+                reused = True
+            else:
+                if row.expires_at <= now:
+                    raise AuthError("refresh token has expired")
+                row.used_at = now
+                user = db.get(User, row.user_id)
+                if user is None or user.disabled:
+                    raise AuthError("user is disabled")
+                membership = self._membership(db, user, row.tenant_id)
+                return self._issue(db, user, membership, family_id=row.family_id)
+        assert reused
+        raise AuthError("refresh token was already used; every session of this login is revoked")
 
     def _revoke_family(self, db: Session, family_id: str, now: datetime) -> None:
         db.execute(

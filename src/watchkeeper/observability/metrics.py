@@ -74,28 +74,29 @@ def watch_pool(pool: Any) -> None:
         REGISTRY.register(_pool_collector)
 
 
-class MetricsCollector:
-    """Create gauges, counters, histograms and summaries under a namespace, exported on /metrics.
+# Metrics made through any MetricsCollector, by (registry, full name): creating one twice,
+# from the same or another collector object, returns the first instead of failing.
+_created: dict[tuple[int, str], MetricWrapperBase] = {}
+_created_lock = threading.Lock()
 
-    Creating a metric twice with the same name returns the first one, so module reloads and
-    repeated set-up do not fail.
-    """
+
+class MetricsCollector:
+    """Create gauges, counters, histograms and summaries under a namespace, exported on /metrics."""
 
     def __init__(self, namespace: str, registry: CollectorRegistry = REGISTRY) -> None:
         self.namespace = namespace
         self.registry = registry
-        self._metrics: dict[str, MetricWrapperBase] = {}
-        self._lock = threading.Lock()
 
     def _make(self, kind: type[MetricWrapperBase], name: str, documentation: str, labels: Sequence[str], **extra: Any) -> Any:
-        with self._lock:
-            existing = self._metrics.get(name)
+        key = (id(self.registry), f"{self.namespace}_{name}")
+        with _created_lock:
+            existing = _created.get(key)
             if existing is not None:
                 if not isinstance(existing, kind):
-                    raise ValueError(f"metric {name!r} already exists as a {type(existing).__name__}")
+                    raise ValueError(f"metric {key[1]!r} already exists as a {type(existing).__name__}")
                 return existing
             metric = kind(name, documentation, list(labels), namespace=self.namespace, registry=self.registry, **extra)
-            self._metrics[name] = metric
+            _created[key] = metric
             return metric
 
     def create_gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Gauge:
@@ -121,4 +122,4 @@ class MetricsCollector:
         return summary
 
     def get(self, name: str) -> MetricWrapperBase:
-        return self._metrics[name]
+        return _created[(id(self.registry), f"{self.namespace}_{name}")]

@@ -12,13 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import structlog
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 
 from watchkeeper.db.tables import TenantOwned
-
-log = structlog.get_logger(__name__)
 
 _TENANT = "watchkeeper.tenant_id"
 _SYSTEM = "watchkeeper.system_reason"
@@ -46,7 +43,6 @@ class SessionFactory:
     @contextmanager
     def system(self, reason: str) -> Iterator[Session]:
         """A session that sees every tenant: for login, init, retention. Always give a reason."""
-        log.debug("system_session", reason=reason)
         with self._make() as session:
             session.info[_SYSTEM] = reason
             with session.begin():

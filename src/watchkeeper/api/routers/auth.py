@@ -7,7 +7,13 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from watchkeeper.api.deps import Context, CurrentPrincipal
-from watchkeeper.api.schemas.auth import LoginRequest, Me, PasswordChange, RefreshRequest, TokenResponse
+from watchkeeper.api.schemas.auth import (
+    LoginRequest,
+    Me,
+    PasswordChange,
+    RefreshRequest,
+    TokenResponse,
+)
 from watchkeeper.auth.service import AuthError, TokenPair
 from watchkeeper.db.tables import Tenant, User
 from watchkeeper.observability.metrics import LOGINS

@@ -1,0 +1,81 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), a manual clock, a running app.
+
+Tests that need an external service skip when it is missing, unless
+WATCHKEEPER_REQUIRE_SERVICES=1 (set by .ci/run), which turns those skips into failures.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support import ADMIN_PASSWORD, POSTGRES_DSN, missing, port_open
+from watchkeeper.clock import ManualClock
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    return port_open("127.0.0.1", 5432)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool) -> Iterator[str]:
+    """Every database test runs twice: on SQLite and on PostgreSQL (in a schema of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'meta.db'}"
+        return
+    if not postgres_available:
+        missing("PostgreSQL is not reachable at 127.0.0.1:5432")
+    from sqlalchemy import create_engine, text
+
+    schema = f"wk_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_DSN)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES_DSN}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(start=time.time())
+
+
+@dataclass
+class Env:
+    """An initialised Watchkeeper (config, schema, tenant `default`, user `admin`) and its app."""
+
+    data_dir: Path
+    config_file: Path
+    client: TestClient
+    clock: ManualClock
+
+    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD, tenant: str | None = None) -> dict[str, str]:
+        body = {"username": username, "password": password}
+        if tenant:
+            body["tenant"] = tenant
+        response = self.client.post("/auth/login", json=body)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Env]:
+    from watchkeeper.api.app import create_app
+    from watchkeeper.bootstrap import initialise
+
+    data_dir = tmp_path / "data"
+    result = initialise(data_dir, clock=clock, admin_password=ADMIN_PASSWORD, database_url=database_url)
+    app = create_app(result.settings, clock=clock, config_file=result.config_file)
+    with TestClient(app) as client:
+        yield Env(data_dir, result.config_file, client, clock)
