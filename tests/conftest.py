@@ -25,7 +25,9 @@ def postgres_available() -> bool:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_available: bool
+) -> Iterator[str]:
     """Every database test runs twice: on SQLite and on PostgreSQL (in a schema of its own)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'meta.db'}"
@@ -60,7 +62,9 @@ class Env:
     client: TestClient
     clock: ManualClock
 
-    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD, tenant: str | None = None) -> dict[str, str]:
+    def login(
+        self, username: str = "admin", password: str = ADMIN_PASSWORD, tenant: str | None = None
+    ) -> dict[str, str]:
         body = {"username": username, "password": password}
         if tenant:
             body["tenant"] = tenant
@@ -75,7 +79,9 @@ def env(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Env]:
     from watchkeeper.bootstrap import initialise
 
     data_dir = tmp_path / "data"
-    result = initialise(data_dir, clock=clock, admin_password=ADMIN_PASSWORD, database_url=database_url)
+    result = initialise(
+        data_dir, clock=clock, admin_password=ADMIN_PASSWORD, database_url=database_url
+    )
     app = create_app(result.settings, clock=clock, config_file=result.config_file)
     with TestClient(app) as client:
         yield Env(data_dir, result.config_file, client, clock)

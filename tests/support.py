@@ -10,7 +10,9 @@ import time
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1"
-POSTGRES_DSN = os.environ.get("WATCHKEEPER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_DSN = os.environ.get(
+    "WATCHKEEPER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("WATCHKEEPER_TEST_REDIS", "redis://127.0.0.1:6379/15")
 ADMIN_PASSWORD = "correct-horse-battery-staple"
 

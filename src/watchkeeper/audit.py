@@ -112,7 +112,9 @@ class AuditLog:
             count = 0
             for row in db.scalars(select(AuditRecord).order_by(AuditRecord.id)):
                 count += 1
-                if row.prev_hash != prev or not hmac.compare_digest(row.hash, _digest(self._key, prev, row)):
+                if row.prev_hash != prev or not hmac.compare_digest(
+                    row.hash, _digest(self._key, prev, row)
+                ):
                     return False, count, row.id
                 prev = row.hash
         return True, count, None

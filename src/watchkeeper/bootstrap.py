@@ -68,10 +68,19 @@ def initialise(
         migrate.upgrade(engine)
         sessions = SessionFactory(engine)
         with sessions.system("init") as db:
-            tenant = service.create_tenant(db, name="default", display_name="Default", now=clock.now())
+            tenant = service.create_tenant(
+                db, name="default", display_name="Default", now=clock.now()
+            )
         with sessions.tenant(tenant.id) as db:
-            users.add_user(db, username="admin", password=password, role="admin", now=clock.now(),
-                           superadmin=True, password_change_required=generated)
+            users.add_user(
+                db,
+                username="admin",
+                password=password,
+                role="admin",
+                now=clock.now(),
+                superadmin=True,
+                password_change_required=generated,
+            )
     finally:
         engine.dispose()
     return InitResult(config_file, settings, password, generated)

@@ -36,8 +36,24 @@ DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
 REDACTED = "********"
 
 _NETWORK_FILESYSTEMS = frozenset(
-    {"nfs", "nfs4", "cifs", "smbfs", "smb3", "sshfs", "fuse.sshfs", "9p", "afs", "glusterfs",
-     "ceph", "fuse.glusterfs", "lustre", "davfs", "fuse.rclone", "fuse.s3fs"}
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smbfs",
+        "smb3",
+        "sshfs",
+        "fuse.sshfs",
+        "9p",
+        "afs",
+        "glusterfs",
+        "ceph",
+        "fuse.glusterfs",
+        "lustre",
+        "davfs",
+        "fuse.rclone",
+        "fuse.s3fs",
+    }
 )
 
 
@@ -57,7 +73,9 @@ class ScrapeTarget(_Section):
     targets: list[str] = Field(min_length=1, description="host:port of each target")
     metrics_path: str = "/metrics"
     scheme: Literal["http", "https"] = "http"
-    scrape_interval: float | None = Field(None, gt=0, description="seconds; default: collection_interval")
+    scrape_interval: float | None = Field(
+        None, gt=0, description="seconds; default: collection_interval"
+    )
     scrape_timeout: float = Field(10.0, gt=0)
     bearer_token: SecretStr | None = None
     labels: dict[str, str] = Field(default_factory=dict)
@@ -65,18 +83,30 @@ class ScrapeTarget(_Section):
 
 
 class MetricsSettings(_Section):
-    collection_interval: float = Field(30.0, gt=0, le=3600, description="seconds between scrapes and host collections")
+    collection_interval: float = Field(
+        30.0, gt=0, le=3600, description="seconds between scrapes and host collections"
+    )
     retention_days: int = Field(90, ge=1, le=36500)
     high_cardinality_enabled: bool = False
-    max_series_per_tenant: int = Field(100_000, ge=1, description="lifted to max_series_high_cardinality when high_cardinality_enabled")
+    max_series_per_tenant: int = Field(
+        100_000,
+        ge=1,
+        description="lifted to max_series_high_cardinality when high_cardinality_enabled",
+    )
     max_series_high_cardinality: int = Field(10_000_000, ge=1)
     host_collector_enabled: bool = True
     scrape_configs: list[ScrapeTarget] = Field(default_factory=list)
-    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="largest accepted ingest body")
+    max_body_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="largest accepted ingest body"
+    )
 
     @property
     def series_limit(self) -> int:
-        return self.max_series_high_cardinality if self.high_cardinality_enabled else self.max_series_per_tenant
+        return (
+            self.max_series_high_cardinality
+            if self.high_cardinality_enabled
+            else self.max_series_per_tenant
+        )
 
 
 class ServerSettings(_Section):
@@ -84,18 +114,24 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
     server: Literal["uvicorn", "granian"] = "uvicorn"
-    public_url: str | None = Field(None, description="external URL, used in links (generatorURL, emails)")
+    public_url: str | None = Field(
+        None, description="external URL, used in links (generatorURL, emails)"
+    )
 
 
 class AuthSettings(_Section):
     access_token_ttl_seconds: int = Field(900, ge=30, le=86400)
     refresh_token_ttl_seconds: int = Field(14 * 86400, ge=300)
-    login_max_failures: int = Field(10, ge=1, description="failed logins per user and address before a lockout")
+    login_max_failures: int = Field(
+        10, ge=1, description="failed logins per user and address before a lockout"
+    )
     login_lockout_seconds: int = Field(300, ge=1)
 
 
 class ApiSettings(_Section):
-    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest accepted body except ingest")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest accepted body except ingest"
+    )
     cors_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
     docs_enabled: bool = True
 
@@ -109,17 +145,19 @@ class ObservabilitySettings(_Section):
     service_name: str = "watchkeeper"
 
 
-_yaml_data: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_yaml_data", default={})
+_yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "_yaml_data", default=None
+)
 
 
 class _YamlSource(PydanticBaseSettingsSource):
     """The YAML config file, already read by `load_settings`."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return _yaml_data.get().get(field_name), field_name, False
+        return (_yaml_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get())
+        return dict(_yaml_data.get() or {})
 
 
 class Settings(BaseSettings):
@@ -137,17 +175,40 @@ class Settings(BaseSettings):
     debug: bool = False
     data_dir: Path = Field(Path("data"), description="where the database, metrics and models live")
     database_url: str | None = Field(None, validation_alias=_alias("database_url", "DATABASE_URL"))
-    database_pool_size: int = Field(5, ge=1, le=200, validation_alias=_alias("database_pool_size", "DATABASE_POOL_SIZE"))
+    database_pool_size: int = Field(
+        5, ge=1, le=200, validation_alias=_alias("database_pool_size", "DATABASE_POOL_SIZE")
+    )
     redis_url: str | None = Field(None, validation_alias=_alias("redis_url", "REDIS_URL"))
-    redis_password: SecretStr | None = Field(None, validation_alias=_alias("redis_password", "REDIS_PASSWORD"))
-    jwt_secret_key: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias=_alias("jwt_secret_key", "JWT_SECRET_KEY"))
-    encryption_key: SecretStr | None = Field(None, validation_alias=_alias("encryption_key", "ENCRYPTION_KEY"))
-    slack_webhook_url: SecretStr | None = Field(None, validation_alias=_alias("slack_webhook_url", "SLACK_WEBHOOK_URL"))
-    email_smtp_server: str | None = Field(None, validation_alias=_alias("email_smtp_server", "EMAIL_SMTP_SERVER"))
-    email_smtp_port: int = Field(587, ge=1, le=65535, validation_alias=_alias("email_smtp_port", "EMAIL_SMTP_PORT"))
-    ai_models_path: Path | None = Field(None, validation_alias=_alias("ai_models_path", "AI_MODELS_PATH"))
-    enable_anomaly_detection: bool = Field(True, validation_alias=_alias("enable_anomaly_detection", "ENABLE_ANOMALY_DETECTION"))
-    retrain_interval_hours: float = Field(24.0, gt=0, le=8760, validation_alias=_alias("retrain_interval_hours", "RETRAIN_INTERVAL_HOURS"))
+    redis_password: SecretStr | None = Field(
+        None, validation_alias=_alias("redis_password", "REDIS_PASSWORD")
+    )
+    jwt_secret_key: SecretStr = Field(
+        SecretStr(DEV_JWT_SECRET), validation_alias=_alias("jwt_secret_key", "JWT_SECRET_KEY")
+    )
+    encryption_key: SecretStr | None = Field(
+        None, validation_alias=_alias("encryption_key", "ENCRYPTION_KEY")
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        None, validation_alias=_alias("slack_webhook_url", "SLACK_WEBHOOK_URL")
+    )
+    email_smtp_server: str | None = Field(
+        None, validation_alias=_alias("email_smtp_server", "EMAIL_SMTP_SERVER")
+    )
+    email_smtp_port: int = Field(
+        587, ge=1, le=65535, validation_alias=_alias("email_smtp_port", "EMAIL_SMTP_PORT")
+    )
+    ai_models_path: Path | None = Field(
+        None, validation_alias=_alias("ai_models_path", "AI_MODELS_PATH")
+    )
+    enable_anomaly_detection: bool = Field(
+        True, validation_alias=_alias("enable_anomaly_detection", "ENABLE_ANOMALY_DETECTION")
+    )
+    retrain_interval_hours: float = Field(
+        24.0,
+        gt=0,
+        le=8760,
+        validation_alias=_alias("retrain_interval_hours", "RETRAIN_INTERVAL_HOURS"),
+    )
 
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -164,7 +225,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, dotenv_settings, _YamlSource(settings_cls), file_secret_settings)
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            _YamlSource(settings_cls),
+            file_secret_settings,
+        )
 
     @property
     def effective_database_url(self) -> str:
@@ -182,7 +249,8 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, Any]:
         """The settings as plain data with every secret replaced, for `config show` and the API."""
-        return _redact(self.model_dump(mode="json"), self)
+        redacted: dict[str, Any] = _redact(self.model_dump(mode="json"), self)
+        return redacted
 
 
 def _redact(data: Any, model: Any) -> Any:
@@ -233,7 +301,9 @@ class ConfigError(Exception):
         super().__init__(f"invalid {source}:\n{lines}")
 
 
-_SECRET_KEYS = frozenset({"jwt_secret_key", "encryption_key", "redis_password", "slack_webhook_url", "bearer_token"})
+_SECRET_KEYS = frozenset(
+    {"jwt_secret_key", "encryption_key", "redis_password", "slack_webhook_url", "bearer_token"}
+)
 
 
 def _show(key: str, value: Any) -> str:
@@ -273,7 +343,11 @@ def decode_encryption_key(raw: str) -> bytes:
 
 def is_weak_secret(secret: str) -> str | None:
     """Why a signing secret is too weak for production, or None if it is acceptable."""
-    if secret == DEV_JWT_SECRET or "change-me" in secret.lower() or secret.lower() in {"secret", "changeme", "password"}:
+    if (
+        secret == DEV_JWT_SECRET
+        or "change-me" in secret.lower()
+        or secret.lower() in {"secret", "changeme", "password"}
+    ):
         return "is the built-in development default"
     if len(secret) < 32:
         return f"is {len(secret)} characters long; production needs at least 32 random characters"
@@ -321,9 +395,19 @@ def check_profile(settings: Settings) -> list[ConfigProblem]:
         return problems
     weak = is_weak_secret(settings.jwt_secret_key.get_secret_value())
     if weak:
-        problems.append(ConfigProblem("jwt_secret_key (JWT_SECRET_KEY)", REDACTED, f"{weak}; refused in production"))
+        problems.append(
+            ConfigProblem(
+                "jwt_secret_key (JWT_SECRET_KEY)", REDACTED, f"{weak}; refused in production"
+            )
+        )
     if settings.encryption_key is None:
-        problems.append(ConfigProblem("encryption_key (ENCRYPTION_KEY)", "unset", "production needs an AES-256 key to encrypt secrets at rest"))
+        problems.append(
+            ConfigProblem(
+                "encryption_key (ENCRYPTION_KEY)",
+                "unset",
+                "production needs an AES-256 key to encrypt secrets at rest",
+            )
+        )
     if settings.debug:
         problems.append(ConfigProblem("debug", "True", "debug must be off in production"))
     db_path = sqlite_path(settings.effective_database_url)
@@ -331,9 +415,21 @@ def check_profile(settings: Settings) -> list[ConfigProblem]:
         text = db_path.as_posix()
         fs = filesystem_type(db_path.parent if db_path.parent.exists() else Path.cwd())
         if text.startswith("//") or text.startswith("\\\\"):
-            problems.append(ConfigProblem("database_url (DATABASE_URL)", repr(text), "SQLite on a network share loses data (locking is unreliable); use a local disk or PostgreSQL"))
+            problems.append(
+                ConfigProblem(
+                    "database_url (DATABASE_URL)",
+                    repr(text),
+                    "SQLite on a network share loses data (locking is unreliable); use a local disk or PostgreSQL",
+                )
+            )
         elif fs in _NETWORK_FILESYSTEMS:
-            problems.append(ConfigProblem("database_url (DATABASE_URL)", repr(text), f"SQLite on a network filesystem ({fs}) loses data (locking is unreliable); use a local disk or PostgreSQL"))
+            problems.append(
+                ConfigProblem(
+                    "database_url (DATABASE_URL)",
+                    repr(text),
+                    f"SQLite on a network filesystem ({fs}) loses data (locking is unreliable); use a local disk or PostgreSQL",
+                )
+            )
     return problems
 
 
@@ -343,9 +439,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise ConfigError([ConfigProblem("config file", str(path), "file not found")]) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem("config file", str(path), f"not valid YAML: {exc}")]) from exc
+        raise ConfigError(
+            [ConfigProblem("config file", str(path), f"not valid YAML: {exc}")]
+        ) from exc
     if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem("config file", str(path), "must be a mapping of keys to values")])
+        raise ConfigError(
+            [ConfigProblem("config file", str(path), "must be a mapping of keys to values")]
+        )
     return data
 
 
@@ -359,9 +459,11 @@ def load_settings(
     data = read_yaml(config_file) if config_file is not None else {}
     token = _yaml_data.set(data)
     try:
-        settings = Settings(_env_file=env_file, **dict(overrides or {}))  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file, **dict(overrides or {}))
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation(exc), str(config_file or "configuration")) from exc
+        raise ConfigError(
+            problems_from_validation(exc), str(config_file or "configuration")
+        ) from exc
     finally:
         _yaml_data.reset(token)
     problems = check_profile(settings)

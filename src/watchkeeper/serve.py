@@ -26,7 +26,14 @@ def app_factory() -> FastAPI:
     return create_app(settings, config_file=path)
 
 
-def run(settings: Settings, *, config_file: Path | None, host: str | None, port: int | None, migrate: bool) -> None:
+def run(
+    settings: Settings,
+    *,
+    config_file: Path | None,
+    host: str | None,
+    port: int | None,
+    migrate: bool,
+) -> None:
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     log = structlog.get_logger("watchkeeper")
     if migrate:
@@ -40,24 +47,50 @@ def run(settings: Settings, *, config_file: Path | None, host: str | None, port:
             engine.dispose()
     host = host or settings.server.host
     port = port or settings.server.port
-    log.info("starting", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/docs",
-             server=settings.server.server, workers=settings.server.workers, profile=settings.profile)
+    log.info(
+        "starting",
+        url=f"http://{host}:{port}",
+        docs=f"http://{host}:{port}/docs",
+        server=settings.server.server,
+        workers=settings.server.workers,
+        profile=settings.profile,
+    )
     if config_file is not None:
         os.environ[_CONFIG_ENV] = str(config_file.resolve())
     if settings.server.server == "granian":
         from granian import Granian
         from granian.constants import Interfaces
 
-        Granian("watchkeeper.serve:app_factory", factory=True, address=host, port=port,
-                interface=Interfaces.ASGI, workers=settings.server.workers, log_enabled=False).serve()
+        Granian(
+            "watchkeeper.serve:app_factory",
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=settings.server.workers,
+            log_enabled=False,
+        ).serve()
         return
     import uvicorn
 
     if settings.server.workers > 1:
-        uvicorn.run("watchkeeper.serve:app_factory", factory=True, host=host, port=port,
-                    workers=settings.server.workers, access_log=False, log_config=None)
+        uvicorn.run(
+            "watchkeeper.serve:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=settings.server.workers,
+            access_log=False,
+            log_config=None,
+        )
         return
     from watchkeeper.api.app import create_app
 
-    uvicorn.run(create_app(settings, config_file=config_file), host=host, port=port, access_log=False,
-                log_config=None, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings, config_file=config_file),
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )

@@ -42,7 +42,9 @@ def build_workers(settings: Settings, clock: Clock, sessions: SessionFactory) ->
     return [TokenCleanup(clock, sessions)]
 
 
-def build_context(settings: Settings, *, clock: Clock | None = None, config_file: Path | None = None) -> AppContext:
+def build_context(
+    settings: Settings, *, clock: Clock | None = None, config_file: Path | None = None
+) -> AppContext:
     clock = clock or SystemClock()
     engine = build_engine(settings)
     watch_pool(engine.pool)

@@ -31,12 +31,19 @@ def make_tenant(env: Env, root: dict[str, str], name: str) -> TenantFixture:
     with context.sessions.system("test") as db:
         tenant = service.find_tenant(db, name)
     with context.sessions.tenant(tenant.id) as db:
-        users.add_user(db, username=f"{name}-admin", password=ADMIN_PASSWORD, role="admin", now=env.clock.now())
+        users.add_user(
+            db, username=f"{name}-admin", password=ADMIN_PASSWORD, role="admin", now=env.clock.now()
+        )
     admin = env.login(f"{name}-admin", tenant=name)
-    viewer = env.client.post("/api/v1/users", headers=admin,
-                             json={"username": f"{name}-viewer", "password": ADMIN_PASSWORD, "role": "viewer"})
+    viewer = env.client.post(
+        "/api/v1/users",
+        headers=admin,
+        json={"username": f"{name}-viewer", "password": ADMIN_PASSWORD, "role": "viewer"},
+    )
     assert viewer.status_code == 201, viewer.text
-    key = env.client.post("/api/v1/apikeys", headers=admin, json={"name": "machines", "scopes": ["admin"]})
+    key = env.client.post(
+        "/api/v1/apikeys", headers=admin, json={"name": "machines", "scopes": ["admin"]}
+    )
     assert key.status_code == 201, key.text
     return TenantFixture(
         name=name,

@@ -9,7 +9,9 @@ from tests.conftest import Env
 
 def test_state_changes_and_failures_are_recorded_with_request_id(env: Env) -> None:
     headers = {**env.login(), "X-Request-ID": "req-123"}
-    env.client.post("/api/v1/apikeys", headers=headers, json={"name": "grafana", "scopes": ["read"]})
+    env.client.post(
+        "/api/v1/apikeys", headers=headers, json={"name": "grafana", "scopes": ["read"]}
+    )
     env.client.post("/api/v1/apikeys", headers=headers, json={"name": "bad", "scopes": ["nope"]})
     records = env.client.get("/api/v1/audit", headers=headers).json()
     created, rejected = records[1], records[0]
@@ -37,14 +39,24 @@ def test_tampering_breaks_the_chain(env: Env) -> None:
     intact, count, bad = context.audit.verify_chain()
     assert intact and count >= 3 and bad is None
     with context.sessions.system("test tamper") as db:
-        db.execute(update(AuditRecord).where(AuditRecord.id == 2).values(status_code=200, outcome="success"))
+        db.execute(
+            update(AuditRecord)
+            .where(AuditRecord.id == 2)
+            .values(status_code=200, outcome="success")
+        )
     intact, _, bad = context.audit.verify_chain()
     assert not intact and bad == 2
 
 
 def test_response_carries_the_request_id(env: Env) -> None:
-    assert env.client.get("/health/live", headers={"X-Request-ID": "abc-1"}).headers["x-request-id"] == "abc-1"
+    assert (
+        env.client.get("/health/live", headers={"X-Request-ID": "abc-1"}).headers["x-request-id"]
+        == "abc-1"
+    )
     generated = env.client.get("/health/live").headers["x-request-id"]
     assert len(generated) == 32
     # A hostile id (log injection) is replaced, not echoed.
-    assert env.client.get("/health/live", headers={"X-Request-ID": "a\tb"}).headers["x-request-id"] != "a\tb"
+    assert (
+        env.client.get("/health/live", headers={"X-Request-ID": "a\tb"}).headers["x-request-id"]
+        != "a\tb"
+    )

@@ -26,7 +26,11 @@ def test_login_me_refresh_logout(env: Env) -> None:
     tokens = _login(env)
     me = env.client.get("/auth/me", headers=bearer(tokens["access_token"]))
     assert me.status_code == 200
-    assert me.json()["name"] == "admin" and me.json()["tenant"] == "default" and me.json()["role"] == "admin"
+    assert (
+        me.json()["name"] == "admin"
+        and me.json()["tenant"] == "default"
+        and me.json()["role"] == "admin"
+    )
 
     refreshed = env.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refreshed.status_code == 200
@@ -38,7 +42,10 @@ def test_login_me_refresh_logout(env: Env) -> None:
     after = env.client.get("/auth/me", headers=bearer(new["access_token"]))
     assert after.status_code == 401
     assert "logged out" in after.json()["error"]["message"]
-    assert env.client.post("/auth/refresh", json={"refresh_token": new["refresh_token"]}).status_code == 401
+    assert (
+        env.client.post("/auth/refresh", json={"refresh_token": new["refresh_token"]}).status_code
+        == 401
+    )
 
 
 def test_replayed_refresh_token_revokes_the_whole_family(env: Env) -> None:
@@ -49,12 +56,19 @@ def test_replayed_refresh_token_revokes_the_whole_family(env: Env) -> None:
     assert replay.status_code == 401
     assert "already used" in replay.json()["error"]["message"]
     # The legitimate holder's newer token is revoked with the family.
-    assert env.client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 401
+    assert (
+        env.client.post(
+            "/auth/refresh", json={"refresh_token": second["refresh_token"]}
+        ).status_code
+        == 401
+    )
 
 
 def test_wrong_password_and_unknown_user_give_the_same_401(env: Env) -> None:
     wrong = env.client.post("/auth/login", json={"username": "admin", "password": "nope-nope-nope"})
-    unknown = env.client.post("/auth/login", json={"username": "ghost", "password": "nope-nope-nope"})
+    unknown = env.client.post(
+        "/auth/login", json={"username": "ghost", "password": "nope-nope-nope"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["error"]["message"] == unknown.json()["error"]["message"]
 
@@ -67,7 +81,12 @@ def test_repeated_failures_lock_out_then_expire(env: Env) -> None:
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
     env.clock.advance(env.client.app.state.context.settings.auth.login_lockout_seconds + 1)  # type: ignore[attr-defined]
-    assert env.client.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+    assert (
+        env.client.post(
+            "/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        ).status_code
+        == 200
+    )
 
 
 def test_access_token_expires_on_the_injected_clock(env: Env) -> None:
@@ -100,22 +119,38 @@ def test_password_change_clears_the_one_time_flag(env: Env) -> None:
     from watchkeeper.bootstrap import initialise  # noqa: F401  (init marks generated passwords)
 
     headers = bearer(_login(env)["access_token"])
-    bad = env.client.post("/auth/password", headers=headers,
-                          json={"current_password": "wrong-wrong-wrong", "new_password": "a-much-better-passphrase"})
+    bad = env.client.post(
+        "/auth/password",
+        headers=headers,
+        json={"current_password": "wrong-wrong-wrong", "new_password": "a-much-better-passphrase"},
+    )
     assert bad.status_code == 401
-    weak = env.client.post("/auth/password", headers=headers,
-                           json={"current_password": ADMIN_PASSWORD, "new_password": "short"})
+    weak = env.client.post(
+        "/auth/password",
+        headers=headers,
+        json={"current_password": ADMIN_PASSWORD, "new_password": "short"},
+    )
     assert weak.status_code == 422
-    ok = env.client.post("/auth/password", headers=headers,
-                         json={"current_password": ADMIN_PASSWORD, "new_password": "a-much-better-passphrase"})
+    ok = env.client.post(
+        "/auth/password",
+        headers=headers,
+        json={"current_password": ADMIN_PASSWORD, "new_password": "a-much-better-passphrase"},
+    )
     assert ok.status_code == 204
-    assert env.client.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 401
+    assert (
+        env.client.post(
+            "/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}
+        ).status_code
+        == 401
+    )
     assert _login(env, "a-much-better-passphrase")["password_change_required"] is False
 
 
 def test_api_key_authenticates_by_bearer_and_header_until_revoked(env: Env) -> None:
     admin = bearer(_login(env)["access_token"])
-    created = env.client.post("/api/v1/apikeys", headers=admin, json={"name": "prom", "scopes": ["ingest", "read"]})
+    created = env.client.post(
+        "/api/v1/apikeys", headers=admin, json={"name": "prom", "scopes": ["ingest", "read"]}
+    )
     assert created.status_code == 201
     key = created.json()["key"]
     assert env.client.get("/auth/me", headers=bearer(key)).json()["kind"] == "apikey"
@@ -123,6 +158,9 @@ def test_api_key_authenticates_by_bearer_and_header_until_revoked(env: Env) -> N
     listed = env.client.get("/api/v1/apikeys", headers=admin).json()
     assert all("key" not in k and key not in json.dumps(k) for k in listed)
 
-    assert env.client.delete(f"/api/v1/apikeys/{created.json()['id']}", headers=admin).status_code == 204
+    assert (
+        env.client.delete(f"/api/v1/apikeys/{created.json()['id']}", headers=admin).status_code
+        == 204
+    )
     revoked = env.client.get("/auth/me", headers=bearer(key))
     assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]

@@ -13,7 +13,11 @@ def _error(response: object) -> dict[str, object]:
 
 
 def test_malformed_json_is_a_400(env: Env) -> None:
-    response = env.client.post("/auth/login", content=b'{"username": "admin",', headers={"content-type": "application/json"})
+    response = env.client.post(
+        "/auth/login",
+        content=b'{"username": "admin",',
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400
     assert _error(response)["code"] == "malformed_json"
 
@@ -26,14 +30,18 @@ def test_wrong_types_name_the_field(env: Env) -> None:
 
 
 def test_unknown_fields_are_rejected(env: Env) -> None:
-    response = env.client.post("/auth/login", json={"username": "a", "password": "b", "is_admin": True})
+    response = env.client.post(
+        "/auth/login", json={"username": "a", "password": "b", "is_admin": True}
+    )
     assert response.status_code == 422
     assert "is_admin" in str(_error(response)["message"])
 
 
 def test_oversized_body_is_a_413_before_it_is_read(env: Env) -> None:
     limit = env.client.app.state.context.settings.api.max_body_bytes  # type: ignore[attr-defined]
-    response = env.client.post("/auth/login", content=b"x" * (limit + 1), headers={"content-type": "application/json"})
+    response = env.client.post(
+        "/auth/login", content=b"x" * (limit + 1), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert str(limit) in str(_error(response)["message"])
 

@@ -23,13 +23,23 @@ def test_metrics_expose_requests_build_and_pool(env: Env) -> None:
 def test_metrics_collector_usage_from_the_product_brief(env: Env) -> None:
     from watchkeeper import MetricsCollector
 
-    revenue = MetricsCollector("business_metrics").create_gauge("daily_revenue", "Daily revenue", ["region", "product"])
+    revenue = MetricsCollector("business_metrics").create_gauge(
+        "daily_revenue", "Daily revenue", ["region", "product"]
+    )
     revenue.labels(region="EU", product="premium").set(150000)
-    assert MetricsCollector("business_metrics").create_gauge("daily_revenue", "Daily revenue", ["region", "product"]) is not None
+    assert (
+        MetricsCollector("business_metrics").create_gauge(
+            "daily_revenue", "Daily revenue", ["region", "product"]
+        )
+        is not None
+    )
     text = env.client.get("/metrics").text
     assert 'business_metrics_daily_revenue{product="premium",region="EU"} 150000.0' in text
     assert env.client.get("/admin/metrics/prometheus").status_code == 401
-    assert "business_metrics_daily_revenue" in env.client.get("/admin/metrics/prometheus", headers=env.login()).text
+    assert (
+        "business_metrics_daily_revenue"
+        in env.client.get("/admin/metrics/prometheus", headers=env.login()).text
+    )
 
 
 def test_ready_names_the_failing_dependency(tmp_path: Path, clock: object) -> None:
@@ -63,8 +73,18 @@ def test_ready_checks_a_real_redis_when_configured(tmp_path: Path, clock: object
 
 def test_openapi_documents_every_route_and_bearer_auth(env: Env) -> None:
     spec = env.client.get("/openapi.json").json()
-    for path in ("/auth/login", "/auth/refresh", "/auth/logout", "/auth/me", "/system/status", "/admin/config",
-                 "/health/ready", "/api/v1/apikeys"):
+    for path in (
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/logout",
+        "/auth/me",
+        "/system/status",
+        "/admin/config",
+        "/health/ready",
+        "/api/v1/apikeys",
+    ):
         assert path in spec["paths"], path
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
-    assert env.client.get("/docs").status_code == 200 and env.client.get("/redoc").status_code == 200
+    assert (
+        env.client.get("/docs").status_code == 200 and env.client.get("/redoc").status_code == 200
+    )

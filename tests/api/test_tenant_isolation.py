@@ -33,7 +33,9 @@ def test_object_endpoints_answer_404_for_another_tenants_objects(
     assert env.client.get("/auth/me", headers=globex.key).status_code == 200
 
 
-def test_lists_show_only_the_callers_tenant(env: Env, acme: TenantFixture, globex: TenantFixture) -> None:
+def test_lists_show_only_the_callers_tenant(
+    env: Env, acme: TenantFixture, globex: TenantFixture
+) -> None:
     users = {u["username"] for u in env.client.get("/api/v1/users", headers=acme.admin).json()}
     assert users == {"acme-admin", "acme-viewer"}
     keys = env.client.get("/api/v1/apikeys", headers=acme.key).json()
@@ -41,7 +43,9 @@ def test_lists_show_only_the_callers_tenant(env: Env, acme: TenantFixture, globe
     tenants = [t["name"] for t in env.client.get("/api/v1/tenants", headers=acme.admin).json()]
     assert tenants == ["acme"]
     audit = env.client.get("/api/v1/audit", headers=acme.admin).json()
-    assert audit and all(r["path"] != "/api/v1/users" or r["actor_name"] != "globex-admin" for r in audit)
+    assert audit and all(
+        r["path"] != "/api/v1/users" or r["actor_name"] != "globex-admin" for r in audit
+    )
     assert not any(r["actor_name"] == "globex-admin" for r in audit)
 
 
@@ -51,8 +55,17 @@ def test_unknown_tenant_in_the_path_is_a_404(env: Env, acme: TenantFixture) -> N
     assert "no-such-tenant" in response.json()["error"]["message"]
 
 
-def test_login_to_a_tenant_the_user_is_not_in_fails(env: Env, acme: TenantFixture, globex: TenantFixture) -> None:
-    response = env.client.post("/auth/login", json={"username": "acme-admin", "password": "correct-horse-battery-staple", "tenant": "globex"})
+def test_login_to_a_tenant_the_user_is_not_in_fails(
+    env: Env, acme: TenantFixture, globex: TenantFixture
+) -> None:
+    response = env.client.post(
+        "/auth/login",
+        json={
+            "username": "acme-admin",
+            "password": "correct-horse-battery-staple",
+            "tenant": "globex",
+        },
+    )
     assert response.status_code == 401
 
 

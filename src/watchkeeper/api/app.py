@@ -58,13 +58,25 @@ def create_app(
     )
     app.state.context = context
     install_error_handlers(app)
-    for router in (health.router, metrics.router, auth.router, system.router, admin.router,
-                   tenants.router, users.router, apikeys.router):
+    for router in (
+        health.router,
+        metrics.router,
+        auth.router,
+        system.router,
+        admin.router,
+        tenants.router,
+        users.router,
+        apikeys.router,
+    ):
         app.include_router(router)
 
     def max_body(path: str) -> int:
         current = context.settings
-        return current.metrics.max_body_bytes if path.startswith(INGEST_PREFIXES) else current.api.max_body_bytes
+        return (
+            current.metrics.max_body_bytes
+            if path.startswith(INGEST_PREFIXES)
+            else current.api.max_body_bytes
+        )
 
     app.add_middleware(
         RequestContextMiddleware,

@@ -14,7 +14,9 @@ from watchkeeper.api.errors import ApiError
 from watchkeeper.auth.principal import Principal
 from watchkeeper.wiring import AppContext
 
-_bearer = HTTPBearer(auto_error=False, description="An access token from /auth/login, or an API key")
+_bearer = HTTPBearer(
+    auto_error=False, description="An access token from /auth/login, or an API key"
+)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 
 
@@ -36,8 +38,11 @@ async def get_principal(
     or `X-API-Key: <key>`."""
     credential = bearer.credentials if bearer is not None else api_key
     if not credential:
-        raise ApiError(401, "authentication required: send `Authorization: Bearer <token>` or `X-API-Key`",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401,
+            "authentication required: send `Authorization: Bearer <token>` or `X-API-Key`",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     principal = context.auth.cached(credential)
     if principal is None:
         principal = await run_in_threadpool(context.auth.authenticate, credential)
@@ -53,7 +58,9 @@ def require(permission: str) -> Callable[[Principal], Principal]:
 
     def check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(permission):
-            raise ApiError(403, f"permission {permission!r} is required", details={"permission": permission})
+            raise ApiError(
+                403, f"permission {permission!r} is required", details={"permission": permission}
+            )
         return principal
 
     check.__name__ = f"require_{permission.replace(':', '_')}"

@@ -37,7 +37,12 @@ class ApiError(Exception):
     """Raise from a router or service to answer with a given status and message."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, details: Any = None,
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -48,8 +53,21 @@ class ApiError(Exception):
         self.headers = headers
 
 
-def error_response(status: int, message: str, *, code: str | None = None, details: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code or _CODES.get(status, "error"), "message": message, "details": details}}
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "error": {
+            "code": code or _CODES.get(status, "error"),
+            "message": message,
+            "details": details,
+        }
+    }
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -57,14 +75,18 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for item in exc.errors():
         loc = [str(p) for p in item.get("loc", ())]
-        details.append({"field": ".".join(loc), "message": item.get("msg", ""), "type": item.get("type", "")})
+        details.append(
+            {"field": ".".join(loc), "message": item.get("msg", ""), "type": item.get("type", "")}
+        )
     return details
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, code=exc.code, details=exc.details, headers=exc.headers)
+        return error_response(
+            exc.status, exc.message, code=exc.code, details=exc.details, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -75,7 +97,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc)
         if any(d["type"] == "json_invalid" for d in details):
-            return error_response(400, "request body is not valid JSON", code="malformed_json", details=details)
+            return error_response(
+                400, "request body is not valid JSON", code="malformed_json", details=details
+            )
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
         return error_response(422, f"invalid request: {summary}", details=details)
 

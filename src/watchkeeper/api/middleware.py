@@ -103,14 +103,28 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(method, template, str(status)).inc()
             HTTP_LATENCY.labels(method, template).observe(elapsed)
             if self.access_log():
-                log.info("request", method=method, path=path, route=template, status=status,
-                         duration_ms=round(elapsed * 1000, 2))
+                log.info(
+                    "request",
+                    method=method,
+                    path=path,
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             if method in STATE_CHANGING and not self.audit_exempt(path):
                 await self._audit(scope, state, method, path, template, status, request_id)
             structlog.contextvars.unbind_contextvars("request_id")
 
-    async def _audit(self, scope: Scope, state: dict[str, Any], method: str, path: str, template: str,
-                     status: int, request_id: str) -> None:
+    async def _audit(
+        self,
+        scope: Scope,
+        state: dict[str, Any],
+        method: str,
+        path: str,
+        template: str,
+        status: int,
+        request_id: str,
+    ) -> None:
         principal: Principal | None = state.get("principal")
         client = scope.get("client")
         entry = AuditEntry(
@@ -135,8 +149,22 @@ class RequestContextMiddleware:
 
 async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:
     body = json.dumps(
-        {"error": {"code": "payload_too_large", "message": f"request body exceeds the limit of {limit} bytes", "details": {"limit_bytes": limit}}}
+        {
+            "error": {
+                "code": "payload_too_large",
+                "message": f"request body exceeds the limit of {limit} bytes",
+                "details": {"limit_bytes": limit},
+            }
+        }
     ).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -54,7 +54,9 @@ class LoginThrottle:
     def check(self, username: str, address: str) -> None:
         now = self._clock.time()
         with self._lock:
-            recent = [t for t in self._failures.get((username, address), []) if now - t < self._window]
+            recent = [
+                t for t in self._failures.get((username, address), []) if now - t < self._window
+            ]
             self._failures[(username, address)] = recent
             if len(recent) >= self._max:
                 raise LockedOutError(self._window - (now - recent[0]))
@@ -124,7 +126,9 @@ class AuthService:
         self.throttle.check(username, address)
         with self.sessions.system("login") as db:
             user = db.scalar(select(User).where(User.username == username))
-            ok = passwords.verify_password(user.password_hash if user else passwords.DUMMY_HASH, password)
+            ok = passwords.verify_password(
+                user.password_hash if user else passwords.DUMMY_HASH, password
+            )
             if user is None or not ok or user.disabled:
                 self.throttle.failed(username, address)
                 raise AuthError("invalid username or password")
@@ -144,14 +148,18 @@ class AuthService:
         rows = db.execute(query).all()
         if not rows:
             raise AuthError(
-                f"user is not a member of tenant {tenant!r}" if tenant else "user belongs to no tenant"
+                f"user is not a member of tenant {tenant!r}"
+                if tenant
+                else "user belongs to no tenant"
             )
         if tenant is None and len(rows) > 1:
             names = ", ".join(r[1].name for r in rows)
             raise AuthError(f"user belongs to several tenants ({names}); give `tenant`")
         return rows[0][0], rows[0][1]
 
-    def _issue(self, db: Session, user: User, membership: tuple[Membership, Tenant], family_id: str) -> TokenPair:
+    def _issue(
+        self, db: Session, user: User, membership: tuple[Membership, Tenant], family_id: str
+    ) -> TokenPair:
         member, tenant = membership
         now = self._now()
         refresh = tokens.new_refresh_token()
@@ -191,7 +199,11 @@ class AuthService:
         now = self._now()
         reused = False
         with self.sessions.system("refresh") as db:
-            row = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == tokens.sha256_hex(refresh_token)))
+            row = db.scalar(
+                select(RefreshToken).where(
+                    RefreshToken.token_hash == tokens.sha256_hex(refresh_token)
+                )
+            )
             if row is None:
                 raise AuthError("unknown refresh token")
             if row.revoked_at is not None:

@@ -57,7 +57,9 @@ def add_user(
 
 def list_members(db: Session) -> list[tuple[User, Membership]]:
     rows = db.execute(
-        select(User, Membership).join(Membership, Membership.user_id == User.id).order_by(User.username)
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .order_by(User.username)
     ).all()
     return [(row[0], row[1]) for row in rows]
 
@@ -89,7 +91,9 @@ def remove_member(db: Session, user_id: str) -> None:
     db.delete(membership)
 
 
-def set_password(db: Session, user_id_or_name: str, password: str, *, must_change: bool = False) -> User:
+def set_password(
+    db: Session, user_id_or_name: str, password: str, *, must_change: bool = False
+) -> User:
     user, _ = get_member(db, user_id_or_name)
     user.password_hash = passwords.hash_password(password)
     user.password_change_required = must_change

@@ -19,8 +19,13 @@ CONFIG_NAME = "watchkeeper.yaml"
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", envvar="WATCHKEEPER_CONFIG", help="YAML config file "
-                 "(default: $WATCHKEEPER_DATA_DIR/watchkeeper.yaml or ./data/watchkeeper.yaml if present)"),
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="WATCHKEEPER_CONFIG",
+        help="YAML config file "
+        "(default: $WATCHKEEPER_DATA_DIR/watchkeeper.yaml or ./data/watchkeeper.yaml if present)",
+    ),
 ]
 
 

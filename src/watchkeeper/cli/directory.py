@@ -12,19 +12,28 @@ from watchkeeper.auth.rbac import Role
 from watchkeeper.cli.common import ConfigOption, open_db
 from watchkeeper.tenancy import service
 
-tenant_app = typer.Typer(help="Tenants: isolated spaces of users, keys, metrics and alerts.", no_args_is_help=True)
+tenant_app = typer.Typer(
+    help="Tenants: isolated spaces of users, keys, metrics and alerts.", no_args_is_help=True
+)
 user_app = typer.Typer(help="Users and their role in a tenant.", no_args_is_help=True)
-apikey_app = typer.Typer(help="API keys for machines (Prometheus remote_write, Grafana, scripts).", no_args_is_help=True)
+apikey_app = typer.Typer(
+    help="API keys for machines (Prometheus remote_write, Grafana, scripts).", no_args_is_help=True
+)
 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="tenant name")]
 
 
 @tenant_app.command("add")
-def tenant_add(name: str, display_name: Annotated[str, typer.Option(help="human-readable name")] = "",
-               config: ConfigOption = None) -> None:
+def tenant_add(
+    name: str,
+    display_name: Annotated[str, typer.Option(help="human-readable name")] = "",
+    config: ConfigOption = None,
+) -> None:
     """Create a tenant."""
     with open_db(config) as db, db.sessions.system("cli tenant add") as session:
-        tenant = service.create_tenant(session, name=name, display_name=display_name, now=db.clock.now())
+        tenant = service.create_tenant(
+            session, name=name, display_name=display_name, now=db.clock.now()
+        )
         typer.echo(f"created tenant {tenant.name} (id {tenant.id})")
 
 
@@ -50,7 +59,9 @@ def user_add(
     username: str,
     tenant: TenantOption = "default",
     role: Annotated[Role, typer.Option(help="role in the tenant")] = Role.VIEWER,
-    password: Annotated[str | None, typer.Option(envvar="WATCHKEEPER_USER_PASSWORD", help="prompted when absent")] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="WATCHKEEPER_USER_PASSWORD", help="prompted when absent")
+    ] = None,
     email: Annotated[str | None, typer.Option()] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -59,8 +70,14 @@ def user_add(
         with db.sessions.system("cli user add") as session:
             tenant_row = service.find_tenant(session, tenant)
         with db.sessions.tenant(tenant_row.id) as session:
-            user, membership = users.add_user(session, username=username, password=_password(password),
-                                              role=role.value, email=email, now=db.clock.now())
+            user, membership = users.add_user(
+                session,
+                username=username,
+                password=_password(password),
+                role=role.value,
+                email=email,
+                now=db.clock.now(),
+            )
             typer.echo(f"user {user.username} is {membership.role} of tenant {tenant_row.name}")
 
 
@@ -80,7 +97,9 @@ def user_list(tenant: TenantOption = "default", config: ConfigOption = None) -> 
 def user_passwd(
     username: str,
     tenant: TenantOption = "default",
-    password: Annotated[str | None, typer.Option(envvar="WATCHKEEPER_USER_PASSWORD", help="prompted when absent")] = None,
+    password: Annotated[
+        str | None, typer.Option(envvar="WATCHKEEPER_USER_PASSWORD", help="prompted when absent")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Set a user's password."""
@@ -95,7 +114,9 @@ def user_passwd(
 @apikey_app.command("create")
 def apikey_create(
     tenant: TenantOption = "default",
-    scope: Annotated[str, typer.Option(help="comma-separated: ingest, read, write, admin")] = "ingest,read",
+    scope: Annotated[
+        str, typer.Option(help="comma-separated: ingest, read, write, admin")
+    ] = "ingest,read",
     name: Annotated[str, typer.Option(help="what the key is for")] = "cli",
     config: ConfigOption = None,
 ) -> None:
@@ -105,12 +126,16 @@ def apikey_create(
             tenant_row = service.find_tenant(session, tenant)
         with db.sessions.tenant(tenant_row.id) as session:
             row, key = apikeys.create_api_key(session, name=name, scopes=scope, now=db.clock.now())
-    typer.echo(f"API key {row.id} for tenant {tenant_row.name}, scopes {','.join(row.scopes)} (shown once):")
+    typer.echo(
+        f"API key {row.id} for tenant {tenant_row.name}, scopes {','.join(row.scopes)} (shown once):"
+    )
     typer.echo(key)
 
 
 @apikey_app.command("revoke")
-def apikey_revoke(key_id: str, tenant: TenantOption = "default", config: ConfigOption = None) -> None:
+def apikey_revoke(
+    key_id: str, tenant: TenantOption = "default", config: ConfigOption = None
+) -> None:
     """Revoke an API key by id or prefix."""
     with open_db(config) as db:
         with db.sessions.system("cli apikey revoke") as session:
@@ -129,4 +154,6 @@ def apikey_list(tenant: TenantOption = "default", config: ConfigOption = None) -
         with db.sessions.tenant(tenant_row.id) as session:
             for row in apikeys.list_api_keys(session):
                 state = "revoked" if row.revoked_at else "active"
-                typer.echo(f"{row.id}\twk_{row.prefix}_…\t{row.name}\t{','.join(row.scopes)}\t{state}")
+                typer.echo(
+                    f"{row.id}\twk_{row.prefix}_…\t{row.name}\t{','.join(row.scopes)}\t{state}"
+                )

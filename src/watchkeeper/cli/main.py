@@ -35,10 +35,14 @@ app.add_typer(audit_app, name="audit")
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="address to listen on (default: server.host)")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="address to listen on (default: server.host)")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="port (default: server.port, 8000)")] = None,
     config: ConfigOption = None,
-    migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate", help="upgrade the schema first")] = True,
+    migrate_db: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="upgrade the schema first")
+    ] = True,
 ) -> None:
     """Run the API server and every background worker."""
     from watchkeeper.serve import run
@@ -49,22 +53,41 @@ def serve(
 
 @app.command()
 def init(
-    data_dir: Annotated[Path, typer.Option(envvar="WATCHKEEPER_DATA_DIR", help="folder for config, database, data")] = Path("data"),
-    admin_password: Annotated[str | None, typer.Option(envvar="WATCHKEEPER_ADMIN_PASSWORD", help="default: generated, must be changed at first login")] = None,
+    data_dir: Annotated[
+        Path, typer.Option(envvar="WATCHKEEPER_DATA_DIR", help="folder for config, database, data")
+    ] = Path("data"),
+    admin_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WATCHKEEPER_ADMIN_PASSWORD",
+            help="default: generated, must be changed at first login",
+        ),
+    ] = None,
     profile: Annotated[str, typer.Option(help="dev, staging or production")] = "dev",
-    database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="default: SQLite in the data folder")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(envvar="DATABASE_URL", help="default: SQLite in the data folder")
+    ] = None,
 ) -> None:
     """Create the data folder, a config with generated secrets, the database, tenant `default`
     and user `admin`; print the admin's password."""
     from watchkeeper.bootstrap import initialise
     from watchkeeper.clock import SystemClock
 
-    result = initialise(data_dir, clock=SystemClock(), admin_password=admin_password, profile=profile,
-                        database_url=database_url)
-    typer.echo(f"initialised {data_dir} (config {result.config_file}, database {result.settings.effective_database_url})")
+    result = initialise(
+        data_dir,
+        clock=SystemClock(),
+        admin_password=admin_password,
+        profile=profile,
+        database_url=database_url,
+    )
+    typer.echo(
+        f"initialised {data_dir} (config {result.config_file}, database {result.settings.effective_database_url})"
+    )
     typer.echo("tenant: default   user: admin")
     if result.password_generated:
-        typer.echo("one-time admin password (change it after the first login with POST /auth/password):")
+        typer.echo(
+            "one-time admin password (change it after the first login with POST /auth/password):"
+        )
         typer.echo(result.admin_password)
     else:
         typer.echo("admin password: as given in WATCHKEEPER_ADMIN_PASSWORD")
@@ -108,14 +131,27 @@ def audit_verify(config: ConfigOption = None) -> None:
     from watchkeeper.audit import AuditLog
 
     with common.open_db(config) as db:
-        intact, count, bad = AuditLog(db.sessions, db.settings.jwt_secret_key.get_secret_value()).verify_chain()
+        intact, count, bad = AuditLog(
+            db.sessions, db.settings.jwt_secret_key.get_secret_value()
+        ).verify_chain()
     if not intact:
         raise CliError(f"audit chain broken at record {bad} ({count} records checked)")
     typer.echo(f"audit chain intact: {count} records")
 
 
-_EXPECTED = (CliError, ConfigError, ValueError, NotFoundError, ConflictError, AuthError, WeakPasswordError,
-             FileExistsError, FileNotFoundError, PermissionError, SQLAlchemyError)
+_EXPECTED = (
+    CliError,
+    ConfigError,
+    ValueError,
+    NotFoundError,
+    ConflictError,
+    AuthError,
+    WeakPasswordError,
+    FileExistsError,
+    FileNotFoundError,
+    PermissionError,
+    SQLAlchemyError,
+)
 
 
 def main() -> None:

@@ -31,7 +31,8 @@ def labels_from_dict(labels: dict[str, str]) -> Labels:
 
 def is_stale_nan(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     """Which values are the staleness marker (not just any NaN)."""
-    return values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    marked: npt.NDArray[np.bool_] = values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+    return marked
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,13 @@ def _timed(name: str, check: Callable[[], str]) -> CheckResult:
 class HealthChecker:
     """Runs the dependency checks; blocking, so callers run it in a thread."""
 
-    def __init__(self, engine: Engine, supervisor: Supervisor, redis_url: str | None, redis_password: str | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        supervisor: Supervisor,
+        redis_url: str | None,
+        redis_password: str | None,
+    ) -> None:
         self.engine = engine
         self.supervisor = supervisor
         self.redis_url = redis_url

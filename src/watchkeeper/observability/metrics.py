@@ -51,7 +51,9 @@ class PoolCollector(Collector):
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         family = GaugeMetricFamily(
-            "watchkeeper_db_pool_connections", "Database pool connections by state", labels=["state"]
+            "watchkeeper_db_pool_connections",
+            "Database pool connections by state",
+            labels=["state"],
         )
         for state in ("checkedout", "checkedin", "size", "overflow"):
             method = getattr(self._pool, state, None)
@@ -87,15 +89,31 @@ class MetricsCollector:
         self.namespace = namespace
         self.registry = registry
 
-    def _make(self, kind: type[MetricWrapperBase], name: str, documentation: str, labels: Sequence[str], **extra: Any) -> Any:
+    def _make(
+        self,
+        kind: type[MetricWrapperBase],
+        name: str,
+        documentation: str,
+        labels: Sequence[str],
+        **extra: Any,
+    ) -> Any:
         key = (id(self.registry), f"{self.namespace}_{name}")
         with _created_lock:
             existing = _created.get(key)
             if existing is not None:
                 if not isinstance(existing, kind):
-                    raise ValueError(f"metric {key[1]!r} already exists as a {type(existing).__name__}")
+                    raise ValueError(
+                        f"metric {key[1]!r} already exists as a {type(existing).__name__}"
+                    )
                 return existing
-            metric = kind(name, documentation, list(labels), namespace=self.namespace, registry=self.registry, **extra)
+            metric = kind(
+                name,
+                documentation,
+                list(labels),
+                namespace=self.namespace,
+                registry=self.registry,
+                **extra,
+            )
             _created[key] = metric
             return metric
 

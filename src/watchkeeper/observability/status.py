@@ -24,7 +24,9 @@ class TenantCounts:
 
 
 class StatusCache:
-    def __init__(self, sessions: SessionFactory, health: HealthChecker, clock: Clock, ttl: float = 5.0) -> None:
+    def __init__(
+        self, sessions: SessionFactory, health: HealthChecker, clock: Clock, ttl: float = 5.0
+    ) -> None:
         self.sessions = sessions
         self.health = health
         self.clock = clock
@@ -60,5 +62,12 @@ class StatusCache:
         with self.sessions.tenant(tenant_id) as db:
             tenant = db.get(Tenant, tenant_id)
             users = db.scalar(select(func.count()).select_from(Membership)) or 0
-            keys = db.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))) or 0
-        return TenantCounts(tenant.name if tenant else "", {"users": int(users), "api_keys": int(keys)})
+            keys = (
+                db.scalar(
+                    select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None))
+                )
+                or 0
+            )
+        return TenantCounts(
+            tenant.name if tenant else "", {"users": int(users), "api_keys": int(keys)}
+        )

@@ -18,22 +18,43 @@ from watchkeeper.config import (
 from watchkeeper.wiring import AppContext, build_workers
 
 # Keys read once at start-up; a change is saved and takes effect on the next restart.
-RESTART_KEYS = ("profile", "data_dir", "database_url", "database_pool_size", "redis_url", "redis_password", "server", "observability")
+RESTART_KEYS = (
+    "profile",
+    "data_dir",
+    "database_url",
+    "database_pool_size",
+    "redis_url",
+    "redis_password",
+    "server",
+    "observability",
+)
 
 
 def _needs_restart(key: str) -> bool:
     return any(key == k or key.startswith(k + ".") for k in RESTART_KEYS)
 
 
-async def update_config(context: AppContext, patch: Mapping[str, Any]) -> tuple[Settings, list[str], list[str]]:
+async def update_config(
+    context: AppContext, patch: Mapping[str, Any]
+) -> tuple[Settings, list[str], list[str]]:
     """Apply `patch` (a partial settings mapping) or raise ConfigError and change nothing."""
     keys = changed_keys(patch)
     if not keys:
-        raise ConfigError([ConfigProblem("(body)", "{}", "give at least one setting to change")], "configuration change")
+        raise ConfigError(
+            [ConfigProblem("(body)", "{}", "give at least one setting to change")],
+            "configuration change",
+        )
     from_env = keys_set_by_environment(keys)
     if from_env:
         raise ConfigError(
-            [ConfigProblem(k, "(environment)", "set by an environment variable, which would override the file; change it there") for k in from_env],
+            [
+                ConfigProblem(
+                    k,
+                    "(environment)",
+                    "set by an environment variable, which would override the file; change it there",
+                )
+                for k in from_env
+            ],
             "configuration change",
         )
     updated = apply_patch(context.settings, patch)

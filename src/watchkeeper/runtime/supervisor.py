@@ -48,7 +48,9 @@ class Supervisor:
     async def start(self) -> None:
         for name, worker in self._workers.items():
             state = self._states[name]
-            state.task = asyncio.create_task(self._keep_running(worker, state), name=f"worker:{name}")
+            state.task = asyncio.create_task(
+                self._keep_running(worker, state), name=f"worker:{name}"
+            )
 
     async def stop(self) -> None:
         tasks = [s.task for s in self._states.values() if s.task is not None]
@@ -88,7 +90,10 @@ class Supervisor:
             WORKER_RESTARTS.labels(state.name).inc()
             # A worker that ran well for a while starts again quickly; one that keeps
             # crashing waits longer each time, up to max_backoff.
-            if state.started_at is not None and self.clock.time() - state.started_at > self.max_backoff:
+            if (
+                state.started_at is not None
+                and self.clock.time() - state.started_at > self.max_backoff
+            ):
                 backoff = self.initial_backoff
             await self.clock.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)

@@ -94,7 +94,11 @@ def _stamp_tenant(session: Session, _ctx: Any, _instances: Any) -> None:
             if current is None:
                 obj.tenant_id = tenant_id
             elif current != tenant_id:
-                raise TenancyViolation(f"row of tenant {current} written in a session of {tenant_id}")
+                raise TenancyViolation(
+                    f"row of tenant {current} written in a session of {tenant_id}"
+                )
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, TenantOwned) and obj.tenant_id != tenant_id:
-            raise TenancyViolation(f"row of tenant {obj.tenant_id} changed in a session of {tenant_id}")
+            raise TenancyViolation(
+                f"row of tenant {obj.tenant_id} changed in a session of {tenant_id}"
+            )

@@ -40,7 +40,9 @@ def list_tenants(db: Session) -> list[Tenant]:
 
 
 def find_tenant(db: Session, name_or_id: str) -> Tenant:
-    tenant = db.scalar(select(Tenant).where((Tenant.name == name_or_id) | (Tenant.id == name_or_id)))
+    tenant = db.scalar(
+        select(Tenant).where((Tenant.name == name_or_id) | (Tenant.id == name_or_id))
+    )
     if tenant is None:
         raise NotFoundError(f"tenant {name_or_id!r} not found")
     return tenant

@@ -14,8 +14,11 @@ from watchkeeper.runtime.reconfigure import update_config
 router = APIRouter(tags=["admin"])
 
 
-@router.get("/admin/config", summary="The running configuration, secrets redacted",
-            dependencies=[Depends(require("config:read"))])
+@router.get(
+    "/admin/config",
+    summary="The running configuration, secrets redacted",
+    dependencies=[Depends(require("config:read"))],
+)
 def get_config(context: Context) -> dict[str, Any]:
     return context.settings.redacted()
 
@@ -36,8 +39,12 @@ async def put_config(
     return ConfigUpdateResult(changed=changed, restart_required=restart, config=updated.redacted())
 
 
-@router.get("/api/v1/audit", response_model=list[AuditRecordPublic], summary="This tenant's audit trail, newest first",
-            dependencies=[Depends(require("audit:read"))])
+@router.get(
+    "/api/v1/audit",
+    response_model=list[AuditRecordPublic],
+    summary="This tenant's audit trail, newest first",
+    dependencies=[Depends(require("audit:read"))],
+)
 def audit(
     db: TenantDB,
     principal: CurrentPrincipal,

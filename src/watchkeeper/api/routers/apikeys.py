@@ -16,10 +16,23 @@ def list_keys(db: TenantDB) -> list[ApiKeyPublic]:
     return [ApiKeyPublic.model_validate(k) for k in apikeys.list_api_keys(db)]
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201, dependencies=[Depends(require("apikeys:write"))])
-def create_key(body: ApiKeyCreate, db: TenantDB, context: Context, principal: CurrentPrincipal) -> ApiKeyCreated:
-    row, key = apikeys.create_api_key(db, name=body.name, scopes=[s.value for s in body.scopes],
-                                      now=context.clock.now(), created_by=principal.id, expires_at=body.expires_at)
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    dependencies=[Depends(require("apikeys:write"))],
+)
+def create_key(
+    body: ApiKeyCreate, db: TenantDB, context: Context, principal: CurrentPrincipal
+) -> ApiKeyCreated:
+    row, key = apikeys.create_api_key(
+        db,
+        name=body.name,
+        scopes=[s.value for s in body.scopes],
+        now=context.clock.now(),
+        created_by=principal.id,
+        expires_at=body.expires_at,
+    )
     return ApiKeyCreated(**ApiKeyPublic.model_validate(row).model_dump(), key=key)
 
 

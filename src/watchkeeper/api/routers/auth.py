@@ -32,12 +32,16 @@ def _tokens(pair: TokenPair) -> TokenResponse:
     )
 
 
-@router.post("/login", response_model=TokenResponse, summary="Log in; get an access and a refresh token")
+@router.post(
+    "/login", response_model=TokenResponse, summary="Log in; get an access and a refresh token"
+)
 async def login(body: LoginRequest, request: Request, context: Context) -> TokenResponse:
     address = request.client.host if request.client else "unknown"
     request.state.audit_actor_name = body.username
     try:
-        pair = await run_in_threadpool(context.auth.login, body.username, body.password, body.tenant, address)
+        pair = await run_in_threadpool(
+            context.auth.login, body.username, body.password, body.tenant, address
+        )
     except AuthError:
         LOGINS.labels("failure").inc()
         raise
@@ -46,24 +50,34 @@ async def login(body: LoginRequest, request: Request, context: Context) -> Token
     return _tokens(pair)
 
 
-@router.post("/refresh", response_model=TokenResponse, summary="Rotate the refresh token; get a new access token")
+@router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    summary="Rotate the refresh token; get a new access token",
+)
 async def refresh(body: RefreshRequest, request: Request, context: Context) -> TokenResponse:
     pair = await run_in_threadpool(context.auth.refresh, body.refresh_token)
     request.state.audit_tenant_id = pair.tenant_id
     return _tokens(pair)
 
 
-@router.post("/logout", status_code=204, summary="Revoke this login's session (all its refresh tokens)")
+@router.post(
+    "/logout", status_code=204, summary="Revoke this login's session (all its refresh tokens)"
+)
 async def logout(principal: CurrentPrincipal, context: Context) -> Response:
     await run_in_threadpool(context.auth.logout, principal)
     return Response(status_code=204)
 
 
 @router.post("/password", status_code=204, summary="Change your own password")
-async def change_password(body: PasswordChange, principal: CurrentPrincipal, context: Context) -> Response:
+async def change_password(
+    body: PasswordChange, principal: CurrentPrincipal, context: Context
+) -> Response:
     if principal.kind != "user":
         raise AuthError("API keys have no password")
-    await run_in_threadpool(context.auth.change_password, principal.id, body.current_password, body.new_password)
+    await run_in_threadpool(
+        context.auth.change_password, principal.id, body.current_password, body.new_password
+    )
     return Response(status_code=204)
 
 
@@ -71,7 +85,11 @@ async def change_password(body: PasswordChange, principal: CurrentPrincipal, con
 def me(principal: CurrentPrincipal, context: Context) -> Me:
     with context.sessions.system("me") as db:
         tenant = db.get(Tenant, principal.tenant_id)
-        user = db.scalar(select(User).where(User.id == principal.id)) if principal.kind == "user" else None
+        user = (
+            db.scalar(select(User).where(User.id == principal.id))
+            if principal.kind == "user"
+            else None
+        )
     return Me(
         kind=principal.kind,
         id=principal.id,

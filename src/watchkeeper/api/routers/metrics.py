@@ -14,7 +14,9 @@ def _exposition() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/metrics", summary="Prometheus metrics of this process (for scraping)", response_class=Response)
+@router.get(
+    "/metrics", summary="Prometheus metrics of this process (for scraping)", response_class=Response
+)
 def metrics() -> Response:
     return _exposition()
 

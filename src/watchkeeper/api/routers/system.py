@@ -14,15 +14,19 @@ router = APIRouter(prefix="/system", tags=["system"])
 
 @router.get("/status", response_model=SystemStatus, dependencies=[Depends(require("system:read"))])
 async def status(context: Context, principal: CurrentPrincipal) -> SystemStatus:
-    components = context.status.fresh_components()
-    counts = context.status.fresh_counts(principal.tenant_id)
-    if components is None or counts is None:
+    fresh_components = context.status.fresh_components()
+    fresh_counts = context.status.fresh_counts(principal.tenant_id)
+    if fresh_components is None or fresh_counts is None:
         components, counts = await run_in_threadpool(context.status.refresh, principal.tenant_id)
+    else:
+        components, counts = fresh_components, fresh_counts
     return SystemStatus(
         version=watchkeeper.__version__,
         profile=context.settings.profile,
         uptime_seconds=round(context.clock.time() - context.started_at, 3),
         tenant=counts.tenant_name,
-        components=[ComponentStatus(name=c.name, healthy=c.ok, detail=c.detail) for c in components],
+        components=[
+            ComponentStatus(name=c.name, healthy=c.ok, detail=c.detail) for c in components
+        ],
         counts=counts.counts,
     )

@@ -16,18 +16,31 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
 def list_tenants(context: Context, principal: CurrentPrincipal) -> list[TenantPublic]:
     with context.sessions.system("list tenants") as db:
         tenants = service.list_tenants(db)
-    visible = tenants if principal.can("tenants:read") else [t for t in tenants if t.id == principal.tenant_id]
+    visible = (
+        tenants
+        if principal.can("tenants:read")
+        else [t for t in tenants if t.id == principal.tenant_id]
+    )
     return [TenantPublic.model_validate(t) for t in visible]
 
 
-@router.post("", response_model=TenantPublic, status_code=201, dependencies=[Depends(require("tenants:write"))])
+@router.post(
+    "",
+    response_model=TenantPublic,
+    status_code=201,
+    dependencies=[Depends(require("tenants:write"))],
+)
 def create_tenant(body: TenantCreate, context: Context) -> TenantPublic:
     with context.sessions.system("create tenant") as db:
-        tenant = service.create_tenant(db, name=body.name, display_name=body.display_name, now=context.clock.now())
+        tenant = service.create_tenant(
+            db, name=body.name, display_name=body.display_name, now=context.clock.now()
+        )
         return TenantPublic.model_validate(tenant)
 
 
-@router.get("/{tenant}", response_model=TenantPublic, dependencies=[Depends(require("tenant:read"))])
+@router.get(
+    "/{tenant}", response_model=TenantPublic, dependencies=[Depends(require("tenant:read"))]
+)
 def get_tenant(tenant: str, context: Context, principal: CurrentPrincipal) -> TenantPublic:
     """By name or id. Another tenant is reported as not found, exactly like a missing one."""
     with context.sessions.system("get tenant") as db:

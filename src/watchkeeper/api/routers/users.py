@@ -13,8 +13,14 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
 def _public(user: User, membership: Membership) -> UserPublic:
-    return UserPublic(id=user.id, username=user.username, email=user.email, role=membership.role,
-                      disabled=user.disabled, created_at=user.created_at)
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        email=user.email,
+        role=membership.role,
+        disabled=user.disabled,
+        created_at=user.created_at,
+    )
 
 
 @router.get("", response_model=list[UserPublic], dependencies=[Depends(require("users:read"))])
@@ -22,10 +28,18 @@ def list_users(db: TenantDB) -> list[UserPublic]:
     return [_public(u, m) for u, m in users.list_members(db)]
 
 
-@router.post("", response_model=UserPublic, status_code=201, dependencies=[Depends(require("users:write"))])
+@router.post(
+    "", response_model=UserPublic, status_code=201, dependencies=[Depends(require("users:write"))]
+)
 def add_user(body: UserCreate, db: TenantDB, context: Context) -> UserPublic:
-    user, membership = users.add_user(db, username=body.username, password=body.password, role=body.role.value,
-                                      email=body.email, now=context.clock.now())
+    user, membership = users.add_user(
+        db,
+        username=body.username,
+        password=body.password,
+        role=body.role.value,
+        email=body.email,
+        now=context.clock.now(),
+    )
     return _public(user, membership)
 
 
@@ -34,9 +48,15 @@ def get_user(user_id: str, db: TenantDB) -> UserPublic:
     return _public(*users.get_member(db, user_id))
 
 
-@router.patch("/{user_id}", response_model=UserPublic, dependencies=[Depends(require("users:write"))])
+@router.patch(
+    "/{user_id}", response_model=UserPublic, dependencies=[Depends(require("users:write"))]
+)
 def update_user(user_id: str, body: UserUpdate, db: TenantDB) -> UserPublic:
-    return _public(*users.update_member(db, user_id, role=body.role.value if body.role else None, disabled=body.disabled))
+    return _public(
+        *users.update_member(
+            db, user_id, role=body.role.value if body.role else None, disabled=body.disabled
+        )
+    )
 
 
 @router.delete("/{user_id}", status_code=204, dependencies=[Depends(require("users:write"))])

@@ -8,7 +8,9 @@ class LoginRequest(BaseModel):
 
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=1024)
-    tenant: str | None = Field(None, max_length=63, description="tenant name; needed when the user belongs to several")
+    tenant: str | None = Field(
+        None, max_length=63, description="tenant name; needed when the user belongs to several"
+    )
 
 
 class RefreshRequest(BaseModel):

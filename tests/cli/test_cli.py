@@ -1,0 +1,193 @@
+"""The `watchkeeper` command. Most tests call its entry point in-process (same code path
+as the installed script, minus interpreter start-up); a few run the real executable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import ADMIN_PASSWORD
+
+BIN = Path(sys.executable).parent / "watchkeeper"
+
+
+def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [str(BIN), *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    from watchkeeper.cli.main import main
+
+    def invoke(*args: str, env: dict[str, str] | None = None, check: bool = True) -> Result:
+        with monkeypatch.context() as patch:
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            patch.setattr(sys, "argv", ["watchkeeper", *args])
+            capsys.readouterr()
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            out, err = capsys.readouterr()
+        if check:
+            assert code == 0, err
+        return Result(code, out, err)
+
+    return invoke
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, run: Callable[..., Result]) -> Path:
+    target = tmp_path / "wk"
+    result = run(
+        "init",
+        env={"WATCHKEEPER_DATA_DIR": str(target), "WATCHKEEPER_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
+    assert "tenant: default   user: admin" in result.stdout
+    return target
+
+
+def test_init_generates_secrets_and_a_one_time_password(tmp_path: Path) -> None:
+    result = run_process("init", "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 0, result.stderr
+    password = result.stdout.strip().splitlines()[-1]
+    assert len(password) >= 16 and " " not in password
+    config = (tmp_path / "d" / "watchkeeper.yaml").read_text()
+    assert "jwt_secret_key" in config and "dev-insecure" not in config
+    assert oct((tmp_path / "d" / "watchkeeper.yaml").stat().st_mode)[-3:] == "600"
+    again = run_process("init", "--data-dir", str(tmp_path / "d"))
+    assert (
+        again.returncode == 1 and again.stderr.startswith("error: ") and "already" in again.stderr
+    )
+    assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_apikey_create_prints_the_key_alone_on_the_last_line(
+    data_dir: Path, run: Callable[..., Result]
+) -> None:
+    config = str(data_dir / "watchkeeper.yaml")
+    process = run_process(
+        "apikey", "create", "--tenant", "default", "--scope", "ingest,read", "--config", config
+    )
+    assert process.returncode == 0, process.stderr
+    key = process.stdout.rstrip("\n").splitlines()[-1]
+    assert key.startswith("wk_") and " " not in key
+    listed = run("apikey", "list", "--config", config).stdout
+    assert "ingest,read" in listed and key not in listed
+    key_id = listed.split("\t")[0]
+    assert "revoked" in run("apikey", "revoke", key_id, "--config", config).stdout
+
+
+def test_tenant_and_user_commands(data_dir: Path, run: Callable[..., Result]) -> None:
+    config = str(data_dir / "watchkeeper.yaml")
+    run("tenant", "add", "acme", "--config", config)
+    assert "acme" in run("tenant", "list", "--config", config).stdout
+    run(
+        "user",
+        "add",
+        "alice",
+        "--tenant",
+        "acme",
+        "--role",
+        "editor",
+        "--config",
+        config,
+        env={"WATCHKEEPER_USER_PASSWORD": ADMIN_PASSWORD},
+    )
+    assert "alice\teditor" in run("user", "list", "--tenant", "acme", "--config", config).stdout
+    run(
+        "user",
+        "passwd",
+        "alice",
+        "--tenant",
+        "acme",
+        "--config",
+        config,
+        env={"WATCHKEEPER_USER_PASSWORD": "another-long-password"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["apikey", "create", "--scope", "root"], "unknown scope 'root'"),
+        (["tenant", "add", "Not Valid"], "tenant name"),
+        (["user", "list", "--tenant", "nope"], "tenant 'nope' not found"),
+        (["user", "add", "bob", "--password", "short"], "at least 12"),
+    ],
+)
+def test_errors_are_one_line_and_non_zero(
+    data_dir: Path, args: list[str], message: str, run: Callable[..., Result]
+) -> None:
+    result = run(*args, "--config", str(data_dir / "watchkeeper.yaml"), check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_config_validate_and_show(
+    data_dir: Path, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    good = run("config", "validate", str(data_dir / "watchkeeper.yaml"))
+    assert "valid" in good.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("metrics:\n  retention_days: -1\n")
+    result = run("config", "validate", str(bad), check=False)
+    assert (
+        result.returncode == 1
+        and "metrics.retention_days" in result.stderr
+        and "-1" in result.stderr
+    )
+    shown = run("config", "show", "--config", str(data_dir / "watchkeeper.yaml")).stdout
+    assert "jwt_secret_key: '********'" in shown
+
+
+def test_db_upgrade_is_idempotent(data_dir: Path, run: Callable[..., Result]) -> None:
+    assert (
+        "revision 0001"
+        in run("db", "upgrade", "--config", str(data_dir / "watchkeeper.yaml")).stdout
+    )
+
+
+def test_audit_verify(data_dir: Path, run: Callable[..., Result]) -> None:
+    assert "intact" in run("audit", "verify", "--config", str(data_dir / "watchkeeper.yaml")).stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["init"],
+        ["config"],
+        ["config", "validate"],
+        ["db", "upgrade"],
+        ["user", "add"],
+        ["tenant", "list"],
+        ["apikey", "create"],
+        ["audit", "verify"],
+    ],
+)
+def test_help_is_useful_everywhere(command: list[str], run: Callable[..., Result]) -> None:
+    result = run(*command, "--help")
+    assert "Usage:" in result.stdout and len(result.stdout.splitlines()) > 5

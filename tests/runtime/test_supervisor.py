@@ -1,0 +1,66 @@
+"""The supervisor restarts crashed workers with growing backoff, on the injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from watchkeeper.clock import ManualClock
+from watchkeeper.runtime.supervisor import Supervisor
+
+
+class Flaky:
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.runs = 0
+
+    async def run(self) -> None:
+        self.runs += 1
+        if self.runs <= self.failures:
+            raise RuntimeError(f"boom {self.runs}")
+        await asyncio.Event().wait()
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.anyio
+async def test_crashed_worker_is_restarted_with_backoff() -> None:
+    clock = ManualClock()
+    worker = Flaky(failures=3)
+    supervisor = Supervisor([worker], clock, initial_backoff=1.0, max_backoff=8.0)
+    await supervisor.start()
+    await _settle()
+    state = supervisor.states()[0]
+    assert (
+        worker.runs == 1
+        and state.status == "backoff"
+        and state.last_error == "RuntimeError: boom 1"
+    )
+    assert not supervisor.healthy()
+
+    clock.advance(0.5)
+    await _settle()
+    assert worker.runs == 1  # still waiting out the first 1 s backoff
+    clock.advance(0.5)
+    await _settle()
+    assert worker.runs == 2  # crashed again; now waits 2 s
+    clock.advance(2)
+    await _settle()
+    assert worker.runs == 3
+    clock.advance(4)
+    await _settle()
+    assert worker.runs == 4 and state.status == "running" and supervisor.healthy()
+    assert state.restarts == 3
+    await supervisor.stop()
+    assert state.status == "stopped"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
