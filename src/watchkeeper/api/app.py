@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import watchkeeper
 from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.middleware import RequestContextMiddleware
+from watchkeeper.api.openapi import install_openapi
 from watchkeeper.api.routers import admin, apikeys, auth, health, metrics, system, tenants, users
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
@@ -58,6 +59,7 @@ def create_app(
     )
     app.state.context = context
     install_error_handlers(app)
+    install_openapi(app)
     for router in (
         health.router,
         metrics.router,

@@ -112,6 +112,15 @@ class AuthService:
         )
         self._sessions_cache = _TtlCache(clock, self.CACHE_SECONDS)
         self._keys_cache = _TtlCache(clock, self.CACHE_SECONDS)
+        self._verified: dict[str, tokens.AccessClaims] = {}
+
+    def reconfigure(self, settings: Settings) -> None:
+        """New settings (perhaps a new signing secret): forget every cached verification."""
+        self.settings = settings
+        self._verified = {}
+        self.throttle = LoginThrottle(
+            self.clock, settings.auth.login_max_failures, settings.auth.login_lockout_seconds
+        )
 
     @property
     def _secret(self) -> str:
@@ -257,13 +266,26 @@ class AuthService:
         if credential.startswith(tokens.API_KEY_PREFIX):
             hit = self._keys_cache.get(tokens.sha256_hex(credential))
             return hit if isinstance(hit, Principal) else None
-        claims = tokens.decode_access_token(self._secret, credential, now=self.clock.time())
+        claims = self._claims(credential)
         active = self._sessions_cache.get(claims.session_id)
         if active is None:
             return None
         if not active:
             raise tokens.InvalidTokenError("session has been logged out")
         return self._user_principal(claims)
+
+    def _claims(self, token: str) -> tokens.AccessClaims:
+        """Verified claims of a token; a token verified before is not parsed again, but its
+        expiry is checked on every call."""
+        hit = self._verified.get(token)
+        if hit is None:
+            hit = tokens.decode_access_token(self._secret, token, now=self.clock.time())
+            if len(self._verified) >= 10_000:
+                self._verified.clear()
+            self._verified[token] = hit
+        elif hit.expires_at <= self.clock.time():
+            raise tokens.InvalidTokenError("token has expired")
+        return hit
 
     def _user_principal(self, claims: tokens.AccessClaims) -> Principal:
         return Principal(
@@ -281,7 +303,7 @@ class AuthService:
         """A bearer credential (JWT or API key) to a Principal; raises InvalidTokenError."""
         if credential.startswith(tokens.API_KEY_PREFIX):
             return self._api_key(credential)
-        claims = tokens.decode_access_token(self._secret, credential, now=self.clock.time())
+        claims = self._claims(credential)
         if not self._session_active(claims.session_id):
             raise tokens.InvalidTokenError("session has been logged out")
         return self._user_principal(claims)

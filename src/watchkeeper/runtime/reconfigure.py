@@ -62,6 +62,6 @@ async def update_config(
     persist_patch(target, patch)
     context.config_file = target
     context.settings = updated
-    context.auth.settings = updated
+    context.auth.reconfigure(updated)
     await context.supervisor.replace(build_workers(updated, context.clock, context.sessions))
     return updated, keys, [k for k in keys if _needs_restart(k)]
