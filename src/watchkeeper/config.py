@@ -109,6 +109,37 @@ class MetricsSettings(_Section):
         )
 
 
+class StorageSettings(_Section):
+    """Where samples live: the embedded store (default) or a Prometheus-compatible TSDB."""
+
+    backend: Literal["embedded", "remote"] = "embedded"
+    path: Path | None = Field(None, description="embedded store folder; default <data_dir>/metrics")
+    fsync: Literal["always", "never"] = Field(
+        "always", description="always: every acknowledged write survives a power cut"
+    )
+    remote_url: str | None = Field(
+        None, description="base URL of the remote TSDB's Prometheus API, e.g. http://vm:8428"
+    )
+    remote_write_url: str | None = Field(None, description="default: <remote_url>/api/v1/write")
+    remote_tenant_label: str = Field(
+        "watchkeeper_tenant", description="label that carries the tenant in the remote TSDB"
+    )
+    remote_tenant_header: str | None = Field(
+        None, description="or a header, e.g. X-Scope-OrgID for Mimir"
+    )
+    remote_timeout_seconds: float = Field(30.0, gt=0)
+
+
+class QuerySettings(_Section):
+    lookback_delta_seconds: float = Field(
+        300.0, gt=0, description="how far back an instant selector looks"
+    )
+    max_samples: int = Field(
+        50_000_000, ge=1000, description="samples one query may hold in memory"
+    )
+    timeout_seconds: float = Field(120.0, gt=0)
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -211,6 +242,8 @@ class Settings(BaseSettings):
     )
 
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -242,6 +275,10 @@ class Settings(BaseSettings):
     @property
     def effective_models_path(self) -> Path:
         return self.ai_models_path or self.data_dir / "models"
+
+    @property
+    def effective_storage_path(self) -> Path:
+        return self.storage.path or self.data_dir / "metrics"
 
     @property
     def is_sqlite(self) -> bool:
@@ -391,6 +428,22 @@ def check_profile(settings: Settings) -> list[ConfigProblem]:
             decode_encryption_key(settings.encryption_key.get_secret_value())
         except ValueError as exc:
             problems.append(ConfigProblem("encryption_key (ENCRYPTION_KEY)", REDACTED, str(exc)))
+    if settings.storage.backend == "remote" and not settings.storage.remote_url:
+        problems.append(
+            ConfigProblem(
+                "storage.remote_url",
+                "unset",
+                "the remote storage backend needs the TSDB's base URL",
+            )
+        )
+    if settings.storage.backend == "embedded" and settings.server.workers > 1:
+        problems.append(
+            ConfigProblem(
+                "server.workers",
+                str(settings.server.workers),
+                "the embedded store belongs to one process; use workers: 1 or storage.backend: remote",
+            )
+        )
     if settings.profile != "production":
         return problems
     weak = is_weak_secret(settings.jwt_secret_key.get_secret_value())

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
+import anyio
+import structlog
+from sqlalchemy import Engine as DbEngine
 
 from watchkeeper.audit import AuditLog
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
 from watchkeeper.db.engine import build_engine
+from watchkeeper.domain.series import SeriesSamples
+from watchkeeper.ingest.service import IngestService
 from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
 from watchkeeper.observability.status import StatusCache
+from watchkeeper.query import Engine
 from watchkeeper.runtime.maintenance import TokenCleanup
 from watchkeeper.runtime.supervisor import Supervisor
 from watchkeeper.runtime.worker import Worker
+from watchkeeper.store.base import CardinalityLimitError, MetricStore
+from watchkeeper.store.retention import RetentionWorker
 from watchkeeper.tenancy.scope import SessionFactory
+from watchkeeper.tenancy.service import TenantDirectory
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -27,8 +38,12 @@ class AppContext:
 
     settings: Settings
     clock: Clock
-    engine: Engine
+    engine: DbEngine
     sessions: SessionFactory
+    store: MetricStore
+    query: Engine
+    ingest: IngestService
+    tenants: TenantDirectory
     auth: AuthService
     audit: AuditLog
     supervisor: Supervisor
@@ -38,8 +53,76 @@ class AppContext:
     started_at: float = field(default=0.0)
 
 
-def build_workers(settings: Settings, clock: Clock, sessions: SessionFactory) -> list[Worker]:
-    return [TokenCleanup(clock, sessions)]
+def build_store(settings: Settings, clock: Clock) -> MetricStore:
+    storage = settings.storage
+    if storage.backend == "remote":
+        from watchkeeper.store.remote.store import RemoteStore
+
+        assert storage.remote_url is not None
+        return RemoteStore(
+            storage.remote_url,
+            write_url=storage.remote_write_url,
+            tenant_label=storage.remote_tenant_label,
+            tenant_header=storage.remote_tenant_header,
+            timeout_s=storage.remote_timeout_seconds,
+            clock=clock,
+        )
+    from watchkeeper.store.embedded.store import EmbeddedStore
+
+    return EmbeddedStore(
+        settings.effective_storage_path,
+        max_series_per_tenant=settings.metrics.series_limit,
+        fsync=storage.fsync,
+    )
+
+
+def ingest_sink(
+    ingest: IngestService, tenants: TenantDirectory, source: str
+) -> Callable[[str, list[SeriesSamples]], Awaitable[None]]:
+    """What collectors write through: tenant by name, the same validation as the API."""
+
+    async def sink(tenant: str, batch: list[SeriesSamples]) -> None:
+        tenant_id = await anyio.to_thread.run_sync(tenants.id_of, tenant)
+        result = await anyio.to_thread.run_sync(
+            lambda: ingest.write(tenant_id, batch, source=source)
+        )
+        if result.cardinality_error is not None:
+            raise CardinalityLimitError(result.cardinality_error)
+        if result.rejected is not None:
+            log.warning(
+                "collector_samples_rejected",
+                source=source,
+                tenant=tenant,
+                rejected=result.rejected.rejected_samples,
+                first=result.rejected.rejections[0].message if result.rejected.rejections else "",
+            )
+
+    return sink
+
+
+def build_workers(context: AppContext) -> list[Worker]:
+    from watchkeeper.ingest.host import HostCollector
+    from watchkeeper.ingest.scrape import ScrapeWorker, jobs_from_settings
+
+    settings, clock = context.settings, context.clock
+    workers: list[Worker] = [
+        TokenCleanup(clock, context.sessions),
+        RetentionWorker(context.store, clock, settings.metrics.retention_days),
+    ]
+    if settings.metrics.host_collector_enabled:
+        workers.append(
+            HostCollector(
+                ingest_sink(context.ingest, context.tenants, "host"),
+                clock,
+                settings.metrics.collection_interval,
+            )
+        )
+    jobs = jobs_from_settings(settings.metrics)
+    if jobs:
+        workers.append(
+            ScrapeWorker(jobs, ingest_sink(context.ingest, context.tenants, "scrape"), clock)
+        )
+    return workers
 
 
 def build_context(
@@ -49,18 +132,29 @@ def build_context(
     engine = build_engine(settings)
     watch_pool(engine.pool)
     sessions = SessionFactory(engine)
-    supervisor = Supervisor(build_workers(settings, clock, sessions), clock)
+    store = build_store(settings, clock)
+    supervisor = Supervisor([], clock)
     health = HealthChecker(
         engine,
         supervisor,
         settings.redis_url,
         settings.redis_password.get_secret_value() if settings.redis_password else None,
     )
-    return AppContext(
+    context = AppContext(
         settings=settings,
         clock=clock,
         engine=engine,
         sessions=sessions,
+        store=store,
+        query=Engine(
+            store,
+            lookback_delta_ms=int(settings.query.lookback_delta_seconds * 1000),
+            max_samples=settings.query.max_samples,
+            timeout_s=settings.query.timeout_seconds,
+            clock=clock,
+        ),
+        ingest=IngestService(store, clock),
+        tenants=TenantDirectory(sessions),
         auth=AuthService(settings, sessions, clock),
         audit=AuditLog(sessions, settings.jwt_secret_key.get_secret_value()),
         supervisor=supervisor,
@@ -69,3 +163,5 @@ def build_context(
         config_file=config_file,
         started_at=clock.time(),
     )
+    supervisor.set_workers(build_workers(context))
+    return context

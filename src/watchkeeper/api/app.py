@@ -13,7 +13,19 @@ import watchkeeper
 from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.middleware import RequestContextMiddleware
 from watchkeeper.api.openapi import install_openapi
-from watchkeeper.api.routers import admin, apikeys, auth, health, metrics, system, tenants, users
+from watchkeeper.api.routers import (
+    admin,
+    apikeys,
+    auth,
+    health,
+    ingest,
+    metrics,
+    metrics_query,
+    prometheus,
+    system,
+    tenants,
+    users,
+)
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
@@ -45,6 +57,7 @@ def create_app(
             if provider is not None:
                 provider.shutdown()
             context.engine.dispose()
+            context.store.close()
 
     docs = settings.api.docs_enabled
     app = FastAPI(
@@ -60,11 +73,15 @@ def create_app(
     app.state.context = context
     install_error_handlers(app)
     install_openapi(app)
+    # Routes are matched in order: the hot paths (probes, status, ingest, query) come first.
     for router in (
         health.router,
+        system.router,
+        ingest.router,
+        prometheus.router,
+        metrics_query.router,
         metrics.router,
         auth.router,
-        system.router,
         admin.router,
         tenants.router,
         users.router,

@@ -13,7 +13,6 @@ from watchkeeper.api.errors import ApiError
 from watchkeeper.auth.principal import Principal
 from watchkeeper.wiring import AppContext
 
-
 # Dependencies that do no I/O are `async def`: FastAPI runs plain `def` dependencies in a
 # thread pool, and a thread hop per dependency was most of a request's cost.
 
@@ -36,7 +35,9 @@ async def get_principal(request: Request) -> Principal:
     """
     context: AppContext = request.app.state.context
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    credential = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
+    credential = (
+        token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
+    )
     if not credential:
         raise ApiError(
             401,

@@ -8,19 +8,34 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 # Routes anyone may call; every other operation requires one of the two schemes.
-PUBLIC = {("/auth/login", "post"), ("/auth/refresh", "post"), ("/health/live", "get"),
-          ("/health/ready", "get"), ("/metrics", "get")}
+PUBLIC = {
+    ("/auth/login", "post"),
+    ("/auth/refresh", "post"),
+    ("/health/live", "get"),
+    ("/health/ready", "get"),
+    ("/metrics", "get"),
+}
 
 
 def install_openapi(app: FastAPI) -> None:
     def schema() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         spec.setdefault("components", {})["securitySchemes"] = {
-            "HTTPBearer": {"type": "http", "scheme": "bearer",
-                           "description": "An access token from POST /auth/login, or an API key"},
-            "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key"},
+            "HTTPBearer": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An access token from POST /auth/login, or an API key",
+            },
+            "APIKeyHeader": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-API-Key",
+                "description": "An API key",
+            },
         }
         for path, operations in spec.get("paths", {}).items():
             for method, operation in operations.items():

@@ -63,5 +63,5 @@ async def update_config(
     context.config_file = target
     context.settings = updated
     context.auth.reconfigure(updated)
-    await context.supervisor.replace(build_workers(updated, context.clock, context.sessions))
+    await context.supervisor.replace(build_workers(context))
     return updated, keys, [k for k in keys if _needs_restart(k)]

@@ -45,6 +45,11 @@ class Supervisor:
         self._workers = {w.name: w for w in workers}
         self._states = {w.name: WorkerState(w.name) for w in workers}
 
+    def set_workers(self, workers: list[Worker]) -> None:
+        """The workers to run (before `start`)."""
+        self._workers = {w.name: w for w in workers}
+        self._states = {w.name: WorkerState(w.name) for w in workers}
+
     async def start(self) -> None:
         for name, worker in self._workers.items():
             state = self._states[name]

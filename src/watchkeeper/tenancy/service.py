@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watchkeeper.db.tables import Tenant
+from watchkeeper.tenancy.scope import SessionFactory
 
 TENANT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -46,3 +47,19 @@ def find_tenant(db: Session, name_or_id: str) -> Tenant:
     if tenant is None:
         raise NotFoundError(f"tenant {name_or_id!r} not found")
     return tenant
+
+
+class TenantDirectory:
+    """Tenant name -> id for workers configured by name (scrape jobs, the host collector)."""
+
+    def __init__(self, sessions: SessionFactory) -> None:
+        self.sessions = sessions
+        self._ids: dict[str, str] = {}
+
+    def id_of(self, name: str) -> str:
+        cached = self._ids.get(name)
+        if cached is None:
+            with self.sessions.system("resolve tenant") as db:
+                cached = find_tenant(db, name).id
+            self._ids[name] = cached
+        return cached

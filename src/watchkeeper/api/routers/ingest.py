@@ -1,0 +1,71 @@
+"""Metric ingestion: Prometheus remote_write and JSON push. Data plane: not audited."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from watchkeeper.api.deps import Context, CurrentPrincipal, require
+from watchkeeper.api.errors import ApiError
+from watchkeeper.ingest.remote_write import RemoteWriteDecodeError
+from watchkeeper.ingest.service import IngestResult
+
+router = APIRouter(
+    prefix="/api/v1", tags=["ingest"], dependencies=[Depends(require("metrics:write"))]
+)
+
+
+def _refusal(result: IngestResult) -> ApiError:
+    if result.cardinality_error is not None:
+        return ApiError(400, result.cardinality_error, code="series_limit")
+    assert result.rejected is not None
+    rejected = result.rejected
+    return ApiError(
+        400,
+        f"{rejected.rejected_samples} sample(s) rejected; nothing was written: {rejected.rejections[0].message}",
+        code="rejected_samples",
+        details=rejected.to_dict(),
+    )
+
+
+@router.post(
+    "/write",
+    status_code=204,
+    summary="Prometheus remote_write receiver (snappy-compressed protobuf WriteRequest)",
+    response_class=Response,
+)
+async def remote_write(request: Request, context: Context, principal: CurrentPrincipal) -> Response:
+    body = await request.body()
+    if not body:
+        raise ApiError(400, "empty body: expected a snappy-compressed remote_write WriteRequest")
+    try:
+        result = await run_in_threadpool(
+            context.ingest.write_remote,
+            principal.tenant_id,
+            body,
+            max_decoded_bytes=context.settings.metrics.max_body_bytes * 8,
+        )
+    except RemoteWriteDecodeError as exc:
+        raise ApiError(
+            400, f"not a remote_write request: {exc}", code="malformed_remote_write"
+        ) from None
+    if not result.ok:
+        raise _refusal(result)
+    return Response(status_code=204)
+
+
+@router.post("/ingest", summary="JSON push: [{metric, labels, samples: [[ts, value], ...]}]")
+async def ingest_json(
+    request: Request, context: Context, principal: CurrentPrincipal
+) -> dict[str, object]:
+    body = await request.body()
+    result = await run_in_threadpool(context.ingest.write_json, principal.tenant_id, body)
+    if not result.ok:
+        raise _refusal(result)
+    assert result.appended is not None
+    return {
+        "status": "success",
+        "samples": result.appended.appended,
+        "new_series": result.appended.new_series,
+        "duplicates_dropped": result.duplicates_dropped + result.appended.duplicates,
+    }

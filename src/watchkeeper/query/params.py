@@ -1,0 +1,76 @@
+"""Prometheus' HTTP API parameters: times, durations and series selectors.
+
+Times are RFC 3339 or Unix seconds (fractions allowed); durations are Prometheus durations
+(`15s`, `1h30m`) or seconds as a number; selectors are PromQL vector selectors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+
+import promql_parser as pp
+
+from watchkeeper.domain.series import Matcher
+from watchkeeper.query.errors import QueryError, bad_data
+from watchkeeper.query.syntax import matchers_of, parse
+
+_DURATION_RE = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_UNITS_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
+
+# Prometheus' minTime/maxTime: an absent start/end means "all of time".
+MIN_TIME_MS = -9_223_372_036_854_775 // 1000 * 1000
+MAX_TIME_MS = 9_223_372_036_854_775 // 1000 * 1000
+
+
+def parse_time(name: str, value: str) -> int:
+    """Milliseconds since the epoch."""
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            raise bad_data(
+                f'invalid parameter "{name}": cannot parse "{value}" to a valid timestamp'
+            ) from None
+    if not math.isfinite(seconds):
+        raise bad_data(f'invalid parameter "{name}": cannot parse "{value}" to a valid timestamp')
+    return round(seconds * 1000)
+
+
+def parse_duration(name: str, value: str) -> int:
+    """Milliseconds."""
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        match = _DURATION_RE.match(text)
+        if not text or match is None:
+            raise bad_data(
+                f'invalid parameter "{name}": cannot parse "{value}" to a valid duration'
+            ) from None
+        return sum(
+            int(part) * unit for part, unit in zip(match.groups(), _UNITS_MS, strict=True) if part
+        )
+    if not math.isfinite(seconds) or seconds > 2**53 / 1000:
+        raise bad_data(f'invalid parameter "{name}": cannot parse "{value}" to a valid duration')
+    return round(seconds * 1000)
+
+
+def parse_selector(value: str) -> list[Matcher]:
+    """A `match[]` selector; it must select something (not only empty matchers)."""
+    try:
+        node = parse(value)
+    except QueryError as exc:
+        raise bad_data(f'invalid parameter "match[]": {exc.message}') from None
+    if not isinstance(node, pp.VectorSelector):
+        raise bad_data(f'invalid parameter "match[]": {value!r} is not a series selector')
+    matchers = matchers_of(node)
+    if all(m.matches("") for m in matchers):
+        raise bad_data("match[] must contain at least one non-empty matcher")
+    return matchers

@@ -1,0 +1,7 @@
+"""The embedded MetricStore: WAL + memory-mapped column blocks in one local directory."""
+
+from watchkeeper.store.embedded.columns import SampleColumns
+from watchkeeper.store.embedded.store import EmbeddedStore
+from watchkeeper.store.embedded.wal import FsyncPolicy
+
+__all__ = ["EmbeddedStore", "FsyncPolicy", "SampleColumns"]

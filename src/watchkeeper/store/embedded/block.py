@@ -1,0 +1,160 @@
+"""Immutable blocks: the head's samples, sorted by series then time, as memory-mapped columns.
+
+Layout of `blocks/<number>/`: `meta.json` (the last WAL segment the block covers, and each
+tenant's time range) and one folder per tenant (hex of its id) with `series.npy` (sorted series
+ids), `offsets.npy` (row range of each series), `timestamps.npy` and `values.npy`. A block is
+written under `<number>.tmp` and renamed into place, so it either exists whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from watchkeeper.store.embedded.head import Samples
+from watchkeeper.store.embedded.wal import fsync_directory
+
+_COLUMNS = ("series", "offsets", "timestamps", "values")
+
+
+@dataclass(frozen=True)
+class BlockPart:
+    """One tenant's samples in a block."""
+
+    series: npt.NDArray[np.int64]
+    offsets: npt.NDArray[np.int64]
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    min_t: int
+    max_t: int
+
+    def rows(self, wanted: npt.NDArray[np.int64], start_ms: int, end_ms: int) -> Samples:
+        """Rows of the wanted (sorted) series with start_ms <= t <= end_ms, grouped by series."""
+        position = np.searchsorted(self.series, wanted)
+        present = position < len(self.series)
+        present[present] = self.series[position[present]] == wanted[present]
+        position, sids = position[present], wanted[present]
+        starts, ends = self.offsets[position], self.offsets[position + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        # Concatenated ranges [start, end) without a Python loop.
+        rows = np.arange(total, dtype=np.int64) + np.repeat(
+            starts - (np.cumsum(lengths) - lengths), lengths
+        )
+        timestamps = self.timestamps[rows]
+        keep = (timestamps >= start_ms) & (timestamps <= end_ms)
+        return Samples(
+            np.repeat(sids, lengths)[keep], timestamps[keep], np.asarray(self.values[rows[keep]])
+        )
+
+    def newest(self) -> Samples:
+        """Each series' newest row."""
+        last = self.offsets[1:] - 1
+        return Samples(self.series.copy(), self.timestamps[last], np.asarray(self.values[last]))
+
+    def oldest(self) -> Samples:
+        first = self.offsets[:-1]
+        return Samples(self.series.copy(), self.timestamps[first], np.asarray(self.values[first]))
+
+    def count_between(self, start_ms: int, end_ms: int) -> int:
+        """Samples with start_ms <= t < end_ms."""
+        if self.max_t < start_ms or self.min_t >= end_ms:
+            return 0
+        ts = self.timestamps
+        return int(np.count_nonzero((ts >= start_ms) & (ts < end_ms)))
+
+
+@dataclass(frozen=True)
+class Block:
+    number: int
+    path: Path
+    parts: dict[str, BlockPart]
+
+    @property
+    def max_t(self) -> int:
+        return max((p.max_t for p in self.parts.values()), default=np.iinfo(np.int64).min)
+
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+
+def _tenant_folder(tenant_id: str) -> str:
+    return tenant_id.encode().hex() or "_"
+
+
+def write_block(directory: Path, number: int, tenants: dict[str, Samples]) -> Block:
+    """Sort each tenant's rows by series (stable: time order within a series is kept), persist."""
+    final = directory / f"{number:08d}"
+    tmp = directory / f"{number:08d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    meta: dict[str, object] = {"wal_upto": number, "tenants": {}}
+    tenant_meta: dict[str, dict[str, int | str]] = {}
+    for tenant_id, rows in tenants.items():
+        if not len(rows):
+            continue
+        order = np.argsort(rows.series_ids, kind="stable")
+        sids = rows.series_ids[order]
+        series, first = np.unique(sids, return_index=True)
+        columns = {
+            "series": series,
+            "offsets": np.append(first, len(sids)).astype(np.int64),
+            "timestamps": rows.timestamps[order],
+            "values": rows.values[order],
+        }
+        folder = tmp / _tenant_folder(tenant_id)
+        folder.mkdir()
+        for name, column in columns.items():
+            with (folder / f"{name}.npy").open("wb") as file:
+                np.save(file, column)
+                file.flush()
+                os.fsync(file.fileno())
+        fsync_directory(folder)
+        tenant_meta[tenant_id] = {
+            "folder": folder.name,
+            "min_t": int(rows.timestamps.min()),
+            "max_t": int(rows.timestamps.max()),
+        }
+    meta["tenants"] = tenant_meta
+    with (tmp / "meta.json").open("w") as file:
+        json.dump(meta, file)
+        file.flush()
+        os.fsync(file.fileno())
+    fsync_directory(tmp)
+    tmp.rename(final)
+    fsync_directory(directory)
+    return load_block(final)
+
+
+def load_block(path: Path) -> Block:
+    meta = json.loads((path / "meta.json").read_text())
+    parts = {}
+    for tenant_id, info in meta["tenants"].items():
+        folder = path / info["folder"]
+        columns = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _COLUMNS}
+        parts[tenant_id] = BlockPart(
+            series=np.asarray(columns["series"]),
+            offsets=np.asarray(columns["offsets"]),
+            timestamps=columns["timestamps"],
+            values=columns["values"],
+            min_t=int(info["min_t"]),
+            max_t=int(info["max_t"]),
+        )
+    return Block(number=int(meta["wal_upto"]), path=path, parts=parts)
+
+
+def block_numbers(directory: Path) -> list[int]:
+    """Complete blocks, oldest first; half-written `.tmp` folders are removed."""
+    numbers = []
+    for entry in directory.iterdir():
+        if entry.name.endswith(".tmp"):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.isdigit():
+            numbers.append(int(entry.name))
+    return sorted(numbers)

@@ -1,0 +1,275 @@
+"""One behavioural suite for every MetricStore: embedded, in-memory, remote (VictoriaMetrics).
+
+Behaviour a remote TSDB decides for itself (NaN bit patterns, duplicate and out-of-order
+policy, cardinality limits, retention) is declared per implementation in `Capabilities` and
+tested only where the implementation promises it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support import missing
+from watchkeeper.domain.series import (
+    STALE_NAN_BITS,
+    Labels,
+    Matcher,
+    MatchOp,
+    SeriesSamples,
+    labels_from_dict,
+)
+from watchkeeper.store.base import CardinalityLimitError, MetricStore
+from watchkeeper.store.embedded import EmbeddedStore
+from watchkeeper.store.remote import RemoteStore
+from watchkeeper.store.remote.victoria import DEFAULT_BINARY, LocalVictoriaMetrics
+
+# Remote TSDBs refuse samples far from now, so every test writes around the current time.
+NOW_MS = (int(time.time()) - 3600) * 1000
+
+
+@dataclass
+class Capabilities:
+    exact_nan_bits: bool = True
+    rejects_out_of_order: bool = True
+    cardinality_limit: bool = True
+    retention: bool = True
+
+
+@dataclass
+class Subject:
+    """A store under test, a way to build one with a series limit, and what it promises."""
+
+    store: MetricStore
+    make_limited: Callable[[int], MetricStore] | None
+    can: Capabilities
+    settle: Callable[[], None] = lambda: None  # make acknowledged writes searchable
+
+
+@pytest.fixture(scope="module")
+def victoria() -> Iterator[LocalVictoriaMetrics]:
+    if not os.path.exists(DEFAULT_BINARY):
+        missing(f"{DEFAULT_BINARY} is not installed")
+    with LocalVictoriaMetrics() as vm:
+        yield vm
+
+
+_counter = iter(range(1_000_000))
+
+
+@pytest.fixture(params=["embedded", "memory", "victoria"])
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    if request.param == "embedded":
+        store = EmbeddedStore(tmp_path / "store", head_max_samples=50)
+        yield Subject(
+            store,
+            lambda n: EmbeddedStore(tmp_path / "limited", max_series_per_tenant=n),
+            Capabilities(),
+        )
+        store.close()
+    elif request.param == "memory":
+        memory = pytest.importorskip("watchkeeper.store.memory")
+        yield Subject(
+            memory.MemoryStore(),
+            lambda n: memory.MemoryStore(max_series_per_tenant=n),
+            Capabilities(),
+        )
+    else:
+        vm: LocalVictoriaMetrics = request.getfixturevalue("victoria")
+        # A fresh tenant label value per test keeps tests apart on one server.
+        remote = RemoteStore(vm.url, tenant_label=f"wk_test_{next(_counter)}")
+        yield Subject(
+            remote,
+            None,
+            Capabilities(
+                exact_nan_bits=False,
+                rejects_out_of_order=False,
+                cardinality_limit=False,
+                retention=False,
+            ),
+            settle=vm.flush,
+        )
+        remote.close()
+
+
+def series(labels: dict[str, str], offsets_s: list[int], values: list[float]) -> SeriesSamples:
+    return SeriesSamples(
+        labels_from_dict(labels),
+        NOW_MS + 1000 * np.asarray(offsets_s, dtype=np.int64),
+        np.asarray(values, dtype=np.float64),
+    )
+
+
+def by_labels(result: list[SeriesSamples]) -> dict[Labels, tuple[list[int], list[float]]]:
+    return {s.labels: ([int(t) - NOW_MS for t in s.timestamps], s.values.tolist()) for s in result}
+
+
+EQ, NE, RE, NRE = MatchOp.EQUAL, MatchOp.NOT_EQUAL, MatchOp.REGEX, MatchOp.NOT_REGEX
+UP = {"__name__": "up", "job": "api", "instance": "a:1"}
+UP_B = {"__name__": "up", "job": "api", "instance": "b:1", "zone": "eu"}
+LOAD = {"__name__": "node_load1", "job": "node", "instance": "a:1"}
+
+
+def _write_three(subject: Subject) -> None:
+    result = subject.store.append(
+        "t1",
+        [
+            series(UP, [0, 15, 30], [1, 1, 0]),
+            series(UP_B, [0, 15], [1, 0]),
+            series(LOAD, [5], [0.25]),
+        ],
+    )
+    assert result.appended == 6
+    subject.settle()
+
+
+def test_select_returns_what_was_appended(subject: Subject) -> None:
+    _write_three(subject)
+    got = by_labels(
+        subject.store.select("t1", [Matcher("job", EQ, "api")], NOW_MS, NOW_MS + 60_000)
+    )
+    assert got == {
+        labels_from_dict(UP): ([0, 15_000, 30_000], [1.0, 1.0, 0.0]),
+        labels_from_dict(UP_B): ([0, 15_000], [1.0, 0.0]),
+    }
+
+
+@pytest.mark.parametrize(
+    ("matcher", "instances"),
+    [
+        (Matcher("instance", NE, "a:1"), {"b:1"}),
+        (Matcher("instance", RE, "a:.*|b:1"), {"a:1", "b:1"}),
+        (Matcher("instance", NRE, "a.*"), {"b:1"}),
+        (Matcher("zone", EQ, ""), {"a:1"}),  # a missing label has the empty value
+        (Matcher("zone", NE, "eu"), {"a:1"}),
+    ],
+)
+def test_matchers_follow_prometheus(
+    subject: Subject, matcher: Matcher, instances: set[str]
+) -> None:
+    _write_three(subject)
+    result = subject.store.select(
+        "t1", [Matcher("__name__", EQ, "up"), matcher], NOW_MS, NOW_MS + 60_000
+    )
+    assert {dict(s.labels)["instance"] for s in result} == instances
+
+
+def test_time_window_is_inclusive_at_both_ends(subject: Subject) -> None:
+    _write_three(subject)
+    result = subject.store.select(
+        "t1",
+        [Matcher("__name__", EQ, "up"), Matcher("instance", EQ, "a:1")],
+        NOW_MS + 15_000,
+        NOW_MS + 30_000,
+    )
+    assert by_labels(result) == {labels_from_dict(UP): ([15_000, 30_000], [1.0, 0.0])}
+
+
+def test_tenants_do_not_see_each_other(subject: Subject) -> None:
+    _write_three(subject)
+    assert subject.store.select("t2", [Matcher("job", EQ, "api")], NOW_MS, NOW_MS + 60_000) == []
+    assert subject.store.series_count("t2") == 0
+    assert subject.store.series_count("t1") == 3
+
+
+def test_series_and_label_metadata(subject: Subject) -> None:
+    _write_three(subject)
+    window = (NOW_MS, NOW_MS + 60_000)
+    store = subject.store
+    assert sorted(store.series("t1", [Matcher("job", EQ, "api")], *window)) == sorted(
+        [labels_from_dict(UP), labels_from_dict(UP_B)]
+    )
+    assert store.label_names("t1", [Matcher("__name__", RE, ".+")], *window) == [
+        "__name__",
+        "instance",
+        "job",
+        "zone",
+    ]
+    assert store.label_values("t1", "job", [Matcher("__name__", RE, ".+")], *window) == [
+        "api",
+        "node",
+    ]
+    assert store.label_values("t1", "instance", [Matcher("job", EQ, "node")], *window) == ["a:1"]
+
+
+def test_special_values_survive(subject: Subject) -> None:
+    stale = float(np.array([STALE_NAN_BITS], np.uint64).view(np.float64)[0])
+    values = [math.inf, -math.inf, stale] + ([math.nan] if subject.can.exact_nan_bits else [])
+    subject.store.append("t1", [series(UP, list(range(len(values))), values)])
+    subject.settle()
+    (got,) = subject.store.select("t1", [Matcher("__name__", EQ, "up")], NOW_MS, NOW_MS + 60_000)
+    assert got.values[:2].tolist() == [math.inf, -math.inf]
+    if subject.can.exact_nan_bits:
+        sent = np.asarray(values).view(np.uint64)
+        assert got.values.view(np.uint64).tolist() == sent.tolist()
+    else:
+        assert math.isnan(got.values[2])
+
+
+def test_duplicates_and_out_of_order_follow_prometheus(subject: Subject) -> None:
+    if not subject.can.rejects_out_of_order:
+        pytest.skip("the remote TSDB applies its own duplicate/out-of-order policy")
+    subject.store.append("t1", [series(UP, [10, 20], [1, 2])])
+    result = subject.store.append(
+        "t1",
+        [series(UP, [20], [2]), series(UP, [20], [5]), series(UP, [5], [0]), series(UP, [30], [3])],
+    )
+    assert result.appended == 1
+    assert any("duplicate" in error for error in result.errors)  # same time, new value
+    (got,) = subject.store.select("t1", [Matcher("__name__", EQ, "up")], NOW_MS, NOW_MS + 60_000)
+    assert got.values.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_cardinality_limit_writes_nothing(subject: Subject) -> None:
+    if not subject.can.cardinality_limit or subject.make_limited is None:
+        pytest.skip("cardinality is the remote TSDB's business")
+    store = subject.make_limited(2)
+    try:
+        store.append("t1", [series(UP, [0], [1])])
+        with pytest.raises(CardinalityLimitError):
+            store.append(
+                "t1", [series(UP, [1], [1]), series(UP_B, [0], [1]), series(LOAD, [0], [1])]
+            )
+        (got,) = store.select("t1", [Matcher("__name__", RE, ".+")], NOW_MS, NOW_MS + 60_000)
+        assert got.timestamps.tolist() == [NOW_MS] and store.series_count("t1") == 1
+        assert store.series_count("other") == 0
+    finally:
+        store.close()
+
+
+def test_delete_before_drops_old_samples(subject: Subject) -> None:
+    if not subject.can.retention:
+        pytest.skip("retention is configured on the remote TSDB")
+    _write_three(subject)
+    subject.store.delete_before(NOW_MS + 10_000)
+    got = by_labels(
+        subject.store.select("t1", [Matcher("job", EQ, "api")], NOW_MS, NOW_MS + 60_000)
+    )
+    assert got == {
+        labels_from_dict(UP): ([15_000, 30_000], [1.0, 0.0]),
+        labels_from_dict(UP_B): ([15_000], [0.0]),
+    }
+
+
+def test_concurrent_appends_all_land(subject: Subject) -> None:
+    def writer(worker: int) -> None:
+        for step in range(20):
+            labels = {"__name__": "work", "worker": str(worker)}
+            subject.store.append("t1", [series(labels, [step], [float(step)])])
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    subject.settle()
+    result = subject.store.select("t1", [Matcher("__name__", EQ, "work")], NOW_MS, NOW_MS + 60_000)
+    assert sorted(len(s.timestamps) for s in result) == [20, 20, 20, 20]
