@@ -1,0 +1,432 @@
+"""Functions over range vectors (rate, increase, *_over_time, deriv, ...), all steps at once.
+
+Each mirrors promql/functions.go of Prometheus 2.42 and returns (values, present) per series
+and step; a window with too few samples yields no value, as there. Window-wide sums that
+Prometheus accumulates in a loop are folded here over the k-th sample of every window at
+once, in the same order and with the same (Kahan) arithmetic, so results match to the bit
+in all but pathological cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from watchkeeper.query.errors import QueryError
+from watchkeeper.query.values import Bools, Floats, Ints, RangeVector, SampleBlock
+from watchkeeper.query.windows import window_bounds
+
+
+@dataclass
+class Windows:
+    """Per series and step, the flat sample indices [start, end) of the window."""
+
+    block: SampleBlock
+    refs: Ints
+    range_ms: int
+    start: Ints
+    end: Ints
+
+    @staticmethod
+    def of(rv: RangeVector) -> Windows:
+        start, end = window_bounds(rv.block, rv.refs, rv.range_ms)
+        return Windows(rv.block, rv.refs, rv.range_ms, start, end)
+
+    @property
+    def count(self) -> Ints:
+        return self.end - self.start
+
+    def at(self, index: Ints, ok: Bools) -> tuple[Ints, Floats]:
+        safe = np.where(ok, index, 0)
+        if self.block.sample_count == 0:
+            return np.zeros(index.shape, np.int64), np.zeros(index.shape)
+        return self.block.timestamps[safe], self.block.values[safe]
+
+
+Result = tuple[Floats, Bools]
+ScalarArgs = list[Floats]
+
+
+def _pairwise_prefix(block: SampleBlock, flags: Bools | Floats) -> Floats:
+    """prefix[i] = sum of flags[1..i] where flags[i] describes the pair (i-1, i)."""
+    out = np.zeros(block.sample_count)
+    if block.sample_count > 1:
+        np.cumsum(flags, out=out[1:])
+    return out
+
+
+def _window_pairs_sum(w: Windows, per_pair: Floats, ok: Bools) -> Floats:
+    """Sum of per_pair over the consecutive pairs inside each window."""
+    prefix = _pairwise_prefix(w.block, per_pair)
+    last = np.where(ok, w.end - 1, 0)
+    first = np.where(ok, w.start, 0)
+    if w.block.sample_count == 0:
+        return np.zeros(ok.shape)
+    return prefix[last] - prefix[first]
+
+
+def _reset_correction(w: Windows, ok: Bools) -> Floats:
+    """Sum of the value before each counter reset inside each window.
+
+    Resets are rare, so they are found once and summed per window through a prefix sum over
+    the resets alone. A reset from +Inf would poison that sum and is counted apart (a drop is
+    never from NaN or -Inf: both compare false).
+    """
+    vals = w.block.values
+    shape = ok.shape
+    if len(vals) < 2:
+        return np.zeros(shape)
+    after = np.flatnonzero(vals[1:] < vals[:-1]) + 1  # index of the sample after a drop
+    # A drop onto a series' first sample is the previous series ending, not a reset.
+    after = after[~np.isin(after, w.block.offsets[1:-1], assume_unique=True)]
+    if len(after) == 0:
+        return np.zeros(shape)
+    dropped = vals[after - 1]
+    from_inf = np.isposinf(dropped)
+    finite = np.concatenate([[0.0], np.cumsum(np.where(from_inf, 0.0, dropped))])
+    infinite = np.concatenate([[0], np.cumsum(from_inf)])
+    # Resets strictly after the window's first sample and at or before its last one.
+    lo = np.searchsorted(after, np.where(ok, w.start, 0), side="right")
+    hi = np.searchsorted(after, np.where(ok, w.end - 1, 0), side="right")
+    return np.where(infinite[hi] > infinite[lo], np.inf, finite[hi] - finite[lo])
+
+
+def _seconds(delta_ms: Ints) -> Floats:
+    """float64(delta) / 1000, as Go converts millisecond differences."""
+    return np.true_divide(delta_ms, 1000.0)
+
+
+def extrapolated_rate(w: Windows, *, counter: bool, per_second: bool) -> Result:
+    """rate / increase / delta: extrapolatedRate in promql/functions.go.
+
+    Written with in-place updates: it runs on every series x step of large queries.
+    """
+    n = w.count
+    ok = n >= 2
+    first = np.where(ok, w.start, 0)
+    last = np.where(ok, w.end - 1, 0)
+    ts, vals = w.block.timestamps, w.block.values
+    if len(ts) == 0:
+        return np.zeros(ok.shape), ok
+    t_first, t_last = ts[first], ts[last]
+    v_first = vals[first]
+    result = vals[last]
+    result -= v_first
+    if counter:
+        result += _reset_correction(w, ok)
+    refs = w.refs[None, :]
+    sampled = _seconds(t_last - t_first)
+    to_start = _seconds(t_first - (refs - w.range_ms))
+    to_end = _seconds(refs - t_last)
+    average = sampled / np.maximum(n - 1, 1)
+    if counter:
+        to_zero = v_first / result
+        to_zero *= sampled
+        use_zero = (result > 0) & (v_first >= 0) & (to_zero < to_start)
+        np.copyto(to_start, to_zero, where=use_zero)
+    threshold = average * 1.1
+    half = average
+    half /= 2
+    np.copyto(to_start, half, where=~(to_start < threshold))
+    np.copyto(to_end, half, where=~(to_end < threshold))
+    interval = sampled + to_start
+    interval += to_end
+    interval /= sampled
+    result *= interval
+    if per_second:
+        result /= w.range_ms / 1000
+    return result, ok
+
+
+def instant_value(w: Windows, *, per_second: bool) -> Result:
+    """irate / idelta: the last two samples of the window (instantValue)."""
+    ok = w.count >= 2
+    t_last, v_last = w.at(w.end - 1, ok)
+    t_prev, v_prev = w.at(w.end - 2, ok)
+    if per_second:
+        result = np.where(v_last < v_prev, v_last, v_last - v_prev)
+    else:
+        result = v_last - v_prev
+    interval = t_last - t_prev
+    ok = ok & (interval != 0)
+    if per_second:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result = result / (np.where(ok, interval, 1) / 1000)
+    return result, ok
+
+
+def _reduce(w: Windows, ufunc: np.ufunc) -> Result:
+    ok = w.count > 0
+    out = np.zeros(ok.shape)
+    if not ok.any():
+        return out, ok
+    pairs = np.empty(2 * int(ok.sum()), dtype=np.int64)
+    pairs[0::2] = w.start[ok]
+    pairs[1::2] = w.end[ok]
+    padded = np.append(w.block.values, 0.0)
+    out[ok] = ufunc.reduceat(padded, pairs)[0::2]
+    return out, ok
+
+
+def sum_over_time(w: Windows, _: ScalarArgs) -> Result:
+    return _kahan_fold_sum(w)
+
+
+def min_over_time(w: Windows, _: ScalarArgs) -> Result:
+    return _reduce(w, np.fmin)
+
+
+def max_over_time(w: Windows, _: ScalarArgs) -> Result:
+    return _reduce(w, np.fmax)
+
+
+def count_over_time(w: Windows, _: ScalarArgs) -> Result:
+    n = w.count
+    return n.astype(np.float64), n > 0
+
+
+def last_over_time(w: Windows, _: ScalarArgs) -> Result:
+    ok = w.count > 0
+    return w.at(w.end - 1, ok)[1], ok
+
+
+def present_over_time(w: Windows, _: ScalarArgs) -> Result:
+    ok = w.count > 0
+    return np.ones(ok.shape), ok
+
+
+def changes(w: Windows, _: ScalarArgs) -> Result:
+    vals = w.block.values
+    ok = w.count > 0
+    flags = np.zeros(0)
+    if len(vals) > 1:
+        a, b = vals[1:], vals[:-1]
+        flags = ((a != b) & ~(np.isnan(a) & np.isnan(b))).astype(np.float64)
+    return _window_pairs_sum(w, flags, ok), ok
+
+
+def resets(w: Windows, _: ScalarArgs) -> Result:
+    vals = w.block.values
+    ok = w.count > 0
+    flags = (vals[1:] < vals[:-1]).astype(np.float64) if len(vals) > 1 else np.zeros(0)
+    return _window_pairs_sum(w, flags, ok), ok
+
+
+def _each_sample(w: Windows, visit: Callable[[Bools, Floats, Ints], None]) -> None:
+    """Call visit(active, values, timestamps) for the k-th sample of every window, k = 0.."""
+    n = w.count
+    longest = int(n.max()) if n.size else 0
+    for k in range(longest):
+        active = n > k
+        t, v = w.at(w.start + k, active)
+        visit(active, v, t)
+
+
+def _kahan_inc(inc: Floats, total: Floats, comp: Floats, mask: Bools) -> None:
+    """Neumaier-compensated `total += inc` where mask (kahanSumInc), in place."""
+    t = total + inc
+    big = np.abs(total) >= np.abs(inc)
+    with np.errstate(invalid="ignore"):
+        delta = np.where(big, (total - t) + inc, (inc - t) + total)
+    np.copyto(comp, comp + delta, where=mask)
+    np.copyto(total, t, where=mask)
+
+
+def _kahan_fold_sum(w: Windows) -> Result:
+    total = np.zeros(w.count.shape)
+    comp = np.zeros(w.count.shape)
+
+    def visit(active: Bools, v: Floats, _: Ints) -> None:
+        _kahan_inc(v, total, comp, active)
+
+    _each_sample(w, visit)
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.isinf(total), total, total + comp)
+    return out, w.count > 0
+
+
+def avg_over_time(w: Windows, _: ScalarArgs) -> Result:
+    mean = np.zeros(w.count.shape)
+    comp = np.zeros(w.count.shape)
+    seen = np.zeros(w.count.shape)
+
+    def visit(active: Bools, v: Floats, _: Ints) -> None:
+        seen[active] += 1
+        inf_mean = np.isinf(mean)
+        same_inf = np.isinf(v) & ((mean > 0) == (v > 0))
+        keep_mean = inf_mean & (same_inf | np.isfinite(v))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            inc = v / seen - mean / seen
+        _kahan_inc(inc, mean, comp, active & ~keep_mean)
+
+    _each_sample(w, visit)
+    with np.errstate(invalid="ignore"):
+        out = np.where(np.isinf(mean), mean, mean + comp)
+    return out, w.count > 0
+
+
+def _variance(w: Windows) -> Result:
+    seen = np.zeros(w.count.shape)
+    mean, c_mean = np.zeros(seen.shape), np.zeros(seen.shape)
+    aux, c_aux = np.zeros(seen.shape), np.zeros(seen.shape)
+
+    def visit(active: Bools, v: Floats, _: Ints) -> None:
+        seen[active] += 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            delta = v - (mean + c_mean)
+            _kahan_inc(delta / np.maximum(seen, 1), mean, c_mean, active)
+            _kahan_inc(delta * (v - (mean + c_mean)), aux, c_aux, active)
+
+    _each_sample(w, visit)
+    ok = w.count > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (aux + c_aux) / np.maximum(seen, 1), ok
+
+
+def stdvar_over_time(w: Windows, _: ScalarArgs) -> Result:
+    return _variance(w)
+
+
+def stddev_over_time(w: Windows, _: ScalarArgs) -> Result:
+    var, ok = _variance(w)
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(var), ok
+
+
+def _linear_regression(w: Windows, intercept_ms: Ints) -> tuple[Floats, Floats, Bools]:
+    """Slope and intercept per window (linearRegression, Kahan-summed)."""
+    shape = w.count.shape
+    n = np.zeros(shape)
+    sums = [np.zeros(shape) for _ in range(8)]  # sumX, cX, sumY, cY, sumXY, cXY, sumX2, cX2
+    ok = w.count >= 2
+    _, init_y = w.at(w.start, ok)
+    const_y = np.ones(shape, dtype=bool)
+
+    def visit(active: Bools, v: Floats, t: Ints) -> None:
+        const_y[active & (v != init_y)] = False
+        n[active] += 1
+        x = (t - intercept_ms) / 1e3
+        for k, inc in enumerate((x, v, x * v, x * x)):
+            _kahan_inc(inc, sums[2 * k], sums[2 * k + 1], active)
+
+    _each_sample(w, visit)
+    sum_x, sum_y, sum_xy, sum_x2 = (sums[2 * k] + sums[2 * k + 1] for k in range(4))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov_xy = sum_xy - sum_x * sum_y / n
+        var_x = sum_x2 - sum_x * sum_x / n
+        slope = cov_xy / var_x
+        intercept = sum_y / n - slope * sum_x / n
+    inf_y = np.isinf(init_y)
+    slope = np.where(const_y, np.where(inf_y, np.nan, 0.0), slope)
+    intercept = np.where(const_y, np.where(inf_y, np.nan, init_y), intercept)
+    return slope, intercept, ok
+
+
+def deriv(w: Windows, _: ScalarArgs) -> Result:
+    ok = w.count >= 2
+    t_first = w.at(w.start, ok)[0]
+    slope, _intercept, ok = _linear_regression(w, t_first)
+    return slope, ok
+
+
+def make_predict_linear(eval_times: Ints) -> Callable[[Windows, ScalarArgs], Result]:
+    """predict_linear regresses around the evaluation time (enh.Ts), not the window end."""
+
+    def predict_linear(w: Windows, args: ScalarArgs) -> Result:
+        slope, intercept, ok = _linear_regression(w, eval_times[None, :])
+        return slope * args[0][None, :] + intercept, ok
+
+    return predict_linear
+
+
+def quantile_over_time(w: Windows, args: ScalarArgs) -> Result:
+    n = w.count
+    ok = n > 0
+    q = np.broadcast_to(args[0][None, :], n.shape)
+    out = np.full(n.shape, np.nan)
+    if not ok.any():
+        return out, ok
+    counts = n[ok]
+    longest = int(counts.max())
+    ks = np.arange(longest)[None, :]
+    inside = ks < counts[:, None]
+    index = np.where(inside, w.start[ok][:, None] + ks, 0)
+    vals = w.block.values[index]
+    out[ok] = sorted_quantile(vals, inside, q[ok])
+    return out, ok
+
+
+def sorted_quantile(vals: Floats, inside: Bools, q: Floats) -> Floats:
+    """Prometheus' quantile() over each row's `inside` values (NaN sorts first), vectorised."""
+    rank_class = np.where(inside, np.where(np.isnan(vals), 0, 1), 2)
+    order = np.lexsort((np.where(np.isnan(vals), 0.0, vals), rank_class), axis=-1)
+    ordered = np.take_along_axis(vals, order, axis=-1)
+    count = inside.sum(axis=-1).astype(np.float64)
+    rank = q * (count - 1)
+    with np.errstate(invalid="ignore"):
+        lower = np.maximum(0, np.floor(rank))
+        upper = np.minimum(count - 1, lower + 1)
+        weight = rank - np.floor(rank)
+    width = vals.shape[-1] - 1
+    lo_i = np.clip(np.nan_to_num(lower, nan=0, posinf=width), 0, width).astype(np.int64)
+    hi_i = np.clip(np.nan_to_num(upper, nan=0, posinf=width), 0, width).astype(np.int64)
+    lo_v = np.take_along_axis(ordered, lo_i[:, None], axis=-1)[:, 0]
+    hi_v = np.take_along_axis(ordered, hi_i[:, None], axis=-1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        result = lo_v * (1 - weight) + hi_v * weight
+    result = np.where(q < 0, -np.inf, np.where(q > 1, np.inf, result))
+    return np.where(count == 0, np.nan, result)
+
+
+def holt_winters(w: Windows, args: ScalarArgs) -> Result:
+    """Double exponential smoothing (funcHoltWinters): the last smoothed value per window."""
+    smoothing, trend = args[0][None, :], args[1][None, :]
+    ok = w.count >= 2
+    for name, factor in (("smoothing", smoothing), ("trend", trend)):
+        bad = ok & ~((factor > 0) & (factor < 1))
+        if bad.any():
+            got = float(np.broadcast_to(factor, ok.shape)[bad][0])
+            raise QueryError(f"invalid {name} factor. Expected: 0 < sf < 1, got: {got:f}")
+    _, first = w.at(w.start, ok)
+    _, second = w.at(w.start + 1, ok)
+    s0 = np.zeros(ok.shape)
+    s1 = first.copy()
+    b = second - first
+    n = w.count
+    for k in range(1, int(n.max()) if n.size else 0):
+        active = ok & (n > k)
+        _, v = w.at(w.start + k, active)
+        if k > 1:  # calcTrendValue: the first step keeps the initial trend
+            np.copyto(b, trend * (s1 - s0) + (1 - trend) * b, where=active)
+        smoothed = smoothing * v + (1 - smoothing) * (s1 + b)
+        np.copyto(s0, s1, where=active)
+        np.copyto(s1, smoothed, where=active)
+    return s1, ok
+
+
+RangeFunction = Callable[[Windows, ScalarArgs], Result]
+
+RANGE_FUNCTIONS: dict[str, RangeFunction] = {
+    "rate": lambda w, _: extrapolated_rate(w, counter=True, per_second=True),
+    "increase": lambda w, _: extrapolated_rate(w, counter=True, per_second=False),
+    "delta": lambda w, _: extrapolated_rate(w, counter=False, per_second=False),
+    "irate": lambda w, _: instant_value(w, per_second=True),
+    "idelta": lambda w, _: instant_value(w, per_second=False),
+    "deriv": deriv,
+    "avg_over_time": avg_over_time,
+    "sum_over_time": sum_over_time,
+    "min_over_time": min_over_time,
+    "max_over_time": max_over_time,
+    "count_over_time": count_over_time,
+    "last_over_time": last_over_time,
+    "present_over_time": present_over_time,
+    "stddev_over_time": stddev_over_time,
+    "stdvar_over_time": stdvar_over_time,
+    "quantile_over_time": quantile_over_time,
+    "changes": changes,
+    "resets": resets,
+    "holt_winters": holt_winters,
+}
+"""Range functions whose arguments other than the range vector are scalars."""
