@@ -191,3 +191,38 @@ def test_audit_verify(data_dir: Path, run: Callable[..., Result]) -> None:
 def test_help_is_useful_everywhere(command: list[str], run: Callable[..., Result]) -> None:
     result = run(*command, "--help")
     assert "Usage:" in result.stdout and len(result.stdout.splitlines()) > 5
+
+
+def test_bench_nab_runs_on_any_folder_of_the_nab_layout(
+    tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    import json
+
+    data = tmp_path / "nab"
+    (data / "data" / "synthetic").mkdir(parents=True)
+    rows = ["timestamp,value"]
+    windows = []
+    for i in range(600):
+        stamp = f"2026-01-{1 + i // 288:02d} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00"
+        value = 10.0 + (i % 7) * 0.1 + (80.0 if 450 <= i < 460 else 0.0)
+        rows.append(f"{stamp},{value}")
+        if i == 440:
+            windows.append(stamp)
+        if i == 470:
+            windows.append(stamp)
+    (data / "data" / "synthetic" / "spike.csv").write_text("\n".join(rows) + "\n")
+    (data / "combined_windows.json").write_text(
+        json.dumps({"synthetic/spike.csv": [[f"{windows[0]}.000000", f"{windows[1]}.000000"]]})
+    )
+    report = tmp_path / "report.json"
+    result = run(
+        "bench", "nab", "--data", str(data), "--out", str(tmp_path / "out"), "--json", str(report)
+    )
+    assert "standard" in result.stdout
+    scored = json.loads(report.read_text())
+    assert scored
+    written = list((tmp_path / "out").rglob("*.csv"))
+    assert (
+        written
+        and written[0].read_text().splitlines()[0] == "timestamp,value,anomaly_score,is_anomaly"
+    )

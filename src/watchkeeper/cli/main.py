@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -159,6 +160,13 @@ def main() -> None:
     from watchkeeper.observability.logging import configure_logging
 
     configure_logging("warning", "console")
+    # The benchmarks pull in the whole detection library (numba, scikit-learn): register
+    # them only when they are asked for or listed, so every other command starts quickly.
+    wants_bench = len(sys.argv) < 2 or sys.argv[1] in {"bench", "--help"}
+    if wants_bench and all(group.name != "bench" for group in app.registered_groups):
+        from watchkeeper.cli.bench import bench_app
+
+        app.add_typer(bench_app, name="bench")
     try:
         app()
     except _EXPECTED as exc:
