@@ -146,3 +146,95 @@ def test_acknowledged_samples_survive_kill_9(server: Server) -> None:
     stored = int(float(answer["data"]["result"][0]["value"][1]))
     # Every acknowledged sample is there; at most the one batch in flight may be there too.
     assert acknowledged <= stored <= acknowledged + 100
+
+
+def test_real_prometheus_remote_writes_node_exporter_series(server: Server, tmp_path: Path) -> None:
+    """Prometheus scrapes a real node_exporter and forwards with remote_write; PromQL on
+    Watchkeeper then answers what the same PromQL answers on that Prometheus."""
+    from tests.support import require_binary
+
+    prometheus = require_binary("prometheus")
+    node_exporter = require_binary("prometheus-node-exporter")
+    with httpx.Client(timeout=30) as client:
+        headers = server.login(client)
+        key = client.post(
+            f"{server.url}/api/v1/apikeys",
+            headers=headers,
+            json={"name": "prometheus", "scopes": ["ingest", "read"]},
+        ).json()["key"]
+    node_port, prom_port = free_port(), free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": "node", "static_configs": [{"targets": [f"127.0.0.1:{node_port}"]}]}
+        ],
+        "remote_write": [
+            {
+                "url": f"{server.url}/api/v1/write",
+                "authorization": {"credentials": key},
+                "queue_config": {"batch_send_deadline": "500ms"},
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    processes = [
+        subprocess.Popen(
+            [node_exporter, f"--web.listen-address=127.0.0.1:{node_port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prom_port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    auth = {"Authorization": f"Bearer {key}"}
+    # job="node": the server's own host collector writes node_* series too (job="watchkeeper").
+    queries = [
+        'up{job="node"}',
+        'node_memory_MemTotal_bytes{job="node"}',
+        'count(node_cpu_seconds_total{job="node"})',
+        'sum by (mode) (node_cpu_seconds_total{job="node", mode=~"user|system|idle"})',
+        'rate(node_cpu_seconds_total{job="node", mode="idle"}[5s])',
+        'count by (job) (up{job="node"})',
+    ]
+    try:
+        wait_for_port(prom_port, timeout=60)
+        with httpx.Client(timeout=30) as client:
+            deadline = time.monotonic() + 60
+            mismatch: list[object] = ["not compared yet"]
+            while time.monotonic() < deadline and mismatch:
+                time.sleep(2)
+                at = str(time.time() - 4)
+                mismatch = []
+                for query in queries:
+                    ours = client.get(
+                        f"{server.url}/api/v1/query",
+                        headers=auth,
+                        params={"query": query, "time": at},
+                    ).json()
+                    theirs = client.get(
+                        f"http://127.0.0.1:{prom_port}/api/v1/query",
+                        params={"query": query, "time": at},
+                    ).json()
+                    ours_set = {
+                        (tuple(sorted(r["metric"].items())), r["value"][1])
+                        for r in ours["data"]["result"]
+                    }
+                    theirs_set = {
+                        (tuple(sorted(r["metric"].items())), r["value"][1])
+                        for r in theirs["data"]["result"]
+                    }
+                    if not theirs_set or ours_set != theirs_set:
+                        mismatch.append((query, sorted(ours_set)[:3], sorted(theirs_set)[:3]))
+        assert not mismatch, mismatch
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
