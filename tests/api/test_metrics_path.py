@@ -127,9 +127,9 @@ def test_promql_errors_have_prometheus_shape(env: Env, acme: TenantFixture) -> N
     syntax = env.client.get("/api/v1/query", headers=acme.key, params={"query": "sum(("})
     assert syntax.status_code == 400 and syntax.json()["errorType"] == "bad_data"
     unsupported = env.client.get(
-        "/api/v1/query", headers=acme.key, params={"query": 'count_values("v", x)'}
+        "/api/v1/query", headers=acme.key, params={"query": "histogram_count(x)"}
     )
-    assert unsupported.status_code == 422 and "count_values" in unsupported.json()["error"]
+    assert unsupported.status_code == 422 and "histogram_count" in unsupported.json()["error"]
     missing = env.client.get("/api/v1/query_range", headers=acme.key, params={"query": "up"})
     assert missing.status_code == 400 and "start" in missing.json()["error"]
 
@@ -144,4 +144,42 @@ def test_viewer_cannot_ingest_and_ingest_key_cannot_query(env: Env, acme: Tenant
             "/api/v1/query", headers={"X-API-Key": key}, params={"query": "up"}
         ).status_code
         == 403
+    )
+
+
+def test_out_of_order_against_stored_data_is_reported_not_silent(
+    env: Env, acme: TenantFixture
+) -> None:
+    now = env.clock.time()
+    first = [{"metric": "ooo", "labels": {}, "samples": [[now, 1.0]]}]
+    assert env.client.post("/api/v1/ingest", headers=acme.key, json=first).status_code == 200
+    late = [{"metric": "ooo", "labels": {}, "samples": [[now - 30, 2.0], [now + 1, 3.0]]}]
+    response = env.client.post("/api/v1/ingest", headers=acme.key, json=late)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "samples_refused_by_store" and error["details"]["written"] == 1
+    assert len(error["details"]["refused"]) == 1
+
+
+def test_remote_write_invalid_labels_are_refused_whole(env: Env, acme: TenantFixture) -> None:
+    now_ms = int(env.clock.time() * 1000)
+    series = [
+        SeriesSamples(
+            labels_from_dict({"__name__": "good_metric"}), np.array([now_ms]), np.array([1.0])
+        ),
+        SeriesSamples(
+            labels_from_dict({"__name__": "bad-metric"}), np.array([now_ms]), np.array([1.0])
+        ),
+    ]
+    response = env.client.post(
+        "/api/v1/write", headers=acme.key, content=remote_write.encode(series)
+    )
+    assert (
+        response.status_code == 400 and response.json()["error"]["details"]["rejected_samples"] == 1
+    )
+    assert (
+        env.client.get("/api/v1/query", headers=acme.key, params={"query": "good_metric"}).json()[
+            "data"
+        ]["result"]
+        == []
     )

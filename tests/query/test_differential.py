@@ -212,7 +212,7 @@ HAND_WRITTEN = [
     "minute()",
     f"hour({GAUGE} * 3600)",
     f"day_of_week(timestamp({GAUGE}))",
-    f"days_in_month(vector(1709251200))",
+    "days_in_month(vector(1709251200))",
 ]
 ODD = "odd_gauge"
 HAND_WRITTEN += [

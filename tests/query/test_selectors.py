@@ -6,7 +6,8 @@ import math
 
 from tests.query.support import TENANT, engine_with, instant, key, result_of, samples
 from watchkeeper.domain.series import STALE_NAN
-from watchkeeper.query import MatrixResult
+from watchkeeper.query import Engine, MatrixResult
+from watchkeeper.store.memory import MemoryStore
 
 UP = samples({"__name__": "up", "job": "a"}, [(0, 1), (60, 2), (120, 3)])
 
@@ -90,3 +91,34 @@ def test_a_subquery_samples_its_inner_expression_on_aligned_steps() -> None:
     assert isinstance(result, MatrixResult)
     assert result.series[0].timestamps.tolist() == [0, 30_000, 60_000, 90_000, 120_000]
     assert result.series[0].values.tolist() == [1, 1, 2, 2, 3]
+
+
+class _RowsOnly:
+    """A MetricStore without `select_columns`: the engine must read it series by series."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        if name == "select_columns":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_row_and_column_reads_give_the_same_answers() -> None:
+    store = MemoryStore()
+    store.append(
+        TENANT,
+        [
+            UP,
+            samples({"__name__": "up", "job": "b"}, [(30, 7), (90, STALE_NAN), (150, 8)]),
+            samples({"__name__": "other"}, [(0, 1)]),
+        ],
+    )
+    columns = Engine(store)
+    rows = Engine(_RowsOnly(store))  # type: ignore[arg-type]
+    for query in ("up", "rate(up[2m])", "sum by (job) (up)", "max_over_time(up[1m:20s])"):
+        assert (
+            rows.range_query(TENANT, query, 0, 180_000, 20_000).to_json()
+            == columns.range_query(TENANT, query, 0, 180_000, 20_000).to_json()
+        ), query

@@ -15,6 +15,7 @@ from watchkeeper.api.middleware import RequestContextMiddleware
 from watchkeeper.api.openapi import install_openapi
 from watchkeeper.api.routers import (
     admin,
+    ai,
     apikeys,
     auth,
     health,
@@ -86,6 +87,7 @@ def create_app(
         tenants.router,
         users.router,
         apikeys.router,
+        ai.router,
     ):
         app.include_router(router)
 

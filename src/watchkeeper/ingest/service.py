@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 from prometheus_client import Counter, Gauge
 
 from watchkeeper.clock import Clock
 from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.ingest import remote_write
 from watchkeeper.ingest.json_batch import parse_json_batch
-from watchkeeper.ingest.outcome import AcceptedBatch, RejectedBatch
+from watchkeeper.ingest.outcome import AcceptedBatch, RejectedBatch, Rejection, RejectReason
 from watchkeeper.ingest.validation import BatchValidator, IngestLimits
 from watchkeeper.store.base import AppendResult, CardinalityLimitError, MetricStore
+from watchkeeper.store.embedded.columns import SampleColumns
 
 SAMPLES_INGESTED = Counter(
     "watchkeeper_samples_ingested", "Samples written to the store", ["source"]
@@ -54,9 +56,53 @@ class IngestService:
         return self._commit(tenant_id, outcome, source)
 
     def write_remote(self, tenant_id: str, body: bytes, *, max_decoded_bytes: int) -> IngestResult:
-        """A Prometheus remote_write body; raises RemoteWriteDecodeError when it is not one."""
-        batch = remote_write.decode(body, max_decoded_bytes=max_decoded_bytes)
-        return self.write(tenant_id, batch, source="remote_write")
+        """A Prometheus remote_write body; raises RemoteWriteDecodeError when it is not one.
+
+        With a store that takes columns (the embedded one), the request never becomes one
+        Python object per series: labels are checked once per distinct set (cached), times
+        as arrays. Prometheus sends thousands of one-sample series per request.
+        """
+        append_columns = getattr(self.store, "append_columns", None)
+        if append_columns is None:
+            batch = remote_write.decode(body, max_decoded_bytes=max_decoded_bytes)
+            return self.write(tenant_id, batch, source="remote_write")
+        columns = remote_write.decode_columns(body, max_decoded_bytes=max_decoded_bytes)
+        rejected = self._check_columns(columns)
+        if rejected is not None:
+            return self._commit(tenant_id, rejected, "remote_write")
+        try:
+            appended: AppendResult = append_columns(tenant_id, columns)
+        except CardinalityLimitError as exc:
+            SAMPLES_REJECTED.labels("series_limit").inc(len(columns))
+            return IngestResult(cardinality_error=str(exc))
+        return self._appended(tenant_id, appended, "remote_write", 0)
+
+    def _check_columns(self, columns: SampleColumns) -> RejectedBatch | None:
+        rejected = RejectedBatch(max_listed=self.validator.limits.max_rejections_listed)
+        for index, labels in enumerate(columns.series_labels):
+            for reason, message in self.validator.label_problems(labels):
+                count = int(np.count_nonzero(columns.series_index == index))
+                rejected.add(
+                    Rejection(
+                        reason, message, series_index=index, labels=dict(labels), samples=count
+                    )
+                )
+        newest = int(self.clock.time() * 1000) + int(
+            self.validator.limits.future_tolerance_seconds * 1000
+        )
+        if len(columns) and int(columns.timestamps.max()) > newest:
+            for position in np.flatnonzero(columns.timestamps > newest)[:100].tolist():
+                labels = columns.series_labels[int(columns.series_index[position])]
+                rejected.add(
+                    Rejection(
+                        RejectReason.TIMESTAMP_TOO_NEW,
+                        f"timestamp {int(columns.timestamps[position])} is more than "
+                        f"{self.validator.limits.future_tolerance_seconds:g} s in the future",
+                        timestamp_ms=int(columns.timestamps[position]),
+                        labels=dict(labels),
+                    )
+                )
+        return rejected if rejected.rejected_by_reason else None
 
     def write_json(self, tenant_id: str, body: bytes) -> IngestResult:
         series, indices, format_errors = parse_json_batch(
@@ -87,7 +133,16 @@ class IngestService:
         except CardinalityLimitError as exc:
             SAMPLES_REJECTED.labels("series_limit").inc(outcome.samples)
             return IngestResult(cardinality_error=str(exc))
+        return self._appended(tenant_id, appended, source, outcome.duplicates_dropped)
+
+    def _appended(
+        self, tenant_id: str, appended: AppendResult, source: str, duplicates: int
+    ) -> IngestResult:
         SAMPLES_INGESTED.labels(source).inc(appended.appended)
+        if appended.errors:
+            # Out of order or a new value for a stored timestamp, against data already stored:
+            # the store refused those samples and kept the rest, as Prometheus does.
+            SAMPLES_REJECTED.labels("out_of_order_or_duplicate").inc(len(appended.errors))
         if appended.new_series:
             SERIES_PER_TENANT.labels(tenant_id).set(self.store.series_count(tenant_id))
-        return IngestResult(appended=appended, duplicates_dropped=outcome.duplicates_dropped)
+        return IngestResult(appended=appended, duplicates_dropped=duplicates)

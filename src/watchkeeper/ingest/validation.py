@@ -209,6 +209,10 @@ class BatchValidator:
         self.limits = limits or IngestLimits()
         self._labels = LabelChecker(self.limits)
 
+    def label_problems(self, labels: Labels) -> list[tuple[RejectReason, str]]:
+        """Problems of one canonical label set (cached once a set is known to be good)."""
+        return self._labels.problems(labels)
+
     def validate(
         self,
         batch: Sequence[SeriesSamples],

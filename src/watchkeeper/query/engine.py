@@ -15,7 +15,6 @@ import promql_parser as pp
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.query.errors import bad_data
 from watchkeeper.query.evaluator import EvalSettings, Evaluator
-from watchkeeper.query.range_functions import Windows
 from watchkeeper.query.result import (
     MatrixResult,
     MatrixSeries,
@@ -26,7 +25,8 @@ from watchkeeper.query.result import (
     VectorSample,
 )
 from watchkeeper.query.syntax import parse, unwrap_parens
-from watchkeeper.query.values import InstantVector, RangeVector, Scalar, StringValue, Value
+from watchkeeper.query.values import InstantVector, RangeVector, Scalar, StringValue
+from watchkeeper.query.windows import Windows
 from watchkeeper.store.base import MetricStore
 
 # Prometheus' API refuses range queries with more points per series than this.
@@ -158,6 +158,3 @@ def _raw_samples(value: RangeVector) -> MatrixResult:
                 )
             )
     return MatrixResult(series)
-
-
-__all__ = ["Engine", "Value"]

@@ -25,7 +25,7 @@ from watchkeeper.query.errors import (
     UnsupportedQueryError,
 )
 from watchkeeper.query.histogram import histogram_quantile
-from watchkeeper.query.range_functions import RANGE_FUNCTIONS, Windows, make_predict_linear
+from watchkeeper.query.range_functions import RANGE_FUNCTIONS
 from watchkeeper.query.source import fetch_block
 from watchkeeper.query.syntax import (
     absent_labels,
@@ -49,7 +49,8 @@ from watchkeeper.query.values import (
     drop_metric_names,
     merge_same_labels,
 )
-from watchkeeper.query.windows import instant_lookup
+from watchkeeper.query.window_folds import make_predict_linear
+from watchkeeper.query.windows import Windows, instant_lookup
 from watchkeeper.store.base import MetricStore
 
 _AGGREGATIONS = {"sum", "avg", "count", "min", "max", "stddev", "stdvar", "group", "topk"}

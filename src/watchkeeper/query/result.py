@@ -26,12 +26,33 @@ def format_value(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    text = repr(value)
+    text = repr(float(value))
     if "e" in text:
         text = format(Decimal(text), "f")
     if text.endswith(".0"):
         text = text[:-2]
     return text
+
+
+def _finish(text: str) -> str:
+    """repr() of a float turned into Go's 'f' formatting (the common cases stay cheap)."""
+    if text[-2:] == ".0":
+        return text[:-2]
+    if "e" in text or "n" in text:  # exponent, nan, inf
+        return format_value(float(text))
+    return text
+
+
+def format_values(values: npt.NDArray[np.float64]) -> list[str]:
+    """format_value over an array, without a Python call per value in the common case."""
+    return [_finish(text) for text in map(repr, values.tolist())]
+
+
+def format_timestamps(timestamps_ms: npt.NDArray[np.int64]) -> list[float | int]:
+    """format_timestamp over an array."""
+    if not (timestamps_ms % 1000).any():
+        return (timestamps_ms // 1000).tolist()  # type: ignore[no-any-return]
+    return [format_timestamp(t) for t in timestamps_ms.tolist()]
 
 
 def format_timestamp(timestamp_ms: int) -> float | int:
@@ -91,10 +112,16 @@ class MatrixResult:
             "result": [
                 {
                     "metric": _metric(s.labels),
-                    "values": [
-                        [format_timestamp(t), format_value(v)]
-                        for t, v in zip(s.timestamps.tolist(), s.values.tolist(), strict=True)
-                    ],
+                    "values": list(
+                        map(
+                            list,
+                            zip(
+                                format_timestamps(s.timestamps),
+                                format_values(s.values),
+                                strict=True,
+                            ),
+                        )
+                    ),
                 }
                 for s in self.series
             ],

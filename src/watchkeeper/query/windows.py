@@ -10,10 +10,12 @@ histogram.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from watchkeeper.domain.series import is_stale_nan
-from watchkeeper.query.values import Bools, Floats, Ints, SampleBlock
+from watchkeeper.query.values import Bools, Floats, Ints, RangeVector, SampleBlock
 
 
 def _stride(refs: Ints) -> int:
@@ -114,3 +116,29 @@ def _aligned_bounds(block: SampleBlock, refs: Ints, k: int, stride: int) -> tupl
     end = at_or_before[:, k : k + steps].copy()
     start = at_or_before[:, :steps] - exactly_at[:, :steps]
     return start, end
+
+
+@dataclass
+class Windows:
+    """Per series and step, the flat sample indices [start, end) of the window."""
+
+    block: SampleBlock
+    refs: Ints
+    range_ms: int
+    start: Ints
+    end: Ints
+
+    @staticmethod
+    def of(rv: RangeVector) -> Windows:
+        start, end = window_bounds(rv.block, rv.refs, rv.range_ms)
+        return Windows(rv.block, rv.refs, rv.range_ms, start, end)
+
+    @property
+    def count(self) -> Ints:
+        return self.end - self.start
+
+    def at(self, index: Ints, ok: Bools) -> tuple[Ints, Floats]:
+        safe = np.where(ok, index, 0)
+        if self.block.sample_count == 0:
+            return np.zeros(index.shape, np.int64), np.zeros(index.shape)
+        return self.block.timestamps[safe], self.block.values[safe]

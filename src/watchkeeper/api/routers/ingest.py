@@ -28,6 +28,22 @@ def _refusal(result: IngestResult) -> ApiError:
     )
 
 
+def _raise_for_store_rejections(result: IngestResult) -> None:
+    """Samples the store refused against what it already holds (out of order, or a new value
+    for a stored timestamp): the rest is written, as Prometheus' receiver does, and the 400
+    lists each refused sample so nothing is lost silently."""
+    assert result.appended is not None
+    errors = result.appended.errors
+    if errors:
+        raise ApiError(
+            400,
+            f"{len(errors)} sample(s) refused (out of order or duplicate timestamp); "
+            f"{result.appended.appended} others were written: {errors[0]}",
+            code="samples_refused_by_store",
+            details={"written": result.appended.appended, "refused": errors[:100]},
+        )
+
+
 @router.post(
     "/write",
     status_code=204,
@@ -51,6 +67,7 @@ async def remote_write(request: Request, context: Context, principal: CurrentPri
         ) from None
     if not result.ok:
         raise _refusal(result)
+    _raise_for_store_rejections(result)
     return Response(status_code=204)
 
 
@@ -62,6 +79,7 @@ async def ingest_json(
     result = await run_in_threadpool(context.ingest.write_json, principal.tenant_id, body)
     if not result.ok:
         raise _refusal(result)
+    _raise_for_store_rejections(result)
     assert result.appended is not None
     return {
         "status": "success",

@@ -1,0 +1,110 @@
+"""Anomalies, training jobs, models and predictions (`/ai/...`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from watchkeeper.config import DetectorName
+
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class AnomalyPublic(BaseModel):
+    id: str
+    series: str = Field(description='the series as `name{label="value",...}`')
+    labels: dict[str, str]
+    at: datetime
+    detector: str
+    score: float = Field(description="anomaly score in [0, 1]; the detector's threshold is 0.5")
+    pattern: str
+    explanation: dict[str, Any] = Field(
+        description="observed, expected, band, deviation_sigma, pattern, started_at, context, "
+        "detectors_agreeing, detectors_total, score, attributions"
+    )
+    sentence: str = Field(description="the explanation in operator words")
+
+
+class AnomalyPage(BaseModel):
+    items: list[AnomalyPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page")
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    selector: str = Field(min_length=1, max_length=4096, description='e.g. `{job="api"}`')
+    detector: DetectorName | None = Field(None, description="default: the configured detector")
+
+
+class TrainingJobPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    selector: str
+    detector: str
+    status: JobStatus
+    series_total: int
+    series_trained: int
+    points: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ModelQuality(BaseModel):
+    alerts_per_1000_points: float | None = Field(
+        description="events the model raised per 1,000 points of its own history it scored "
+        "(training replay and live); a calibrated model on a healthy series stays near 1"
+    )
+
+
+class ModelPublic(BaseModel):
+    series: str
+    labels: dict[str, str]
+    detector: str
+    revision: int
+    trained_at: datetime
+    data_start: datetime
+    data_end: datetime
+    points: int
+    events: int
+    quality: ModelQuality
+
+
+class ForecastStep(BaseModel):
+    t: datetime
+    mean: float
+    lo80: float
+    hi80: float
+    lo95: float
+    hi95: float
+
+
+class ThresholdCrossing(BaseModel):
+    threshold: float
+    crossing: bool = Field(description="whether the forecast reaches the threshold")
+    at: datetime | None = None
+    seconds_until: float | None = None
+    earliest: datetime | None = Field(None, description="when the 95 % band first reaches it")
+    latest: datetime | None = Field(None, description="when the 95 % band last leaves it")
+    sentence: str
+
+
+class SeriesForecast(BaseModel):
+    series: str
+    labels: dict[str, str]
+    model: str
+    history_points: int
+    step_seconds: float
+    forecast: list[ForecastStep]
+    threshold: ThresholdCrossing | None = None
+
+
+class PredictionsPublic(BaseModel):
+    metric: str
+    horizon_hours: float
+    series: list[SeriesForecast]
