@@ -29,6 +29,7 @@ from watchkeeper.domain.series import (
 )
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.store.embedded import EmbeddedStore
+from watchkeeper.store.memory import MemoryStore
 from watchkeeper.store.remote import RemoteStore
 from watchkeeper.store.remote.victoria import DEFAULT_BINARY, LocalVictoriaMetrics
 
@@ -67,6 +68,17 @@ _counter = iter(range(1_000_000))
 
 @pytest.fixture(params=["embedded", "memory", "victoria"])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    yield from _subject(request, tmp_path)
+
+
+@pytest.fixture(params=["embedded", "memory"])
+def local_subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    """Stores that own their duplicate, cardinality and retention policy (a remote TSDB
+    applies its own, so those behaviours are not part of its contract)."""
+    yield from _subject(request, tmp_path)
+
+
+def _subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     if request.param == "embedded":
         store = EmbeddedStore(tmp_path / "store", head_max_samples=50)
         yield Subject(
@@ -76,10 +88,9 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
         )
         store.close()
     elif request.param == "memory":
-        memory = pytest.importorskip("watchkeeper.store.memory")
         yield Subject(
-            memory.MemoryStore(),
-            lambda n: memory.MemoryStore(max_series_per_tenant=n),
+            MemoryStore(),
+            lambda n: MemoryStore(max_series_per_tenant=n),
             Capabilities(),
         )
     else:
@@ -214,9 +225,8 @@ def test_special_values_survive(subject: Subject) -> None:
         assert math.isnan(got.values[2])
 
 
-def test_duplicates_and_out_of_order_follow_prometheus(subject: Subject) -> None:
-    if not subject.can.rejects_out_of_order:
-        pytest.skip("the remote TSDB applies its own duplicate/out-of-order policy")
+def test_duplicates_and_out_of_order_follow_prometheus(local_subject: Subject) -> None:
+    subject = local_subject
     subject.store.append("t1", [series(UP, [10, 20], [1, 2])])
     result = subject.store.append(
         "t1",
@@ -228,9 +238,8 @@ def test_duplicates_and_out_of_order_follow_prometheus(subject: Subject) -> None
     assert got.values.tolist() == [1.0, 2.0, 3.0]
 
 
-def test_cardinality_limit_writes_nothing(subject: Subject) -> None:
-    if not subject.can.cardinality_limit or subject.make_limited is None:
-        pytest.skip("cardinality is the remote TSDB's business")
+def test_cardinality_limit_writes_nothing(local_subject: Subject) -> None:
+    subject = local_subject
     store = subject.make_limited(2)
     try:
         store.append("t1", [series(UP, [0], [1])])
@@ -245,9 +254,8 @@ def test_cardinality_limit_writes_nothing(subject: Subject) -> None:
         store.close()
 
 
-def test_delete_before_drops_old_samples(subject: Subject) -> None:
-    if not subject.can.retention:
-        pytest.skip("retention is configured on the remote TSDB")
+def test_delete_before_drops_old_samples(local_subject: Subject) -> None:
+    subject = local_subject
     _write_three(subject)
     subject.store.delete_before(NOW_MS + 10_000)
     got = by_labels(
