@@ -18,13 +18,18 @@ Also prints bytes on disk per sample. Writes JSON to bench/results/ingest.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import pickle
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -155,6 +160,71 @@ def embedded_ingest(
     return elapsed
 
 
+class PeakRss:
+    """Samples a process' resident memory every 100 ms until stopped; returns the peak."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.peak = process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+@contextlib.contextmanager
+def watchkeeper_server() -> Iterator[tuple[str, str, psutil.Process, Path]]:
+    """A fresh `watchkeeper serve` (embedded store, fsync always) with an ingest+read key."""
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as directory:
+        data = Path(directory) / "data"
+        subprocess.run([str(bin_dir / "watchkeeper"), "init", "--data-dir", str(data),
+                        "--admin-password", "bench-password-0123456789"], check=True, capture_output=True)
+        config = data / "watchkeeper.yaml"
+        created = subprocess.run([str(bin_dir / "watchkeeper"), "apikey", "create", "--config", str(config),
+                                  "--scope", "ingest,read"], check=True, capture_output=True, text=True)
+        token = created.stdout.strip().splitlines()[-1]
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {**os.environ, "WATCHKEEPER_METRICS__RETENTION_DAYS": "3650",
+               "WATCHKEEPER_METRICS__HOST_COLLECTOR_ENABLED": "false",
+               "WATCHKEEPER_OBSERVABILITY__ACCESS_LOG": "false",
+               "WATCHKEEPER_OBSERVABILITY__LOG_LEVEL": "warning"}
+        server = subprocess.Popen([str(bin_dir / "watchkeeper"), "serve", "--config", str(config), "--port", str(port)],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            # Compile the decoder (numba) before the clock starts, as a running server has.
+            httpx.post(f"{base}/api/v1/write", content=encode([]), headers={"Authorization": f"Bearer {token}"})
+            yield base, token, psutil.Process(server.pid), data
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -163,7 +233,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--per-request", type=int, default=2_000, help="series per request")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--targets", nargs="+", default=["victoria", "embedded", "embedded-series"])
+    parser.add_argument(
+        "--targets", nargs="+", default=["victoria", "watchkeeper-server", "embedded", "embedded-series"]
+    )
     parser.add_argument(
         "--watchkeeper-url", help="e.g. http://127.0.0.1:8000 (adds target watchkeeper)"
     )
@@ -188,6 +260,15 @@ def main() -> None:
                     vm.flush()
                     time.sleep(2)
                     row["bytes_per_sample"] = round(vm.disk_bytes() / n_total, 2)
+            elif target == "watchkeeper-server":
+                with watchkeeper_server() as (base, token, process, data):
+                    peak = PeakRss(process)
+                    seconds = http_ingest(
+                        shards, f"{base}/api/v1/write", f"{base}/api/v1/query",
+                        {"Authorization": f"Bearer {token}"}, last,
+                    )
+                    row["peak_rss_mb"] = round(peak.stop() / 2**20, 1)
+                    row["bytes_per_sample"] = round(dir_bytes(data / "metrics") / n_total, 2)
             elif target == "watchkeeper":
                 headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
                 base = args.watchkeeper_url.rstrip("/")
