@@ -15,8 +15,8 @@ import os
 import platform
 import shutil
 import signal
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,15 +51,41 @@ def wait_ready(url: str, timeout: float = 60) -> None:
 
 def start_hello(server: str, workers: int, port: int) -> subprocess.Popen[bytes]:
     if server == "granian":
-        cmd = [str(BIN / "granian"), "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--no-log", "hello_app:app"]
+        cmd = [
+            str(BIN / "granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-log",
+            "hello_app:app",
+        ]
     else:
-        cmd = [str(BIN / "uvicorn"), "hello_app:app", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
-    return subprocess.Popen(cmd, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        cmd = [
+            str(BIN / "uvicorn"),
+            "hello_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    return subprocess.Popen(
+        cmd, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
-def start_watchkeeper(data: Path, server: str, workers: int, port: int, access_log: bool) -> subprocess.Popen[bytes]:
+def start_watchkeeper(
+    data: Path, server: str, workers: int, port: int, access_log: bool
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "WATCHKEEPER_SERVER__SERVER": server,
@@ -67,8 +93,17 @@ def start_watchkeeper(data: Path, server: str, workers: int, port: int, access_l
         "WATCHKEEPER_OBSERVABILITY__ACCESS_LOG": "true" if access_log else "false",
         "WATCHKEEPER_OBSERVABILITY__LOG_LEVEL": "warning",
     }
-    cmd = [str(BIN / "watchkeeper"), "serve", "--config", str(data / "watchkeeper.yaml"), "--port", str(port)]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cmd = [
+        str(BIN / "watchkeeper"),
+        "serve",
+        "--config",
+        str(data / "watchkeeper.yaml"),
+        "--port",
+        str(port),
+    ]
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -89,8 +124,17 @@ def login(port: int) -> str:
         return str(json.load(response)["access_token"])
 
 
-def wrk(url: str, duration: int, connections: int, threads: int, headers: dict[str, str]) -> dict[str, float]:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-s", str(HERE / "wrk_report.lua")]
+def wrk(
+    url: str, duration: int, connections: int, threads: int, headers: dict[str, str]
+) -> dict[str, float]:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "-s",
+        str(HERE / "wrk_report.lua"),
+    ]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     output = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
@@ -105,14 +149,18 @@ def wrk(url: str, duration: int, connections: int, threads: int, headers: dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--access-log", action="store_true", help="keep Watchkeeper's per-request log line on")
+    parser.add_argument(
+        "--access-log", action="store_true", help="keep Watchkeeper's per-request log line on"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "api.json")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -123,8 +171,18 @@ def main() -> None:
     hello = start_hello(args.server, args.workers, hello_port)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        subprocess.run([str(BIN / "watchkeeper"), "init", "--data-dir", str(data), "--admin-password", PASSWORD],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(BIN / "watchkeeper"),
+                "init",
+                "--data-dir",
+                str(data),
+                "--admin-password",
+                PASSWORD,
+            ],
+            check=True,
+            capture_output=True,
+        )
         port = free_port()
         server = start_watchkeeper(data, args.server, args.workers, port, args.access_log)
         try:
@@ -142,28 +200,53 @@ def main() -> None:
             # Interleaved rounds: load from other processes on this shared machine hits
             # every target alike, and the per-round ratio cancels most of it.
             for _ in range(args.rounds):
-                rounds.append({name: wrk(url, args.duration, args.connections, args.threads, headers)
-                               for name, url, headers in targets})
+                rounds.append(
+                    {
+                        name: wrk(url, args.duration, args.connections, args.threads, headers)
+                        for name, url, headers in targets
+                    }
+                )
         finally:
             stop(server)
             stop(hello)
 
-    results = {name: {key: statistics.median(r[name][key] for r in rounds) for key in rounds[0][name]}
-               for name in rounds[0]}
-    ratios = {name: statistics.median(r[name]["rps"] / r["bare FastAPI GET /hello"]["rps"] for r in rounds)
-              for name in rounds[0]}
+    results = {
+        name: {key: statistics.median(r[name][key] for r in rounds) for key in rounds[0][name]}
+        for name in rounds[0]
+    }
+    ratios = {
+        name: statistics.median(
+            r[name]["rps"] / r["bare FastAPI GET /hello"]["rps"] for r in rounds
+        )
+        for name in rounds[0]
+    }
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(f"\n{stamp}, {platform.node()}, {os.cpu_count()} cores, server={args.server} workers={args.workers} "
-          f"access_log={args.access_log}, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
-          f"{args.rounds} interleaved rounds, medians\n")
+    print(
+        f"\n{stamp}, {platform.node()}, {os.cpu_count()} cores, server={args.server} workers={args.workers} "
+        f"access_log={args.access_log}, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+        f"{args.rounds} interleaved rounds, medians\n"
+    )
     print("| target | req/s | vs bare FastAPI | p50 ms | p95 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['rps']:.0f} | {ratios[name]:.2f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} |")
+        print(
+            f"| {name} | {r['rps']:.0f} | {ratios[name]:.2f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']:.0f} |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"date": stamp, "server": args.server, "workers": args.workers,
-                                    "access_log": args.access_log, "results": results,
-                                    "ratios": ratios, "rounds": rounds}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "date": stamp,
+                "server": args.server,
+                "workers": args.workers,
+                "access_log": args.access_log,
+                "results": results,
+                "ratios": ratios,
+                "rounds": rounds,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -193,21 +193,50 @@ def watchkeeper_server() -> Iterator[tuple[str, str, psutil.Process, Path]]:
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as directory:
         data = Path(directory) / "data"
-        subprocess.run([str(bin_dir / "watchkeeper"), "init", "--data-dir", str(data),
-                        "--admin-password", "bench-password-0123456789"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(bin_dir / "watchkeeper"),
+                "init",
+                "--data-dir",
+                str(data),
+                "--admin-password",
+                "bench-password-0123456789",
+            ],
+            check=True,
+            capture_output=True,
+        )
         config = data / "watchkeeper.yaml"
-        created = subprocess.run([str(bin_dir / "watchkeeper"), "apikey", "create", "--config", str(config),
-                                  "--scope", "ingest,read"], check=True, capture_output=True, text=True)
+        created = subprocess.run(
+            [
+                str(bin_dir / "watchkeeper"),
+                "apikey",
+                "create",
+                "--config",
+                str(config),
+                "--scope",
+                "ingest,read",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         token = created.stdout.strip().splitlines()[-1]
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        env = {**os.environ, "WATCHKEEPER_METRICS__RETENTION_DAYS": "3650",
-               "WATCHKEEPER_METRICS__HOST_COLLECTOR_ENABLED": "false",
-               "WATCHKEEPER_OBSERVABILITY__ACCESS_LOG": "false",
-               "WATCHKEEPER_OBSERVABILITY__LOG_LEVEL": "warning"}
-        server = subprocess.Popen([str(bin_dir / "watchkeeper"), "serve", "--config", str(config), "--port", str(port)],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "WATCHKEEPER_METRICS__RETENTION_DAYS": "3650",
+            "WATCHKEEPER_METRICS__HOST_COLLECTOR_ENABLED": "false",
+            "WATCHKEEPER_OBSERVABILITY__ACCESS_LOG": "false",
+            "WATCHKEEPER_OBSERVABILITY__LOG_LEVEL": "warning",
+        }
+        server = subprocess.Popen(
+            [str(bin_dir / "watchkeeper"), "serve", "--config", str(config), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
@@ -218,7 +247,11 @@ def watchkeeper_server() -> Iterator[tuple[str, str, psutil.Process, Path]]:
                 except httpx.HTTPError:
                     time.sleep(0.2)
             # Compile the decoder (numba) before the clock starts, as a running server has.
-            httpx.post(f"{base}/api/v1/write", content=encode([]), headers={"Authorization": f"Bearer {token}"})
+            httpx.post(
+                f"{base}/api/v1/write",
+                content=encode([]),
+                headers={"Authorization": f"Bearer {token}"},
+            )
             yield base, token, psutil.Process(server.pid), data
         finally:
             server.terminate()
@@ -234,7 +267,9 @@ def main() -> None:
     parser.add_argument("--per-request", type=int, default=2_000, help="series per request")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 2])
     parser.add_argument(
-        "--targets", nargs="+", default=["victoria", "watchkeeper-server", "embedded", "embedded-series"]
+        "--targets",
+        nargs="+",
+        default=["victoria", "watchkeeper-server", "embedded", "embedded-series"],
     )
     parser.add_argument(
         "--watchkeeper-url", help="e.g. http://127.0.0.1:8000 (adds target watchkeeper)"
@@ -264,8 +299,11 @@ def main() -> None:
                 with watchkeeper_server() as (base, token, process, data):
                     peak = PeakRss(process)
                     seconds = http_ingest(
-                        shards, f"{base}/api/v1/write", f"{base}/api/v1/query",
-                        {"Authorization": f"Bearer {token}"}, last,
+                        shards,
+                        f"{base}/api/v1/write",
+                        f"{base}/api/v1/query",
+                        {"Authorization": f"Bearer {token}"},
+                        last,
                     )
                     row["peak_rss_mb"] = round(peak.stop() / 2**20, 1)
                     row["bytes_per_sample"] = round(dir_bytes(data / "metrics") / n_total, 2)

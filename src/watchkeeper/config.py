@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -176,6 +177,47 @@ class ObservabilitySettings(_Section):
     service_name: str = "watchkeeper"
 
 
+DetectorName = Literal["default", "isolation_forest", "lstm", "vae", "ensemble"]
+"""The names of `watchkeeper.detect.DETECTORS` (a test keeps the two in step)."""
+
+
+class DetectionSettings(_Section):
+    """The live detection loop (on/off, models path and retraining are the top-level brief keys
+    ENABLE_ANOMALY_DETECTION, AI_MODELS_PATH, RETRAIN_INTERVAL_HOURS)."""
+
+    selectors: list[str] = Field(
+        default_factory=lambda: ['{job="watchkeeper"}'],
+        description="PromQL series selectors the loop scores; default: the built-in host metrics",
+    )
+    interval_seconds: float = Field(30.0, gt=0, le=3600, description="seconds between passes")
+    detector: DetectorName = "default"
+    warmup_hours: float = Field(
+        24.0, ge=0, le=8760, description="stored history a new series' model first learns from"
+    )
+    training_hours: float = Field(
+        168.0, gt=0, le=8760, description="stored history POST /ai/train and retraining use"
+    )
+    explain_hours: float = Field(
+        72.0, gt=0, le=8760, description="history an anomaly's explanation compares with"
+    )
+    checkpoint_interval_seconds: float = Field(
+        300.0, ge=0, description="how often model state is saved (0: after every pass)"
+    )
+
+    @field_validator("selectors")
+    @classmethod
+    def _valid_selectors(cls, value: list[str]) -> list[str]:
+        from watchkeeper.query.errors import QueryError
+        from watchkeeper.query.params import parse_selector
+
+        for selector in value:
+            try:
+                parse_selector(selector)
+            except QueryError as exc:
+                raise ValueError(f"{selector!r} is not a valid series selector: {exc}") from None
+        return value
+
+
 _yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "_yaml_data", default=None
 )
@@ -248,6 +290,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
 
     @classmethod
     def settings_customise_sources(

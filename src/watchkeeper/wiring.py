@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import structlog
@@ -29,6 +30,10 @@ from watchkeeper.store.retention import RetentionWorker
 from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import TenantDirectory
 
+if TYPE_CHECKING:  # the detectors import numba: loaded only when a context is built
+    from watchkeeper.detect.runner import DetectionLoop
+    from watchkeeper.detect.training import Trainer
+
 log = structlog.get_logger(__name__)
 
 
@@ -49,8 +54,11 @@ class AppContext:
     supervisor: Supervisor
     health: HealthChecker
     status: StatusCache
+    trainer: Trainer
     config_file: Path | None = None
     started_at: float = field(default=0.0)
+    detection: DetectionLoop | None = None
+    """The running detection loop (None when ENABLE_ANOMALY_DETECTION is false)."""
 
 
 def build_store(settings: Settings, clock: Clock) -> MetricStore:
@@ -117,6 +125,20 @@ def build_workers(context: AppContext) -> list[Worker]:
                 settings.metrics.collection_interval,
             )
         )
+    context.detection = None
+    if settings.enable_anomaly_detection:
+        from watchkeeper.detect.runner import DetectionLoop
+
+        context.detection = DetectionLoop(
+            store=context.store,
+            sessions=context.sessions,
+            models=context.trainer.models,
+            trainer=context.trainer,
+            clock=clock,
+            settings=settings.detection,
+            retrain_interval_hours=settings.retrain_interval_hours,
+        )
+        workers.append(context.detection)
     jobs = jobs_from_settings(settings.metrics)
     if jobs:
         workers.append(
@@ -128,6 +150,9 @@ def build_workers(context: AppContext) -> list[Worker]:
 def build_context(
     settings: Settings, *, clock: Clock | None = None, config_file: Path | None = None
 ) -> AppContext:
+    from watchkeeper.detect.persistence import ModelStore
+    from watchkeeper.detect.training import Trainer
+
     clock = clock or SystemClock()
     engine = build_engine(settings)
     watch_pool(engine.pool)
@@ -160,6 +185,13 @@ def build_context(
         supervisor=supervisor,
         health=health,
         status=StatusCache(sessions, health, clock),
+        trainer=Trainer(
+            store,
+            sessions,
+            ModelStore(settings.effective_models_path, clock),
+            clock,
+            settings.detection.training_hours,
+        ),
         config_file=config_file,
         started_at=clock.time(),
     )

@@ -1,4 +1,4 @@
-"""Anomalies, training jobs, models and predictions (`/ai/...`)."""
+"""Anomalies, training jobs and models (`/ai/...`)."""
 
 from __future__ import annotations
 
@@ -73,38 +73,3 @@ class ModelPublic(BaseModel):
     points: int
     events: int
     quality: ModelQuality
-
-
-class ForecastStep(BaseModel):
-    t: datetime
-    mean: float
-    lo80: float
-    hi80: float
-    lo95: float
-    hi95: float
-
-
-class ThresholdCrossing(BaseModel):
-    threshold: float
-    crossing: bool = Field(description="whether the forecast reaches the threshold")
-    at: datetime | None = None
-    seconds_until: float | None = None
-    earliest: datetime | None = Field(None, description="when the 95 % band first reaches it")
-    latest: datetime | None = Field(None, description="when the 95 % band last leaves it")
-    sentence: str
-
-
-class SeriesForecast(BaseModel):
-    series: str
-    labels: dict[str, str]
-    model: str
-    history_points: int
-    step_seconds: float
-    forecast: list[ForecastStep]
-    threshold: ThresholdCrossing | None = None
-
-
-class PredictionsPublic(BaseModel):
-    metric: str
-    horizon_hours: float
-    series: list[SeriesForecast]
