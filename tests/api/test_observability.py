@@ -88,3 +88,12 @@ def test_openapi_documents_every_route_and_bearer_auth(env: Env) -> None:
     assert (
         env.client.get("/docs").status_code == 200 and env.client.get("/redoc").status_code == 200
     )
+
+
+def test_status_matches_its_documented_schema(env: Env) -> None:
+    from watchkeeper.api.schemas.admin import SystemStatus
+
+    body = env.client.get("/system/status", headers=env.login()).json()
+    status = SystemStatus.model_validate(body)
+    assert status.tenant == "default" and status.counts["users"] == 1
+    assert {c.name for c in status.components} >= {"database", "worker:retention"}
