@@ -281,3 +281,37 @@ def test_concurrent_appends_all_land(subject: Subject) -> None:
     subject.settle()
     result = subject.store.select("t1", [Matcher("__name__", EQ, "work")], NOW_MS, NOW_MS + 60_000)
     assert sorted(len(s.timestamps) for s in result) == [20, 20, 20, 20]
+
+
+def test_select_columns_equals_select(local_subject: Subject) -> None:
+    """The columnar answer the query engine uses holds exactly what `select` returns."""
+    store = local_subject.store
+    rng = np.random.default_rng(7)
+    for batch in range(6):  # several appends: blocks, frozen heads and the head all take part
+        store.append(
+            "t1",
+            [
+                series(
+                    {"__name__": "m", "i": str(i)},
+                    [batch * 10 + k for k in range(10)],
+                    rng.normal(size=10).tolist(),
+                )
+                for i in range(12)
+            ],
+        )
+    matchers = [Matcher("__name__", EQ, "m"), Matcher("i", RE, "1.*|3")]
+    window = (NOW_MS + 5_000, NOW_MS + 45_000)
+    expected = store.select("t1", matchers, *window)
+    columns = store.select_columns("t1", matchers, *window)  # type: ignore[attr-defined]
+    got = [
+        (
+            columns.labels[i],
+            columns.timestamps[columns.offsets[i] : columns.offsets[i + 1]].tolist(),
+            columns.values[columns.offsets[i] : columns.offsets[i + 1]].tolist(),
+        )
+        for i in range(len(columns.labels))
+    ]
+    assert sorted(got) == sorted(
+        (s.labels, s.timestamps.tolist(), s.values.tolist()) for s in expected
+    )
+    assert len(got) == 4

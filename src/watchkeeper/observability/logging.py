@@ -50,3 +50,5 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
+    # Alembic announces every plugin it loads at info level on each start.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

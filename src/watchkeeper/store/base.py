@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
 
 
@@ -18,6 +21,20 @@ class AppendResult:
     out_of_order: int = 0
     new_series: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A columnar `select`: series i owns samples [offsets[i], offsets[i+1]).
+
+    Stores that can answer this way offer `select_columns` (see watchkeeper.query.source):
+    for queries over thousands of series, one gather beats one array per series.
+    """
+
+    labels: list[Labels]
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    offsets: npt.NDArray[np.int64]
 
 
 class CardinalityLimitError(Exception):

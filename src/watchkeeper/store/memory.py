@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.domain.series import Labels, Matcher, MatchOp, SeriesSamples
-from watchkeeper.store.base import AppendResult, CardinalityLimitError
+from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
 
 _INITIAL_CAPACITY = 64
 
@@ -79,16 +79,6 @@ class _Series:
             self.values = self.values[cut : self.size].copy()
             self.size -= cut
         return cut
-
-
-@dataclass(frozen=True)
-class Selection:
-    """`select_columns`' answer: series i owns samples [offsets[i], offsets[i+1])."""
-
-    labels: list[Labels]
-    timestamps: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
-    offsets: npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
-from watchkeeper.store.base import AppendResult, CardinalityLimitError
+from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
 from watchkeeper.store.embedded.block import (
     Block,
     BlockPart,
@@ -213,6 +213,46 @@ class EmbeddedStore:
             SeriesSamples(labels[sid], timestamps, values)
             for sid, timestamps, values in split_by_series(pieces)
         ]
+
+    def select_columns(
+        self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> Selection:
+        """`select` as columns, in the same series order, for the query engine: no array
+        per series (see watchkeeper.query.source)."""
+        start_ms = max(start_ms, self._cutoff)
+        empty = Selection([], np.empty(0, np.int64), np.empty(0), np.zeros(1, np.int64))
+        with self._lock:
+            tenant = self._tenants.get(tenant_id)
+            if tenant is None or start_ms > end_ms:
+                return empty
+            sids = self._present(tenant, matchers, start_ms, end_ms)
+            labels = tenant.index.labels
+            sources = self._sources(tenant_id, tenant, start_ms, end_ms)
+        if not len(sids):
+            return empty
+        wanted = np.zeros(len(labels), dtype=np.bool_)
+        wanted[sids] = True
+        pieces = [
+            piece
+            for piece in (
+                source.rows(sids, start_ms, end_ms)
+                if isinstance(source, BlockPart)
+                else series_in_window(source, wanted, start_ms, end_ms)
+                for source in sources
+            )
+            if len(piece)
+        ]
+        if not pieces:
+            return empty
+        ids = np.concatenate([p.series_ids for p in pieces])
+        timestamps = np.concatenate([p.timestamps for p in pieces])
+        values = np.concatenate([p.values for p in pieces])
+        if len(pieces) > 1 or np.any(ids[1:] < ids[:-1]):
+            order = np.argsort(ids, kind="stable")  # pieces are oldest first: time order kept
+            ids, timestamps, values = ids[order], timestamps[order], values[order]
+        starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
+        offsets = np.append(starts, len(ids)).astype(np.int64)
+        return Selection([labels[sid] for sid in ids[starts].tolist()], timestamps, values, offsets)
 
     def _present(
         self, tenant: _Tenant, matchers: Sequence[Matcher], start_ms: int, end_ms: int

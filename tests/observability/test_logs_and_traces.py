@@ -1,0 +1,83 @@
+"""Structured logs carry the request id and trace id; traces reach a real OTLP receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support import ADMIN_PASSWORD
+from watchkeeper.clock import ManualClock
+
+
+class _Collector(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", "0"))
+        _Collector.bodies.append((self.path, self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[str]:
+    _Collector.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    finally:
+        server.shutdown()
+
+
+def test_requests_and_db_calls_are_traced_to_otlp(
+    tmp_path: Path, clock: ManualClock, otlp_receiver: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from watchkeeper.api.app import create_app
+    from watchkeeper.bootstrap import initialise
+    from watchkeeper.config import apply_patch
+    from watchkeeper.observability.logging import configure_logging
+
+    result = initialise(tmp_path / "d", clock=clock, admin_password=ADMIN_PASSWORD)
+    settings = apply_patch(
+        result.settings,
+        {
+            "observability": {"tracing_exporter": "otlp", "otlp_endpoint": otlp_receiver},
+            "metrics": {"host_collector_enabled": False},
+        },
+    )
+    configure_logging("info", "json")
+    with TestClient(create_app(settings, clock=clock)) as client:
+        response = client.post(
+            "/auth/login",
+            json={"username": "admin", "password": ADMIN_PASSWORD},
+            headers={"X-Request-ID": "trace-me-1"},
+        )
+        assert response.status_code == 200
+    # The app's shutdown flushed the batch exporter to the receiver.
+    assert _Collector.bodies, "no spans reached the OTLP receiver"
+    path, body = _Collector.bodies[0]
+    assert path == "/v1/traces"
+    assert b"/auth/login" in body and b"watchkeeper" in body
+    assert b"SELECT" in body or b"INSERT" in body  # database spans
+    lines = [
+        json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    request_lines = [
+        line
+        for line in lines
+        if line.get("event") == "request" and line.get("request_id") == "trace-me-1"
+    ]
+    assert request_lines and len(request_lines[0].get("trace_id", "")) == 32
