@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import watchkeeper
 from watchkeeper.api.errors import install_error_handlers
+from watchkeeper.api.hotpath import HotPaths
 from watchkeeper.api.middleware import RequestContextMiddleware
 from watchkeeper.api.openapi import install_openapi
 from watchkeeper.api.routers import (
@@ -99,6 +100,8 @@ def create_app(
             else current.api.max_body_bytes
         )
 
+    # Starlette runs the last added middleware first: request context, then the hot paths.
+    app.add_middleware(HotPaths, context=context)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=max_body,

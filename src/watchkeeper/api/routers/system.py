@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-import watchkeeper
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
+from watchkeeper.api.hotpath import status_body
 from watchkeeper.api.schemas.admin import SystemStatus
 
 router = APIRouter(prefix="/system", tags=["system"])
@@ -16,22 +16,12 @@ router = APIRouter(prefix="/system", tags=["system"])
 @router.get("/status", response_model=SystemStatus, dependencies=[Depends(require("system:read"))])
 async def status(context: Context, principal: CurrentPrincipal) -> JSONResponse:
     """Answered from a few-seconds-old cache, built as plain JSON: validating the response
-    model on every call cost more than the rest of the request (measured in bench/api.py)."""
+    model on every call cost more than the rest of the request (measured in bench/api.py).
+    When the cache is fresh and the caller known, `api/hotpath.py` answers before this."""
     fresh_components = context.status.fresh_components()
     fresh_counts = context.status.fresh_counts(principal.tenant_id)
     if fresh_components is None or fresh_counts is None:
         components, counts = await run_in_threadpool(context.status.refresh, principal.tenant_id)
     else:
         components, counts = fresh_components, fresh_counts
-    return JSONResponse(
-        {
-            "version": watchkeeper.__version__,
-            "profile": context.settings.profile,
-            "uptime_seconds": round(context.clock.time() - context.started_at, 3),
-            "tenant": counts.tenant_name,
-            "components": [
-                {"name": c.name, "healthy": c.ok, "detail": c.detail} for c in components
-            ],
-            "counts": counts.counts,
-        }
-    )
+    return JSONResponse(status_body(context, components, counts))

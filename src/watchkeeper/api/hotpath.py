@@ -1,0 +1,108 @@
+"""The hottest read endpoints answered before FastAPI's routing and dependency machinery.
+
+`GET /health/live` and `GET /system/status` are polled by probes, dashboards and load
+balancers. Routing plus dependency resolution cost more than their whole answer, so when the
+answer can come from memory (a credential already verified, a fresh status cache) this layer
+sends it directly; anything else — a new token, a missing permission, a stale cache, an error —
+falls through to the FastAPI route, which stays the one documented implementation.
+Both paths build the body with `status_body`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import watchkeeper
+from watchkeeper.auth.principal import Principal
+from watchkeeper.observability.health import CheckResult
+from watchkeeper.observability.status import TenantCounts
+from watchkeeper.wiring import AppContext
+
+_JSON = [(b"content-type", b"application/json")]
+_LIVE = b'{"status":"ok"}'
+
+
+def status_body(
+    context: AppContext, components: list[CheckResult], counts: TenantCounts
+) -> dict[str, Any]:
+    return {
+        "version": watchkeeper.__version__,
+        "profile": context.settings.profile,
+        "uptime_seconds": round(context.clock.time() - context.started_at, 3),
+        "tenant": counts.tenant_name,
+        "components": [{"name": c.name, "healthy": c.ok, "detail": c.detail} for c in components],
+        "counts": counts.counts,
+    }
+
+
+class _Route:
+    """What the request middleware reads for its per-route metrics."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class HotPaths:
+    def __init__(self, app: ASGIApp, context: AppContext) -> None:
+        self.app = app
+        self.context = context
+        self._live_route = _Route("/health/live")
+        self._status_route = _Route("/system/status")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path = scope["path"]
+            if path == "/health/live":
+                scope["route"] = self._live_route
+                await _send(send, _LIVE)
+                return
+            if path == "/system/status":
+                body = self._status(scope)
+                if body is not None:
+                    scope["route"] = self._status_route
+                    await _send(send, body)
+                    return
+        await self.app(scope, receive, send)
+
+    def _status(self, scope: Scope) -> bytes | None:
+        principal = self._principal(scope)
+        if principal is None or not principal.can("system:read"):
+            return None
+        components = self.context.status.fresh_components()
+        counts = self.context.status.fresh_counts(principal.tenant_id)
+        if components is None or counts is None:
+            return None
+        scope.setdefault("state", {})["principal"] = principal
+        return json.dumps(
+            status_body(self.context, components, counts), separators=(",", ":")
+        ).encode()
+
+    def _principal(self, scope: Scope) -> Principal | None:
+        credential = ""
+        for name, value in scope.get("headers") or ():
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    credential = token.strip()
+            elif name == b"x-api-key" and not credential:
+                credential = value.decode("latin-1").strip()
+        if not credential:
+            return None
+        try:
+            return self.context.auth.cached(credential)
+        except Exception:  # any doubt about the credential: let the real route answer
+            return None
+
+
+async def _send(send: Send, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [*_JSON, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,46 @@
+"""The hot read paths answer from memory exactly what the routes answer, and only when the
+caller is already known to be allowed; everything else reaches the real route."""
+
+from __future__ import annotations
+
+from tests.api.conftest import TenantFixture
+from tests.conftest import Env
+
+
+def _status_requests() -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"method": "GET", "route": "/system/status", "status": "200"}
+    return REGISTRY.get_sample_value("watchkeeper_http_requests_total", labels) or 0.0
+
+
+def test_status_fast_answer_equals_the_route(env: Env, acme: TenantFixture) -> None:
+    before = _status_requests()
+    first = env.client.get("/system/status", headers=acme.viewer)  # route: fills caches
+    second = env.client.get("/system/status", headers=acme.viewer)  # answered from memory
+    assert first.status_code == second.status_code == 200
+    strip = lambda body: {k: v for k, v in body.items() if k != "uptime_seconds"}  # noqa: E731
+    assert strip(first.json()) == strip(second.json())
+    assert second.json()["tenant"] == "acme"
+    assert _status_requests() == before + 2  # both counted under the route's name
+
+
+def test_status_still_refuses_what_the_route_refuses(env: Env, acme: TenantFixture) -> None:
+    env.client.get("/system/status", headers=acme.viewer)
+    assert env.client.get("/system/status").status_code == 401
+    assert (
+        env.client.get(
+            "/system/status", headers={"Authorization": "Bearer forged.token.x"}
+        ).status_code
+        == 401
+    )
+    env.client.post("/auth/logout", headers=acme.viewer)
+    assert env.client.get("/system/status", headers=acme.viewer).status_code == 401
+    env.clock.advance(3600)
+    expired = env.client.get("/system/status", headers=acme.admin)
+    assert expired.status_code == 401 and "expired" in expired.json()["error"]["message"]
+
+
+def test_health_live_is_answered_with_request_id(env: Env) -> None:
+    response = env.client.get("/health/live", headers={"X-Request-ID": "probe-1"})
+    assert response.json() == {"status": "ok"} and response.headers["x-request-id"] == "probe-1"
