@@ -1,0 +1,229 @@
+"""One pydantic schema per channel type, secrets marked, and the registry that builds channels.
+
+Secret fields carry `json_schema_extra={"secret": True, "writeOnly": True}`: `secret_fields`
+reads that mark to know what `crypto.encrypt_fields` must encrypt at rest and what an API
+must never echo back. `CHANNEL_TYPES` is the explicit registry (no discovery by naming).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from watchkeeper.clock import Clock
+
+from .base import Channel, NotificationChannel
+from .crypto import SecretBox, decrypt_fields, encrypt_fields
+from .email import EmailChannel
+from .slack import SlackChannel
+from .sms import SmsChannel
+from .teams import TeamsChannel
+from .webhook import WebhookChannel
+
+_SECRET: dict[str, Any] = {"secret": True, "writeOnly": True}
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class _ChannelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout: float = Field(10.0, gt=0, le=120, description="seconds for one delivery attempt")
+
+
+class EmailConfig(_ChannelConfig):
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = Field(None, json_schema_extra=_SECRET)
+    from_address: str = "watchkeeper@localhost"
+    to: list[str] = Field(default_factory=list, description="used when a request names none")
+    validate_certs: bool = True
+    ca_file: str | None = Field(None, description="extra CA bundle, e.g. a private relay's")
+
+
+class SlackConfig(_ChannelConfig):
+    webhook_url: SecretStr = Field(json_schema_extra=_SECRET)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        _http_url(value.get_secret_value())
+        return value
+
+
+class TeamsConfig(_ChannelConfig):
+    webhook_url: SecretStr = Field(json_schema_extra=_SECRET)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: SecretStr) -> SecretStr:
+        _http_url(value.get_secret_value())
+        return value
+
+
+class SmsConfig(_ChannelConfig):
+    account_sid: str
+    auth_token: SecretStr = Field(json_schema_extra=_SECRET)
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    to: list[str] = Field(default_factory=list, description="used when a request names none")
+    base_url: str = "https://api.twilio.com"
+
+    _check_base_url = field_validator("base_url")(_http_url)
+
+    @model_validator(mode="after")
+    def _sender(self) -> SmsConfig:
+        if not (self.from_number or self.messaging_service_sid):
+            raise ValueError("set from_number or messaging_service_sid")
+        return self
+
+
+class WebhookConfig(_ChannelConfig):
+    url: str
+    secret: SecretStr | None = Field(None, json_schema_extra=_SECRET)
+    alertmanager_format: bool = False
+    max_alerts: int = Field(0, ge=0, description="0 sends every alert")
+    headers: dict[str, str] = Field(default_factory=dict, json_schema_extra=_SECRET)
+
+    _check_url = field_validator("url")(_http_url)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def _email(c: EmailConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+    return EmailChannel(
+        host=c.host,
+        port=c.port,
+        security=c.security,
+        username=c.username,
+        password=_secret(c.password),
+        from_address=c.from_address,
+        default_recipients=tuple(c.to),
+        timeout=c.timeout,
+        validate_certs=c.validate_certs,
+        ca_file=c.ca_file,
+        clock=clock,
+    )
+
+
+def _slack(c: SlackConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+    return SlackChannel(
+        c.webhook_url.get_secret_value(), timeout=c.timeout, client=client, clock=clock
+    )
+
+
+def _teams(c: TeamsConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+    return TeamsChannel(
+        c.webhook_url.get_secret_value(), timeout=c.timeout, client=client, clock=clock
+    )
+
+
+def _sms(c: SmsConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+    return SmsChannel(
+        account_sid=c.account_sid,
+        auth_token=c.auth_token.get_secret_value(),
+        from_number=c.from_number,
+        messaging_service_sid=c.messaging_service_sid,
+        default_recipients=tuple(c.to),
+        base_url=c.base_url,
+        timeout=c.timeout,
+        client=client,
+        clock=clock,
+    )
+
+
+def _webhook(c: WebhookConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+    return WebhookChannel(
+        c.url,
+        secret=_secret(c.secret),
+        alertmanager_format=c.alertmanager_format,
+        max_alerts=c.max_alerts,
+        headers=c.headers,
+        timeout=c.timeout,
+        client=client,
+        clock=clock,
+    )
+
+
+@dataclass(frozen=True)
+class ChannelType:
+    """A registered channel kind: its config schema and how to build it from a valid config."""
+
+    config: type[_ChannelConfig]
+    build: Callable[[Any, httpx.AsyncClient | None, Clock | None], Channel]
+
+
+CHANNEL_TYPES: dict[NotificationChannel, ChannelType] = {
+    NotificationChannel.EMAIL: ChannelType(EmailConfig, _email),
+    NotificationChannel.SLACK: ChannelType(SlackConfig, _slack),
+    NotificationChannel.TEAMS: ChannelType(TeamsConfig, _teams),
+    NotificationChannel.SMS: ChannelType(SmsConfig, _sms),
+    NotificationChannel.WEBHOOK: ChannelType(WebhookConfig, _webhook),
+}
+
+
+def _registered(channel_type: NotificationChannel | str) -> ChannelType:
+    kind = NotificationChannel(channel_type)
+    if kind not in CHANNEL_TYPES:
+        raise ValueError(f"channel type {kind.value} cannot be built from a config")
+    return CHANNEL_TYPES[kind]
+
+
+def validate_config(channel_type: NotificationChannel | str, config: Mapping[str, Any]) -> Any:
+    """The config parsed by its type's schema; raises pydantic.ValidationError."""
+    return _registered(channel_type).config.model_validate(dict(config))
+
+
+def secret_fields(channel_type: NotificationChannel | str) -> frozenset[str]:
+    model = _registered(channel_type).config
+    return frozenset(
+        name
+        for name, info in model.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("secret")
+    )
+
+
+def channel_from_config(
+    channel_type: NotificationChannel | str,
+    config: Mapping[str, Any],
+    *,
+    client: httpx.AsyncClient | None = None,
+    clock: Clock | None = None,
+) -> Channel:
+    """A ready Channel from a plain (decrypted) config; raises pydantic.ValidationError."""
+    kind = _registered(channel_type)
+    return kind.build(kind.config.model_validate(dict(config)), client, clock)
+
+
+def encrypt_channel_config(
+    box: SecretBox,
+    channel_type: NotificationChannel | str,
+    config: Mapping[str, Any],
+    *,
+    context: str,
+) -> dict[str, Any]:
+    """The config as stored: validated first, then its secret fields encrypted."""
+    validate_config(channel_type, config)
+    return encrypt_fields(box, config, secret_fields(channel_type), context=context)
+
+
+def decrypt_channel_config(
+    box: SecretBox,
+    channel_type: NotificationChannel | str,
+    stored: Mapping[str, Any],
+    *,
+    context: str,
+) -> dict[str, Any]:
+    return decrypt_fields(box, stored, secret_fields(channel_type), context=context)

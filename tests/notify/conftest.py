@@ -1,0 +1,237 @@
+"""Real peers for channel tests: an HTTP receiver and aiosmtpd SMTP servers (plain, STARTTLS
+with AUTH, implicit TLS) with a self-signed certificate made by `cryptography`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.support import free_port
+from watchkeeper.notify import DEFAULT_TEMPLATES, NotificationChannel, RenderedMessage, preview
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = b"ok"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class HttpReceiver:
+    """Records every request; answers with queued replies in order, then with `default`."""
+
+    port: int = 0
+    requests: list[Received] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    default: Reply = field(default_factory=Reply)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def next_reply(self, request: Received) -> Reply:
+        with self.lock:
+            self.requests.append(request)
+            return self.replies.pop(0) if self.replies else self.default
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    state = HttpReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = state.next_reply(Received("POST", self.path, headers, body))
+            if reply.delay:
+                time.sleep(reply.delay)
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout test)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost, valid for a day."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Certificate(cert_file, key_file)
+
+
+@dataclass
+class Mailbox:
+    """What an SMTP server accepted: one (envelope, parsed message) per DATA."""
+
+    port: int = 0
+    mails: list[tuple[Envelope, EmailMessage]] = field(default_factory=list)
+    refuse: dict[str, str] = field(default_factory=dict)  # recipient -> SMTP reply
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.mails.append((envelope, parsed))
+        return "250 Message accepted"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            USER.encode(),
+            PASSWORD.encode(),
+        )
+        if ok:
+            self.logins.append(USER)
+        return AuthResult(success=ok, handled=False)  # let aiosmtpd answer 235/535
+
+
+USER, PASSWORD = "watchkeeper", "s3cret-pass"
+
+
+def _serve(mailbox: Mailbox, **kwargs: Any) -> Iterator[Mailbox]:
+    mailbox.port = free_port()
+    if "auth_require_tls" in kwargs:
+        kwargs["authenticator"] = mailbox.authenticate
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **kwargs)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_plain() -> Iterator[Mailbox]:
+    yield from _serve(Mailbox())
+
+
+@pytest.fixture
+def smtp_starttls_auth(certificate: Certificate) -> Iterator[Mailbox]:
+    """STARTTLS required, then AUTH (PLAIN/LOGIN) required before MAIL."""
+    yield from _serve(
+        Mailbox(),
+        tls_context=certificate.server_context(),
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+    )
+
+
+@pytest.fixture
+def smtp_implicit_tls(certificate: Certificate) -> Iterator[Mailbox]:
+    """TLS from the first byte (SMTPS, port 465 style), AUTH offered.
+
+    aiosmtpd does not count implicit TLS as TLS for `auth_require_tls`, and requiring AUTH
+    without it warns, so AUTH is offered but not required here; tests check `logins`.
+    """
+    yield from _serve(
+        Mailbox(),
+        ssl_context=certificate.server_context(),
+        server_hostname="127.0.0.1",
+        auth_require_tls=False,
+    )
+
+
+def rendered(channel: str, **overrides: Any) -> RenderedMessage:
+    """The channel's default template rendered against the sample alert, with overrides."""
+    message = preview(DEFAULT_TEMPLATES[NotificationChannel(channel)])
+    return replace(message, idempotency_key=f"n-1.{channel}", **overrides)
