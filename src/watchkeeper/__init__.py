@@ -6,9 +6,24 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["MetricsCollector", "__version__"]
+_NOTIFY = (
+    "NotificationChannel",
+    "NotificationPriority",
+    "NotificationRequest",
+    "NotificationTemplate",
+    "initialize_notification_service",
+)
+
+__all__ = ["MetricsCollector", "__version__", *_NOTIFY]
 
 if TYPE_CHECKING:
+    from watchkeeper.notify import (
+        NotificationChannel,
+        NotificationPriority,
+        NotificationRequest,
+        NotificationTemplate,
+        initialize_notification_service,
+    )
     from watchkeeper.observability.metrics import MetricsCollector
 
 
@@ -18,4 +33,8 @@ def __getattr__(name: str) -> Any:
         from watchkeeper.observability.metrics import MetricsCollector
 
         return MetricsCollector
+    if name in _NOTIFY:
+        import watchkeeper.notify
+
+        return getattr(watchkeeper.notify, name)
     raise AttributeError(name)
