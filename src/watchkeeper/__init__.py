@@ -14,7 +14,15 @@ _NOTIFY = (
     "initialize_notification_service",
 )
 
-__all__ = ["MetricsCollector", "__version__", *_NOTIFY]
+__all__ = [
+    "MetricsCollector",
+    "NotificationChannel",
+    "NotificationPriority",
+    "NotificationRequest",
+    "NotificationTemplate",
+    "__version__",
+    "initialize_notification_service",
+]
 
 if TYPE_CHECKING:
     from watchkeeper.notify import (
