@@ -7,15 +7,17 @@ and the target URL is never echoed: for Slack and Teams the URL itself is the se
 
 from __future__ import annotations
 
+import abc
+import json
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from watchkeeper.clock import Clock
+from watchkeeper.clock import Clock, SystemClock
 
-from .base import DeliveryResult
+from .base import DeliveryResult, RenderedMessage
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 REASON_LIMIT = 300
@@ -108,3 +110,47 @@ async def post(
 
 def _redact(text: str, url: str) -> str:
     return text.replace(url, "<url>")
+
+
+class JsonPostChannel(abc.ABC):
+    """A channel that POSTs one JSON document per message to a URL that is itself the secret
+    (Slack incoming webhooks, Teams Workflows); subclasses only shape the document."""
+
+    default_name = "json"
+
+    def __init__(
+        self,
+        webhook_url: str,
+        *,
+        timeout: float = 10.0,
+        client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._url = webhook_url
+        self._timeout = timeout
+        self._client = OwnedClient(client)
+        self._clock = clock or SystemClock()
+        self._name = name or self.default_name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @abc.abstractmethod
+    def payload(self, message: RenderedMessage) -> dict[str, Any]: ...
+
+    async def send(self, message: RenderedMessage) -> DeliveryResult:
+        body = json.dumps(self.payload(message), ensure_ascii=False).encode()
+        return await post(
+            self._client.get(),
+            self._name,
+            self._url,
+            clock=self._clock,
+            timeout=self._timeout,
+            content=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

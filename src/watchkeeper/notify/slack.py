@@ -12,15 +12,10 @@ Incoming webhooks take no idempotency key: a retry after a lost response can pos
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
-
-from watchkeeper.clock import Clock, SystemClock
-
-from .base import DeliveryResult, NotificationPriority, RenderedMessage
-from .http import OwnedClient, post
+from .base import NotificationPriority, RenderedMessage
+from .http import JsonPostChannel
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -67,39 +62,10 @@ def slack_payload(message: RenderedMessage) -> dict[str, Any]:
     return {"text": message.subject, "blocks": blocks}
 
 
-class SlackChannel:
+class SlackChannel(JsonPostChannel):
     """Posts to one Slack incoming-webhook URL (the URL is the secret)."""
 
-    def __init__(
-        self,
-        webhook_url: str,
-        *,
-        timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
-        clock: Clock | None = None,
-        name: str = "slack",
-    ) -> None:
-        self._url = webhook_url
-        self._timeout = timeout
-        self._client = OwnedClient(client)
-        self._clock = clock or SystemClock()
-        self._name = name
+    default_name = "slack"
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    async def send(self, message: RenderedMessage) -> DeliveryResult:
-        body = json.dumps(slack_payload(message), ensure_ascii=False).encode()
-        return await post(
-            self._client.get(),
-            self._name,
-            self._url,
-            clock=self._clock,
-            timeout=self._timeout,
-            content=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    def payload(self, message: RenderedMessage) -> dict[str, Any]:
+        return slack_payload(message)

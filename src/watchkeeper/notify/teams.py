@@ -9,15 +9,10 @@ action. Workflows answers 202 Accepted. There is no idempotency key in this API.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
-
-from watchkeeper.clock import Clock, SystemClock
-
-from .base import DeliveryResult, NotificationPriority, RenderedMessage
-from .http import OwnedClient, post
+from .base import NotificationPriority, RenderedMessage
+from .http import JsonPostChannel
 
 CARD_VERSION = "1.4"
 TEXT_LIMIT = 20_000  # Teams refuses messages over about 28 KB; keep well under
@@ -74,39 +69,10 @@ def teams_payload(message: RenderedMessage) -> dict[str, Any]:
     }
 
 
-class TeamsChannel:
+class TeamsChannel(JsonPostChannel):
     """Posts to one Teams Workflows webhook URL (the URL, with its signature, is the secret)."""
 
-    def __init__(
-        self,
-        webhook_url: str,
-        *,
-        timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
-        clock: Clock | None = None,
-        name: str = "teams",
-    ) -> None:
-        self._url = webhook_url
-        self._timeout = timeout
-        self._client = OwnedClient(client)
-        self._clock = clock or SystemClock()
-        self._name = name
+    default_name = "teams"
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    async def send(self, message: RenderedMessage) -> DeliveryResult:
-        body = json.dumps(teams_payload(message), ensure_ascii=False).encode()
-        return await post(
-            self._client.get(),
-            self._name,
-            self._url,
-            clock=self._clock,
-            timeout=self._timeout,
-            content=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    def payload(self, message: RenderedMessage) -> dict[str, Any]:
+        return teams_payload(message)
