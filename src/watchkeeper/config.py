@@ -218,6 +218,18 @@ class DetectionSettings(_Section):
         return value
 
 
+class AlertingSettings(_Section):
+    """The rule evaluator: default group interval and flap detection."""
+
+    evaluation_interval_seconds: float = Field(
+        60.0, gt=0, le=86400, description="interval of rule groups that do not set their own"
+    )
+    flap_max_changes: int = Field(
+        6, ge=2, description="an alert changing state more often than this in the window flaps"
+    )
+    flap_window_seconds: float = Field(3600.0, gt=0, description="window flap changes count in")
+
+
 _yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "_yaml_data", default=None
 )
@@ -291,6 +303,11 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    rule_files: list[str] = Field(
+        default_factory=list,
+        description="globs of Prometheus rule files loaded at start (as Prometheus' rule_files)",
+    )
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -31,6 +31,7 @@ from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import TenantDirectory
 
 if TYPE_CHECKING:  # the detectors import numba: loaded only when a context is built
+    from watchkeeper.alert.worker import RuleEvaluationWorker
     from watchkeeper.detect.runner import DetectionLoop
     from watchkeeper.detect.training import Trainer
 
@@ -59,6 +60,8 @@ class AppContext:
     started_at: float = field(default=0.0)
     detection: DetectionLoop | None = None
     """The running detection loop (None when ENABLE_ANOMALY_DETECTION is false)."""
+    rules: RuleEvaluationWorker | None = None
+    """The rule evaluation worker (built with the workers)."""
 
 
 def build_store(settings: Settings, clock: Clock) -> MetricStore:
@@ -139,12 +142,41 @@ def build_workers(context: AppContext) -> list[Worker]:
             retrain_interval_hours=settings.retrain_interval_hours,
         )
         workers.append(context.detection)
+    context.rules = build_rule_worker(context)
+    workers.append(context.rules)
     jobs = jobs_from_settings(settings.metrics)
     if jobs:
         workers.append(
             ScrapeWorker(jobs, ingest_sink(context.ingest, context.tenants, "scrape"), clock)
         )
     return workers
+
+
+def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
+    from watchkeeper.alert.evaluator import GroupEvaluator
+    from watchkeeper.alert.state import FlapPolicy
+    from watchkeeper.alert.worker import RuleEvaluationWorker
+
+    settings = context.settings
+    alerting = settings.alerting
+    server = settings.server
+    evaluator = GroupEvaluator(
+        query=context.query,
+        store=context.store,
+        sessions=context.sessions,
+        clock=context.clock,
+        flap=FlapPolicy(alerting.flap_max_changes, alerting.flap_window_seconds),
+        external_url=server.public_url or f"http://{server.host}:{server.port}",
+    )
+    return RuleEvaluationWorker(
+        evaluator=evaluator,
+        sessions=context.sessions,
+        tenants=context.tenants,
+        clock=context.clock,
+        rule_files=settings.rule_files,
+        default_interval=alerting.evaluation_interval_seconds,
+        base_path=context.config_file.parent if context.config_file else None,
+    )
 
 
 def build_context(

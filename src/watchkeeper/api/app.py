@@ -24,6 +24,7 @@ from watchkeeper.api.routers import (
     metrics,
     metrics_query,
     prometheus,
+    rules,
     system,
     tenants,
     users,
@@ -89,6 +90,7 @@ def create_app(
         users.router,
         apikeys.router,
         ai.router,
+        rules.router,
     ):
         app.include_router(router)
 

@@ -237,3 +237,101 @@ class TrainingJob(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class AlertRuleGroup(TenantOwned, Base):
+    """A rule group as code: its JSON form (`spec`), where it came from, its last evaluation.
+
+    `source` is "api" (managed through /api/v1/rules/groups) or "file" (loaded from
+    `rule_files`, read-only over the API). `revision` grows on every change so evaluators
+    recompile it; `rule_health` holds each rule's health, lastError and evaluation times.
+    """
+
+    __tablename__ = "alert_rule_groups"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_alert_rule_groups_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(8))
+    file: Mapped[str] = mapped_column(Text, default="")
+    interval_seconds: Mapped[float] = mapped_column(Float)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_evaluation: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    evaluation_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    rule_health: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AlertInstance(TenantOwned, Base):
+    """One alert of one rule (its label set, keyed by `fingerprint`) and where its state stands.
+
+    The row is written at each transition, so a restarted evaluator resumes it: `fired_at` is
+    the alert's startsAt, `notified_state` the last state a notification was queued for.
+    A resolved row is reused when the same label set becomes active again.
+    """
+
+    __tablename__ = "alert_instances"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "group_name", "fingerprint", name="uq_alert_instances_fingerprint"
+        ),
+        Index("ix_alert_instances_tenant_state", "tenant_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    group_name: Mapped[str] = mapped_column(String(200))
+    rule_name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(16), index=True)
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))  # pending | firing | resolved
+    value: Mapped[float] = mapped_column(Float)
+    active_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    keep_firing_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_evaluation: Mapped[datetime] = mapped_column(UtcDateTime())
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    changes: Mapped[list[float]] = mapped_column(JSON, default=list)
+    notified_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    generator_url: Mapped[str] = mapped_column(Text, default="")
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class AlertTransition(TenantOwned, Base):
+    """One state change of an alert, for `GET /api/v1/alerts/{fingerprint}`'s history."""
+
+    __tablename__ = "alert_transitions"
+    __table_args__ = (Index("ix_alert_transitions_fingerprint", "tenant_id", "fingerprint", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_name: Mapped[str] = mapped_column(String(200))
+    rule_name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float] = mapped_column(Float)
+
+
+class AlertNotification(TenantOwned, Base):
+    """The outbox: a notification to send, written in the transaction of the state change.
+
+    `kind` is firing, resolved or flapping; `payload` is the alert in Alertmanager's form.
+    The notification pipeline takes `pending` rows and marks them `sent`.
+    """
+
+    __tablename__ = "alert_notifications"
+    __table_args__ = (Index("ix_alert_notifications_status", "tenant_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_name: Mapped[str] = mapped_column(String(200))
+    rule_name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

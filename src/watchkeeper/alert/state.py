@@ -1,0 +1,267 @@
+"""Alert state in the database: instance rows, their transition history, the notification outbox.
+
+Everything here runs inside the caller's tenant session, so a state change, its history row
+and the notification it causes commit together or not at all (a crash between two
+evaluations loses nothing and duplicates nothing). Delivery is another stage: it takes
+`pending_notifications` and calls `mark_sent` once a message is out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from prometheus_client import Counter
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from watchkeeper.db.tables import AlertInstance, AlertNotification, AlertTransition
+
+AlertState = Literal["pending", "firing", "resolved", "inactive"]
+NotificationKind = Literal["firing", "resolved", "flapping"]
+ACTIVE_STATES = ("pending", "firing")
+NOTIFICATIONS_QUEUED = Counter(
+    "watchkeeper_alert_notifications_queued", "Notifications written to the outbox", ["kind"]
+)
+ZERO_TIME = "0001-01-01T00:00:00Z"
+"""endsAt of a firing alert in Alertmanager's webhook payload."""
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_MASK = (1 << 64) - 1
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set (FNV-1a 64 over sorted name/value, 0xff
+    separators; prometheus/common model.LabelSet.Fingerprint), as 16 hex digits."""
+    digest = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode():
+                digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
+            digest = ((digest ^ 0xFF) * _FNV_PRIME) & _MASK
+    return f"{digest:016x}"
+
+
+def load_group_alerts(db: Session, group_name: str) -> dict[str, AlertInstance]:
+    """The group's rows an evaluation can change: active ones and flapping ones."""
+    rows = db.scalars(
+        select(AlertInstance).where(
+            AlertInstance.group_name == group_name,
+            AlertInstance.state.in_(ACTIVE_STATES) | AlertInstance.flapping.is_(True),
+        )
+    )
+    return {row.fingerprint: row for row in rows}
+
+
+def load_by_fingerprint(
+    db: Session, group_name: str, fingerprints: Iterable[str]
+) -> dict[str, AlertInstance]:
+    """Rows (resolved or inactive) that alerts becoming active again reuse."""
+    wanted = list(fingerprints)
+    if not wanted:
+        return {}
+    rows = db.scalars(
+        select(AlertInstance).where(
+            AlertInstance.group_name == group_name, AlertInstance.fingerprint.in_(wanted)
+        )
+    )
+    return {row.fingerprint: row for row in rows}
+
+
+def _iso(moment: datetime | None) -> str:
+    if moment is None:
+        return ZERO_TIME
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def alert_payload(row: AlertInstance) -> dict[str, Any]:
+    """The alert as Alertmanager's webhook carries it, plus value, flapping and explanation."""
+    payload: dict[str, Any] = {
+        "status": "firing" if row.state == "firing" else "resolved",
+        "labels": dict(row.labels),
+        "annotations": dict(row.annotations),
+        "startsAt": _iso(row.fired_at or row.active_at),
+        "endsAt": _iso(row.ends_at) if row.state != "firing" else ZERO_TIME,
+        "generatorURL": row.generator_url,
+        "fingerprint": row.fingerprint,
+        "value": row.value,
+        "flapping": row.flapping,
+    }
+    if row.explanation is not None:
+        payload["explanation"] = row.explanation
+    return payload
+
+
+def record_transition(
+    db: Session, row: AlertInstance, from_state: str, to_state: str, now: datetime
+) -> None:
+    db.add(
+        AlertTransition(
+            group_name=row.group_name,
+            rule_name=row.rule_name,
+            fingerprint=row.fingerprint,
+            at=now,
+            from_state=from_state,
+            to_state=to_state,
+            value=row.value,
+        )
+    )
+
+
+def enqueue_notification(
+    db: Session, row: AlertInstance, kind: NotificationKind, now: datetime
+) -> AlertNotification:
+    """Queue a notification in the same transaction as the change that causes it."""
+    notification = AlertNotification(
+        group_name=row.group_name,
+        rule_name=row.rule_name,
+        fingerprint=row.fingerprint,
+        kind=kind,
+        payload=alert_payload(row),
+        status="pending",
+        created_at=now,
+    )
+    db.add(notification)
+    return notification
+
+
+def pending_notifications(db: Session, limit: int = 500) -> list[AlertNotification]:
+    """Notifications not yet sent, oldest first (the order they were caused in)."""
+    return list(
+        db.scalars(
+            select(AlertNotification)
+            .where(AlertNotification.status == "pending")
+            .order_by(AlertNotification.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_sent(db: Session, ids: Sequence[int], now: datetime) -> int:
+    """Mark notifications delivered; returns how many were still pending."""
+    if not ids:
+        return 0
+    # The ORM-enabled UPDATE goes through the tenant filter like every other statement.
+    result = db.execute(
+        update(AlertNotification)
+        .where(AlertNotification.id.in_(list(ids)), AlertNotification.status == "pending")
+        .values(status="sent", sent_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def list_alerts(
+    db: Session, *, states: Sequence[str] = ACTIVE_STATES, group_name: str | None = None
+) -> list[AlertInstance]:
+    query = select(AlertInstance).where(AlertInstance.state.in_(list(states)))
+    if group_name is not None:
+        query = query.where(AlertInstance.group_name == group_name)
+    return list(db.scalars(query.order_by(AlertInstance.group_name, AlertInstance.rule_name)))
+
+
+def find_alert(db: Session, fingerprint_: str) -> AlertInstance | None:
+    """The alert with this fingerprint (the most recently evaluated if groups share it)."""
+    return db.scalar(
+        select(AlertInstance)
+        .where(AlertInstance.fingerprint == fingerprint_)
+        .order_by(AlertInstance.last_evaluation.desc())
+        .limit(1)
+    )
+
+
+def history(db: Session, row: AlertInstance, limit: int = 200) -> list[AlertTransition]:
+    """The alert's transitions, newest first."""
+    return list(
+        db.scalars(
+            select(AlertTransition)
+            .where(
+                AlertTransition.fingerprint == row.fingerprint,
+                AlertTransition.group_name == row.group_name,
+            )
+            .order_by(AlertTransition.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class FlapPolicy:
+    """More than `max_changes` into firing or resolved within `window_seconds` is flapping."""
+
+    max_changes: int = 6
+    window_seconds: float = 3600.0
+
+
+class Transitions:
+    """State changes of alert rows with their history, flap accounting and notifications."""
+
+    def __init__(self, db: Session, now_s: float, flap: FlapPolicy) -> None:
+        self.db = db
+        self.now_s = now_s
+        self.now = datetime.fromtimestamp(now_s, UTC)
+        self.flap = flap
+        self.queued = 0
+
+    def change(self, row: AlertInstance, to_state: str) -> None:
+        from_state = row.state
+        row.state = to_state
+        record_transition(self.db, row, from_state, to_state, self.now)
+        if to_state not in ("firing", "resolved"):
+            return
+        window_start = self.now_s - self.flap.window_seconds
+        row.changes = [t for t in row.changes if t > window_start] + [self.now_s]
+        if len(row.changes) > self.flap.max_changes:
+            if not row.flapping:
+                row.flapping = True
+                record_transition(self.db, row, to_state, "flapping", self.now)
+                self.notify(row, "flapping")
+            return
+        self.notify_current(row)
+
+    def flap_expiry(self, row: AlertInstance) -> None:
+        """A flapping alert whose changes fell back within the limit: notify where it stands."""
+        if not row.flapping:
+            return
+        window_start = self.now_s - self.flap.window_seconds
+        row.changes = [t for t in row.changes if t > window_start]
+        if len(row.changes) <= self.flap.max_changes:
+            row.flapping = False
+            record_transition(self.db, row, "flapping", row.state, self.now)
+            self.notify_current(row)
+
+    def retire(self, row: AlertInstance) -> None:
+        """End an alert whose rule is gone: resolved, and notified if it was announced."""
+        row.flapping = False
+        if row.state == "firing":
+            row.ends_at = self.now
+            row.state, from_state = "resolved", row.state
+            record_transition(self.db, row, from_state, "resolved", self.now)
+            self.notify_current(row)
+        elif row.state == "pending":
+            row.state = "inactive"
+            record_transition(self.db, row, "pending", "inactive", self.now)
+
+    def notify_current(self, row: AlertInstance) -> None:
+        """Queue the alert's current state unless it is what was last notified."""
+        current: NotificationKind = "firing" if row.state == "firing" else "resolved"
+        if current == row.notified_state or (current == "resolved" and row.notified_state is None):
+            return
+        row.notified_state = current
+        self.notify(row, current)
+
+    def notify(self, row: AlertInstance, kind: NotificationKind) -> None:
+        enqueue_notification(self.db, row, kind, self.now)
+        NOTIFICATIONS_QUEUED.labels(kind).inc()
+        self.queued += 1
+
+
+def retire_group_alerts(db: Session, group_name: str, now_s: float) -> int:
+    """Resolve every active alert of a group being deleted; returns notifications queued."""
+    transitions = Transitions(db, now_s, FlapPolicy())
+    for row in load_group_alerts(db, group_name).values():
+        transitions.retire(row)
+    return transitions.queued
