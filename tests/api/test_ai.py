@@ -204,3 +204,53 @@ def _iso(seconds: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_predictions_forecast_a_trend_and_the_threshold_crossing(
+    env: Env, acme: TenantFixture, globex: TenantFixture
+) -> None:
+    now = env.clock.time()
+    samples = [[now - 48 * 3600 + i * 300, 10.0 + i * 0.1] for i in range(48 * 12)]  # +1.2 per hour
+    body = [{"metric": "disk_used_percent", "labels": {"host": "db-1"}, "samples": samples}]
+    assert env.client.post("/api/v1/ingest", headers=acme.key, json=body).status_code == 200
+    response = env.client.get(
+        "/ai/predictions",
+        headers=acme.key,
+        params={
+            "metric": 'disk_used_percent{host="db-1"}',
+            "horizon_hours": 12,
+            "history_hours": 48,
+            "threshold": 75,
+        },
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    [series] = answer["predictions"]
+    assert series["labels"]["host"] == "db-1" and len(series["points"]) == answer["horizon_steps"]
+    for point in series["points"]:
+        assert point["lo95"] <= point["lo80"] <= point["mean"] <= point["hi80"] <= point["hi95"]
+    assert all(40 < point["mean"] < 100 for point in series["points"])  # 67.5 now, +1.2/h
+    crossing = series["threshold"]
+    assert crossing["crossing"] and 0 < crossing["seconds_until"] < 12 * 3600
+    assert "threshold reached in" in crossing["sentence"]
+    other = env.client.get(
+        "/ai/predictions", headers=globex.key, params={"metric": "disk_used_percent"}
+    )
+    assert other.status_code == 200 and other.json()["predictions"] == []
+
+
+def test_predictions_reject_bad_input(env: Env, acme: TenantFixture) -> None:
+    assert (
+        env.client.get("/ai/predictions", headers=acme.key, params={"metric": "sum(("}).status_code
+        == 400
+    )
+    unknown = env.client.get(
+        "/ai/predictions", headers=acme.key, params={"metric": "up", "model": "crystal_ball"}
+    )
+    assert unknown.status_code == 422 and "crystal_ball" in unknown.json()["error"]["message"]
+    assert (
+        env.client.get(
+            "/ai/predictions", headers=acme.key, params={"metric": "up", "horizon_hours": -1}
+        ).status_code
+        == 422
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from watchkeeper.cli.bench_m4 import m4
 from watchkeeper.cli.bench_nab import nab
 
 bench_app = typer.Typer(
     help="Score detectors and forecasters on public benchmarks.", no_args_is_help=True
 )
 bench_app.command("nab", help="Numenta Anomaly Benchmark scoring of the detectors.")(nab)
+bench_app.command("m4", help="M4 hourly forecasting benchmark (sMAPE, MASE, OWA vs Naive2).")(m4)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import promql_parser as pp
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
 from watchkeeper.api.errors import ApiError
@@ -19,6 +21,8 @@ from watchkeeper.api.schemas.ai import (
 )
 from watchkeeper.detect import service
 from watchkeeper.detect.explain import Pattern
+from watchkeeper.detect.forecast import FORECASTERS, ForecastError
+from watchkeeper.detect.predict import PredictionRequest, predict
 from watchkeeper.domain.series import Matcher
 from watchkeeper.query.errors import QueryError
 from watchkeeper.query.params import parse_time
@@ -154,3 +158,33 @@ def list_models(db: TenantDB) -> list[ModelPublic]:
         )
         for row in service.list_models(db)
     ]
+
+
+@router.get(
+    "/predictions",
+    dependencies=[Depends(require("anomalies:read"))],
+    summary="Forecast a metric with 80/95 % intervals, and when it crosses a threshold",
+)
+async def predictions(
+    context: Context,
+    principal: CurrentPrincipal,
+    metric: str = Query(..., min_length=1, description="PromQL selector or expression"),
+    horizon_hours: float = Query(24.0, gt=0, le=24 * 90),
+    history_hours: float = Query(168.0, gt=0, le=24 * 365),
+    model: str = Query("default", description="a forecaster name: " + ", ".join(FORECASTERS)),
+    threshold: float | None = Query(
+        None, description="answer when the forecast reaches this value"
+    ),
+    limit: int = Query(20, ge=1, le=200, description="series forecast at most"),
+) -> dict[str, Any]:
+    if model not in FORECASTERS:
+        raise ApiError(422, f"unknown model {model!r}; known: {', '.join(FORECASTERS)}")
+    request = PredictionRequest(
+        metric, context.clock.time(), horizon_hours, history_hours, model, threshold, limit
+    )
+    try:
+        return await run_in_threadpool(predict, context.query, principal.tenant_id, request)
+    except QueryError as exc:
+        raise ApiError(400 if exc.http_status == 400 else 422, exc.message) from None
+    except ForecastError as exc:
+        raise ApiError(422, f"cannot forecast: {exc}") from None
