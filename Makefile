@@ -18,7 +18,7 @@ $(VENV)/.run-deps: pyproject.toml | $(BIN)/python
 
 $(VENV)/.test-deps: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e '.[dev,ml,deep]'
+	$(BIN)/pip install -q -e '.[dev,ml,deep,prophet]'
 	touch $@
 
 run: $(VENV)/.run-deps

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.detect.forecast.conftest import SEASON, STEP, seasonal_history
+from tests.support import missing
 from watchkeeper.clock import ManualClock
 from watchkeeper.detect.forecast import FORECASTERS, Forecast, Forecaster
 from watchkeeper.detect.forecast.state import load_forecaster, save_forecaster
@@ -19,7 +20,7 @@ NAMES = sorted(FORECASTERS)
 
 def _build(name: str) -> Forecaster:
     if name == "prophet" and importlib.util.find_spec("prophet") is None:
-        pytest.skip("prophet is not installed (the prophet extra)")
+        missing("prophet is not installed (the prophet extra)")
     return FORECASTERS[name](season_lengths=(SEASON,))
 
 
