@@ -49,7 +49,9 @@ def audit(
     db: TenantDB,
     principal: CurrentPrincipal,
     limit: int = Query(100, ge=1, le=1000),
-    before_id: int | None = Query(None, ge=1, description="page: records older than this id"),
+    before_id: int | None = Query(
+        None, ge=1, le=2**63 - 1, description="page: records older than this id"
+    ),
 ) -> list[AuditRecordPublic]:
     rows = list_records(db, principal.tenant_id, limit=limit, before_id=before_id)
     return [AuditRecordPublic.model_validate(r) for r in rows]
