@@ -3,6 +3,7 @@ input, the API answers with a documented 4xx, never a 500."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from tests.support import ADMIN_PASSWORD
+
+# CI keeps it short; WATCHKEEPER_FUZZ_EXAMPLES=200 digs deeper before a release.
+EXAMPLES = int(os.environ.get("WATCHKEEPER_FUZZ_EXAMPLES", "12"))
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +58,10 @@ def test_no_input_gives_a_server_error(
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
         )
         def check(case: schemathesis.Case) -> None:
             response = case.call(headers=headers)

@@ -335,3 +335,52 @@ class AlertNotification(TenantOwned, Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class NotificationOutbox(TenantOwned, Base):
+    """The delivery outbox: one message to one channel, written in the transaction that caused
+    it (an alert group flush, an incident change, an escalation step, an API call).
+
+    Delivery workers claim `pending` rows whose `next_attempt_at` has come (status `sending`
+    with a lease in `claimed_until`, so a row claimed by a process that died is taken again
+    once the lease ends), send them and mark them `sent`, or back to `pending` with a later
+    `next_attempt_at`, or `dead` after the last attempt. `idempotency_key` is unique per tenant:
+    enqueueing the same key twice is a no-op, and channels that accept one receive it.
+    `payload` holds the template variables; the message is rendered at delivery.
+    """
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key", name="uq_notification_outbox_key"),
+        Index("ix_notification_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))  # a NotificationChannel value
+    receiver: Mapped[str] = mapped_column(String(200), default="")  # configured receiver name
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    template_id: Mapped[str] = mapped_column(String(100), default="")
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(32), default="api")  # alert_group, incident, ...
+    source_ref: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+# -- alert dispatch: silences, group state (migration 0005) --------------------------------
+
+
+# -- notification delivery: templates, rate limits, quiet hours (migration 0006) ----------
+
+
+# -- incidents: incidents, timeline, correlation, classification (migration 0007) ---------
+
+
+# -- templates, escalation, schedules (migration 0008) ---------------------------------
