@@ -179,6 +179,10 @@ class ObservabilitySettings(_Section):
 
 DetectorName = Literal["default", "isolation_forest", "lstm", "vae", "ensemble"]
 """The names of `watchkeeper.detect.DETECTORS` (a test keeps the two in step)."""
+ForecasterName = Literal[
+    "default", "capacity", "arima", "ets", "theta", "mstl", "prophet", "seasonal_naive", "naive2"
+]
+"""The names of `watchkeeper.detect.forecast.FORECASTERS` (a test keeps the two in step)."""
 
 
 class DetectionSettings(_Section):
@@ -203,8 +207,32 @@ class DetectionSettings(_Section):
     checkpoint_interval_seconds: float = Field(
         300.0, ge=0, description="how often model state is saved (0: after every pass)"
     )
+    forecast_enabled: bool = Field(
+        True, description="write watchkeeper_forecast series for the forecast selectors"
+    )
+    forecast_selectors: list[str] = Field(
+        default_factory=list,
+        description="series selectors the forecast loop forecasts (empty: the same as selectors)",
+    )
+    forecast_interval_seconds: float = Field(
+        900.0, gt=0, le=86400, description="seconds between forecast passes"
+    )
+    forecast_horizons: list[str] = Field(
+        default_factory=lambda: ["1h", "6h", "24h"],
+        min_length=1,
+        description="how far ahead each written forecast looks (one series per horizon)",
+    )
+    forecast_history_hours: float = Field(
+        168.0, gt=0, le=8760, description="history each forecast is fitted on"
+    )
+    forecast_model: ForecasterName = Field(
+        "capacity", description="forecaster the loop fits (capacity: follows trends additively)"
+    )
+    forecast_max_series: int = Field(
+        200, ge=1, le=100_000, description="series forecast per tenant and pass at most"
+    )
 
-    @field_validator("selectors")
+    @field_validator("selectors", "forecast_selectors")
     @classmethod
     def _valid_selectors(cls, value: list[str]) -> list[str]:
         from watchkeeper.query.errors import QueryError
@@ -215,6 +243,21 @@ class DetectionSettings(_Section):
                 parse_selector(selector)
             except QueryError as exc:
                 raise ValueError(f"{selector!r} is not a valid series selector: {exc}") from None
+        return value
+
+    @field_validator("forecast_horizons")
+    @classmethod
+    def _valid_horizons(cls, value: list[str]) -> list[str]:
+        from watchkeeper.query.errors import QueryError
+        from watchkeeper.query.params import parse_duration
+
+        for horizon in value:
+            try:
+                seconds = parse_duration("horizon", horizon) / 1000
+            except QueryError:
+                raise ValueError(f"{horizon!r} is not a duration such as 6h or 90m") from None
+            if not 0 < seconds <= 30 * 86400:
+                raise ValueError(f"{horizon!r} must be more than 0 and at most 30d")
         return value
 
 

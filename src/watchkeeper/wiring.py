@@ -142,6 +142,18 @@ def build_workers(context: AppContext) -> list[Worker]:
             retrain_interval_hours=settings.retrain_interval_hours,
         )
         workers.append(context.detection)
+        if settings.detection.forecast_enabled:
+            from watchkeeper.detect.forecast_runner import ForecastLoop
+
+            workers.append(
+                ForecastLoop(
+                    store=context.store,
+                    engine=context.query,
+                    sessions=context.sessions,
+                    clock=clock,
+                    settings=settings.detection,
+                )
+            )
     context.rules = build_rule_worker(context)
     workers.append(context.rules)
     jobs = jobs_from_settings(settings.metrics)

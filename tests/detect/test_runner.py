@@ -215,3 +215,10 @@ def test_selected_output_series_are_not_scored_again(rig: Rig) -> None:
 
 def test_configurable_detector_names_are_the_registry() -> None:
     assert set(typing.get_args(DetectorName)) == set(DETECTORS)
+
+
+def test_configurable_forecaster_names_are_the_registry() -> None:
+    from watchkeeper.config import ForecasterName
+    from watchkeeper.detect.forecast import FORECASTERS
+
+    assert set(typing.get_args(ForecasterName)) == set(FORECASTERS)

@@ -3,12 +3,20 @@ regular grid, fit a forecaster per series, and say when a threshold will be cros
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from watchkeeper.detect.forecast import FORECASTERS, ForecastError, SeriesHistory, seasons_for_step
+from watchkeeper.detect.forecast import (
+    FORECASTERS,
+    Forecast,
+    ForecastError,
+    SeriesHistory,
+    seasons_for_step,
+)
 from watchkeeper.detect.forecast.threshold import time_until_threshold
 from watchkeeper.query import Engine
 
@@ -35,29 +43,94 @@ class PredictionRequest:
     limit: int
 
 
+@dataclass(frozen=True)
+class SeriesForecast:
+    """One series' history on the grid and its forecast from the end of that history."""
+
+    labels: dict[str, str]
+    history: SeriesHistory
+    forecast: Forecast
+
+
+@dataclass(frozen=True)
+class ForecastBatch:
+    step: int
+    horizon: int
+    series: int
+    """How many series the expression returned (forecasts may be fewer: `limit`, skips)."""
+    forecasts: list[SeriesForecast]
+    skipped: list[str]
+    """Why series were left out, one line each (only when `skip_unforecastable`)."""
+
+
+def forecast_expression(
+    engine: Engine,
+    tenant_id: str,
+    expr: str,
+    *,
+    now: float,
+    history_hours: float,
+    horizon_seconds: float,
+    model: str,
+    limit: int,
+    skip_unforecastable: bool = False,
+    keep: Callable[[dict[str, str]], bool] | None = None,
+) -> ForecastBatch:
+    """Resample `expr` over the last `history_hours` onto a regular grid and forecast each
+    series `horizon_seconds` ahead.
+
+    Raises QueryError for bad PromQL, KeyError for an unknown model, and ForecastError for a
+    series that cannot be forecast unless `skip_unforecastable` (the live loop skips them, an
+    API caller wants to know). `keep` filters series by labels before the limit applies.
+    """
+    factory = FORECASTERS[model]
+    history_s = history_hours * 3600
+    step = choose_step(history_s)
+    end_ms = int(now // step * step * 1000)
+    start_ms = end_ms - int(history_s * 1000)
+    result = engine.range_query(tenant_id, expr, start_ms, end_ms, step * 1000)
+    grid = np.arange(start_ms, end_ms + 1, step * 1000, dtype=np.int64)
+    horizon = max(1, min(MAX_POINTS, math.ceil(horizon_seconds / step)))
+    selected = [s for s in result.series if keep is None or keep(dict(s.labels))]
+    forecasts: list[SeriesForecast] = []
+    skipped: list[str] = []
+    for series in selected[:limit]:
+        labels = dict(series.labels)
+        values = np.full(len(grid), np.nan)
+        values[np.searchsorted(grid, series.timestamps)] = series.values
+        try:
+            if np.count_nonzero(np.isfinite(values)) < 3:
+                raise ForecastError(f"fewer than 3 samples in the last {history_hours:g} h")
+            history = SeriesHistory.from_values(values, start=start_ms / 1000, step=step)
+            forecaster = factory(season_lengths=seasons_for_step(step))
+            forecast = forecaster.fit(history).predict(horizon)
+        except ForecastError as exc:
+            if not skip_unforecastable:
+                raise ForecastError(f"{labels}: {exc}") from None
+            skipped.append(f"{labels}: {exc}")
+            continue
+        forecasts.append(SeriesForecast(labels, history, forecast))
+    return ForecastBatch(step, horizon, len(result.series), forecasts, skipped)
+
+
 def predict(engine: Engine, tenant_id: str, request: PredictionRequest) -> dict[str, Any]:
     """Raises QueryError for bad PromQL, ForecastError when a series cannot be forecast,
     KeyError for an unknown model."""
-    factory = FORECASTERS[request.model]
-    history_s = request.history_hours * 3600
-    step = choose_step(history_s)
-    end_ms = int(request.now // step * step * 1000)
-    start_ms = end_ms - int(history_s * 1000)
-    result = engine.range_query(tenant_id, request.expr, start_ms, end_ms, step * 1000)
-    grid = np.arange(start_ms, end_ms + 1, step * 1000, dtype=np.int64)
-    horizon = max(1, min(MAX_POINTS, int(request.horizon_hours * 3600 // step)))
+    batch = forecast_expression(
+        engine,
+        tenant_id,
+        request.expr,
+        now=request.now,
+        history_hours=request.history_hours,
+        horizon_seconds=request.horizon_hours * 3600,
+        model=request.model,
+        limit=request.limit,
+    )
     predictions = []
-    for series in result.series[: request.limit]:
-        values = np.full(len(grid), np.nan)
-        values[np.searchsorted(grid, series.timestamps)] = series.values
-        if np.count_nonzero(np.isfinite(values)) < 3:
-            raise ForecastError(
-                f"{dict(series.labels)}: fewer than 3 samples in the last {request.history_hours:g} h"
-            )
-        history = SeriesHistory.from_values(values, start=start_ms / 1000, step=step)
-        forecast = factory(season_lengths=seasons_for_step(step)).fit(history).predict(horizon)
+    for item in batch.forecasts:
+        forecast = item.forecast
         entry: dict[str, Any] = {
-            "labels": dict(series.labels),
+            "labels": item.labels,
             "points": [
                 {
                     "t": float(t),
@@ -81,7 +154,7 @@ def predict(engine: Engine, tenant_id: str, request: PredictionRequest) -> dict[
         if request.threshold is not None:
             # Crossing times come from the capacity forecaster (trend-following, see
             # detect/forecast/threshold.py), whichever model drew the curve above.
-            crossing = time_until_threshold(history, request.threshold, horizon)
+            crossing = time_until_threshold(item.history, request.threshold, batch.horizon)
             entry["threshold"] = {
                 "value": request.threshold,
                 "crossing": crossing.crossing,
@@ -95,8 +168,8 @@ def predict(engine: Engine, tenant_id: str, request: PredictionRequest) -> dict[
     return {
         "metric": request.expr,
         "model": request.model,
-        "step_seconds": step,
-        "horizon_steps": horizon,
-        "series": len(result.series),
+        "step_seconds": batch.step,
+        "horizon_steps": batch.horizon,
+        "series": batch.series,
         "predictions": predictions,
     }

@@ -24,8 +24,9 @@ from watchkeeper.detect.base import FloatArray
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Labels, SeriesSamples
 
 SCORE_METRIC = "watchkeeper_anomaly_score"
-OUTPUT_METRICS = frozenset({SCORE_METRIC})
-"""Series the loop writes; never scored themselves even when a selector matches them."""
+FORECAST_METRIC = "watchkeeper_forecast"
+OUTPUT_METRICS = frozenset({SCORE_METRIC, FORECAST_METRIC})
+"""Series the detection and forecast loops write; never scored or forecast themselves."""
 
 COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 

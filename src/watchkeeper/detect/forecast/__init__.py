@@ -20,7 +20,7 @@ from watchkeeper.detect.forecast.base import (
 from watchkeeper.detect.forecast.baselines import Naive2Forecaster, SeasonalNaiveForecaster
 from watchkeeper.detect.forecast.default import DefaultForecaster
 from watchkeeper.detect.forecast.ets import AutoETSForecaster
-from watchkeeper.detect.forecast.mstl import MSTLForecaster
+from watchkeeper.detect.forecast.mstl import CapacityForecaster, MSTLForecaster
 from watchkeeper.detect.forecast.prophet import ProphetForecaster
 from watchkeeper.detect.forecast.theta import AutoThetaForecaster
 
@@ -30,6 +30,7 @@ FORECASTERS: dict[str, Callable[..., Forecaster]] = {
     AutoETSForecaster.name: AutoETSForecaster,
     AutoThetaForecaster.name: AutoThetaForecaster,
     MSTLForecaster.name: MSTLForecaster,
+    CapacityForecaster.name: CapacityForecaster,
     ProphetForecaster.name: ProphetForecaster,
     SeasonalNaiveForecaster.name: SeasonalNaiveForecaster,
     Naive2Forecaster.name: Naive2Forecaster,
@@ -41,6 +42,7 @@ __all__ = [
     "AutoARIMAForecaster",
     "AutoETSForecaster",
     "AutoThetaForecaster",
+    "CapacityForecaster",
     "DefaultForecaster",
     "Forecast",
     "ForecastError",

@@ -58,3 +58,18 @@ class MSTLForecaster(StatsforecastForecaster):
             trend_forecaster=trend_model(self.trend),
             stl_kwargs=stl_jumps(seasons),
         )
+
+
+class CapacityForecaster(MSTLForecaster):
+    """MSTL with ARIMA on the raw values: follows a steady trend additively.
+
+    The default forecaster shrinks trends (half of it has none) and a log model turns linear
+    growth, like a filling disk, into exponential growth; capacity questions ("when is the disk
+    full?", "above 95 % within 6 h?") need this one. It is what time-until-threshold and the
+    live forecast loop use by default.
+    """
+
+    name: ClassVar[str] = "capacity"
+
+    def __init__(self, season_lengths: tuple[int, ...] = (24, 168)) -> None:
+        super().__init__(season_lengths, log=False, trend="arima")

@@ -25,7 +25,7 @@ from watchkeeper.detect.forecast.base import (
     SeriesHistory,
     seasons_for_step,
 )
-from watchkeeper.detect.forecast.mstl import MSTLForecaster
+from watchkeeper.detect.forecast.mstl import CapacityForecaster
 
 EN_DASH = "\u2013"  # the range dash, as in "5 h 10 min to 8 h" typeset
 
@@ -147,7 +147,7 @@ def threshold_crossing(
 
 def capacity_forecaster(step: float) -> Forecaster:
     """MSTL (daily/weekly seasons for this sampling step) with ARIMA on the raw values."""
-    return MSTLForecaster(seasons_for_step(step), log=False, trend="arima")
+    return CapacityForecaster(seasons_for_step(step))
 
 
 def time_until_threshold(
