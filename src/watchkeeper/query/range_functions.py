@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numba
 import numpy as np
 
 from watchkeeper.query.values import Bools, Floats, Ints, SampleBlock
@@ -43,79 +44,83 @@ def _window_pairs_sum(w: Windows, per_pair: Floats, ok: Bools) -> Floats:
     return prefix[last] - prefix[first]
 
 
-def _reset_correction(w: Windows, ok: Bools) -> Floats:
-    """Sum of the value before each counter reset inside each window.
-
-    Resets are rare, so they are found once and summed per window through a prefix sum over
-    the resets alone. A reset from +Inf would poison that sum and is counted apart (a drop is
-    never from NaN or -Inf: both compare false).
-    """
-    vals = w.block.values
-    shape = ok.shape
-    if len(vals) < 2:
-        return np.zeros(shape)
-    after = np.flatnonzero(vals[1:] < vals[:-1]) + 1  # index of the sample after a drop
-    # A drop onto a series' first sample is the previous series ending, not a reset.
-    after = after[~np.isin(after, w.block.offsets[1:-1], assume_unique=True)]
-    if len(after) == 0:
-        return np.zeros(shape)
-    dropped = vals[after - 1]
-    from_inf = np.isposinf(dropped)
-    finite = np.concatenate([[0.0], np.cumsum(np.where(from_inf, 0.0, dropped))])
-    infinite = np.concatenate([[0], np.cumsum(from_inf)])
-    # Resets strictly after the window's first sample and at or before its last one.
-    lo = np.searchsorted(after, np.where(ok, w.start, 0), side="right")
-    hi = np.searchsorted(after, np.where(ok, w.end - 1, 0), side="right")
-    return np.where(infinite[hi] > infinite[lo], np.inf, finite[hi] - finite[lo])
-
-
-def _seconds(delta_ms: Ints) -> Floats:
-    """float64(delta) / 1000, as Go converts millisecond differences."""
-    return np.true_divide(delta_ms, 1000.0)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _extrapolated_rate_kernel(
+    ts: Ints,
+    vals: Floats,
+    start: Ints,
+    end: Ints,
+    refs: Ints,
+    range_ms: int,
+    counter: bool,
+    per_second: bool,
+    out: Floats,
+    ok: Bools,
+) -> None:  # pragma: no cover - compiled; covered through extrapolated_rate
+    """extrapolatedRate of promql/functions.go (2.42) per series and step, in Go's order of
+    operations, so results match Prometheus to the last bit where the inputs do."""
+    range_s = range_ms / 1000.0
+    series, steps = start.shape
+    for i in range(series):
+        for j in range(steps):
+            first = start[i, j]
+            last = end[i, j] - 1
+            count = last - first + 1
+            if count < 2:
+                ok[i, j] = False
+                out[i, j] = 0.0
+                continue
+            ok[i, j] = True
+            v_first = vals[first]
+            result = vals[last] - v_first
+            if counter:
+                previous = 0.0
+                for k in range(first, last + 1):
+                    if vals[k] < previous:
+                        result += previous
+                    previous = vals[k]
+            t_first = ts[first]
+            t_last = ts[last]
+            sampled = (t_last - t_first) / 1000.0
+            to_start = (t_first - (refs[j] - range_ms)) / 1000.0
+            to_end = (refs[j] - t_last) / 1000.0
+            average = sampled / (count - 1)
+            if counter and result > 0 and v_first >= 0:
+                to_zero = sampled * (v_first / result)
+                if to_zero < to_start:
+                    to_start = to_zero
+            threshold = average * 1.1
+            if not to_start < threshold:
+                to_start = average / 2
+            if not to_end < threshold:
+                to_end = average / 2
+            result *= (sampled + to_start + to_end) / sampled
+            if per_second:
+                result /= range_s
+            out[i, j] = result
 
 
 def extrapolated_rate(w: Windows, *, counter: bool, per_second: bool) -> Result:
-    """rate / increase / delta: extrapolatedRate in promql/functions.go.
-
-    Written with in-place updates: it runs on every series x step of large queries.
-    """
-    n = w.count
-    ok = n >= 2
-    if ok.all():
-        first, last = w.start, w.end - 1
-    else:
-        first, last = np.where(ok, w.start, 0), np.where(ok, w.end - 1, 0)
-    ts, vals = w.block.timestamps, w.block.values
-    if len(ts) == 0:
-        return np.zeros(ok.shape), ok
-    t_first, t_last = ts[first], ts[last]
-    v_first = vals[first]
-    result = vals[last]
-    result -= v_first
-    if counter:
-        result += _reset_correction(w, ok)
-    refs = w.refs[None, :]
-    sampled = _seconds(t_last - t_first)
-    to_start = _seconds(t_first - (refs - w.range_ms))
-    to_end = _seconds(refs - t_last)
-    average = sampled / np.maximum(n - 1, 1)
-    if counter:
-        to_zero = v_first / result
-        to_zero *= sampled
-        use_zero = (result > 0) & (v_first >= 0) & (to_zero < to_start)
-        np.copyto(to_start, to_zero, where=use_zero)
-    threshold = average * 1.1
-    half = average
-    half /= 2
-    np.copyto(to_start, half, where=~(to_start < threshold))
-    np.copyto(to_end, half, where=~(to_end < threshold))
-    interval = sampled + to_start
-    interval += to_end
-    interval /= sampled
-    result *= interval
-    if per_second:
-        result /= w.range_ms / 1000
-    return result, ok
+    """rate / increase / delta: extrapolatedRate in promql/functions.go, compiled (it runs on
+    every series x step of large queries)."""
+    shape = w.start.shape
+    out = np.zeros(shape)
+    ok = np.zeros(shape, dtype=np.bool_)
+    if len(w.block.timestamps) == 0 or out.size == 0:
+        return out, ok
+    _extrapolated_rate_kernel(
+        np.ascontiguousarray(w.block.timestamps, dtype=np.int64),
+        np.ascontiguousarray(w.block.values, dtype=np.float64),
+        np.ascontiguousarray(w.start, dtype=np.int64),
+        np.ascontiguousarray(w.end, dtype=np.int64),
+        np.ascontiguousarray(w.refs, dtype=np.int64),
+        int(w.range_ms),
+        counter,
+        per_second,
+        out,
+        ok,
+    )
+    return out, ok
 
 
 def instant_value(w: Windows, *, per_second: bool) -> Result:

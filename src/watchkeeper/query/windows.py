@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from watchkeeper.domain.series import is_stale_nan
@@ -75,11 +76,48 @@ def instant_lookup(block: SampleBlock, refs: Ints, lookback_ms: int) -> tuple[Fl
     return values, present, timestamps
 
 
+@numba.njit(cache=True, nogil=True)
+def _merge_bounds(
+    timestamps: Ints, offsets: Ints, refs: Ints, range_ms: int, start: Ints, end: Ints
+) -> None:  # pragma: no cover - compiled; covered through window_bounds
+    """Two pointers per series over its sorted samples: O(samples + series x steps)."""
+    for i in range(len(offsets) - 1):
+        low = offsets[i]
+        high = offsets[i + 1]
+        first = low
+        past = low
+        for j in range(len(refs)):
+            ref = refs[j]
+            while first < high and timestamps[first] < ref - range_ms:
+                first += 1
+            if past < first:
+                past = first
+            while past < high and timestamps[past] <= ref:
+                past += 1
+            start[i, j] = first
+            end[i, j] = past
+
+
 def window_bounds(block: SampleBlock, refs: Ints, range_ms: int) -> tuple[Ints, Ints]:
     """Flat [start, end) sample indices of each step's window refs-range <= t <= refs.
 
-    Prometheus 2.x includes both ends of a range selector's window.
+    Prometheus 2.x includes both ends of a range selector's window. Steps in time order (every
+    range query and subquery) take the compiled merge: one pass over each series' samples,
+    no temporaries the size of the samples.
     """
+    n, steps = len(block), len(refs)
+    if steps and n and (steps == 1 or bool(np.all(refs[1:] >= refs[:-1]))):
+        start = np.empty((n, steps), dtype=np.int64)
+        end = np.empty((n, steps), dtype=np.int64)
+        _merge_bounds(
+            np.ascontiguousarray(block.timestamps, dtype=np.int64),
+            np.ascontiguousarray(block.offsets, dtype=np.int64),
+            np.ascontiguousarray(refs, dtype=np.int64),
+            int(range_ms),
+            start,
+            end,
+        )
+        return start, end
     stride = _stride(refs)
     base = block.offsets[:-1, None]
     if stride > 0 and range_ms % stride == 0 and block.sample_count:

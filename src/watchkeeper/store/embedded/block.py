@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from watchkeeper.store.embedded.head import Samples
 from watchkeeper.store.embedded.wal import fsync_directory
+from watchkeeper.store.embedded.window import block_rows
 
 _COLUMNS = ("series", "offsets", "timestamps", "values")
 
@@ -36,21 +37,8 @@ class BlockPart:
 
     def rows(self, wanted: npt.NDArray[np.int64], start_ms: int, end_ms: int) -> Samples:
         """Rows of the wanted (sorted) series with start_ms <= t <= end_ms, grouped by series."""
-        position = np.searchsorted(self.series, wanted)
-        present = position < len(self.series)
-        present[present] = self.series[position[present]] == wanted[present]
-        position, sids = position[present], wanted[present]
-        starts, ends = self.offsets[position], self.offsets[position + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        # Concatenated ranges [start, end) without a Python loop.
-        rows = np.arange(total, dtype=np.int64) + np.repeat(
-            starts - (np.cumsum(lengths) - lengths), lengths
-        )
-        timestamps = self.timestamps[rows]
-        keep = (timestamps >= start_ms) & (timestamps <= end_ms)
-        return Samples(
-            np.repeat(sids, lengths)[keep], timestamps[keep], np.asarray(self.values[rows[keep]])
+        return block_rows(
+            self.series, self.offsets, self.timestamps, self.values, wanted, start_ms, end_ms
         )
 
     def newest(self) -> Samples:

@@ -50,7 +50,7 @@ from watchkeeper.store.embedded.wal import (
     segment_numbers,
     segment_path,
 )
-from watchkeeper.store.embedded.window import series_in_window, split_by_series
+from watchkeeper.store.embedded.window import group_by_series, series_in_window, split_by_series
 
 log = logging.getLogger(__name__)
 
@@ -233,26 +233,15 @@ class EmbeddedStore:
         wanted = np.zeros(len(labels), dtype=np.bool_)
         wanted[sids] = True
         pieces = [
-            piece
-            for piece in (
-                source.rows(sids, start_ms, end_ms)
-                if isinstance(source, BlockPart)
-                else series_in_window(source, wanted, start_ms, end_ms)
-                for source in sources
-            )
-            if len(piece)
+            source.rows(sids, start_ms, end_ms)
+            if isinstance(source, BlockPart)
+            else series_in_window(source, wanted, start_ms, end_ms)
+            for source in sources
         ]
-        if not pieces:
+        present, offsets, timestamps, values = group_by_series(pieces, len(labels))
+        if not len(present):
             return empty
-        ids = np.concatenate([p.series_ids for p in pieces])
-        timestamps = np.concatenate([p.timestamps for p in pieces])
-        values = np.concatenate([p.values for p in pieces])
-        if len(pieces) > 1 or np.any(ids[1:] < ids[:-1]):
-            order = np.argsort(ids, kind="stable")  # pieces are oldest first: time order kept
-            ids, timestamps, values = ids[order], timestamps[order], values[order]
-        starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
-        offsets = np.append(starts, len(ids)).astype(np.int64)
-        return Selection([labels[sid] for sid in ids[starts].tolist()], timestamps, values, offsets)
+        return Selection([labels[sid] for sid in present.tolist()], timestamps, values, offsets)
 
     def _present(
         self, tenant: _Tenant, matchers: Sequence[Matcher], start_ms: int, end_ms: int
