@@ -95,6 +95,24 @@ def test_quick_start_answers_and_collects_its_own_host_metrics(server: Server) -
         assert float(found[0]["value"][1]) > 0  # type: ignore[index]
 
 
+def test_a_write_is_committed_before_its_answer_arrives(server: Server) -> None:
+    """A 201 means committed: the new API key works on the very next request."""
+    with httpx.Client(timeout=30) as client:
+        headers = server.login(client)
+        for attempt in range(25):
+            created = client.post(
+                f"{server.url}/api/v1/apikeys",
+                headers=headers,
+                json={"name": f"k{attempt}", "scopes": ["read"]},
+            )
+            assert created.status_code == 201, created.text
+            used = client.get(
+                f"{server.url}/api/v1/labels",
+                headers={"X-API-Key": created.json()["key"]},
+            )
+            assert used.status_code == 200, f"attempt {attempt}: {used.text}"
+
+
 def test_acknowledged_samples_survive_kill_9(server: Server) -> None:
     with httpx.Client(timeout=30) as client:
         headers = server.login(client)

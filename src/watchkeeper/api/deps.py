@@ -74,4 +74,7 @@ def tenant_session(context: Context, principal: CurrentPrincipal) -> Iterator[Se
         yield session
 
 
-TenantDB = Annotated[Session, Depends(tenant_session)]
+# scope="function": commit before the response is sent. The default ("request") runs the code
+# after `yield` once the client already has its answer: a 201 could precede the commit (a new
+# API key briefly unknown) or a failed commit go unreported.
+TenantDB = Annotated[Session, Depends(tenant_session, scope="function")]

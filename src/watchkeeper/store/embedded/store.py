@@ -50,7 +50,7 @@ from watchkeeper.store.embedded.wal import (
     segment_numbers,
     segment_path,
 )
-from watchkeeper.store.embedded.window import group_by_series, series_in_window, split_by_series
+from watchkeeper.store.embedded.window import group_by_series, series_in_window
 
 log = logging.getLogger(__name__)
 
@@ -191,27 +191,15 @@ class EmbeddedStore:
     def select(
         self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[SeriesSamples]:
-        start_ms = max(start_ms, self._cutoff)
-        with self._lock:
-            tenant = self._tenants.get(tenant_id)
-            if tenant is None or start_ms > end_ms:
-                return []
-            sids = self._present(tenant, matchers, start_ms, end_ms)
-            labels = tenant.index.labels  # append-only: safe to read outside the lock
-            sources = self._sources(tenant_id, tenant, start_ms, end_ms)
-        if not len(sids):
-            return []
-        wanted = np.zeros(len(labels), dtype=np.bool_)
-        wanted[sids] = True
-        pieces = [
-            source.rows(sids, start_ms, end_ms)
-            if isinstance(source, BlockPart)
-            else series_in_window(source, wanted, start_ms, end_ms)
-            for source in sources
-        ]
+        columns = self.select_columns(tenant_id, matchers, start_ms, end_ms)
+        offsets = columns.offsets.tolist()
         return [
-            SeriesSamples(labels[sid], timestamps, values)
-            for sid, timestamps, values in split_by_series(pieces)
+            SeriesSamples(
+                labels,
+                columns.timestamps[offsets[i] : offsets[i + 1]],
+                columns.values[offsets[i] : offsets[i + 1]],
+            )
+            for i, labels in enumerate(columns.labels)
         ]
 
     def select_columns(

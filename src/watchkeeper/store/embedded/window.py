@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numba
 import numpy as np
@@ -49,30 +49,6 @@ def _rows_in_window(
             vals[j] = values[r]
             j += 1
     return ids, ts, vals
-
-
-def split_by_series(
-    pieces: Sequence[Samples],
-) -> Iterator[tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
-    """(series id, timestamps, values) per series, ascending ids.
-
-    Pieces come oldest first and each keeps time order within a series, so one stable sort by
-    series id leaves every series in time order.
-    """
-    pieces = [p for p in pieces if len(p)]
-    if not pieces:
-        return
-    sids = np.concatenate([p.series_ids for p in pieces])
-    timestamps = np.concatenate([p.timestamps for p in pieces])
-    values = np.concatenate([p.values for p in pieces])
-    if len(pieces) > 1 or np.any(sids[1:] < sids[:-1]):
-        order = np.argsort(sids, kind="stable")
-        sids, timestamps, values = sids[order], timestamps[order], values[order]
-    bounds = np.flatnonzero(sids[1:] != sids[:-1]) + 1
-    starts = [0, *bounds.tolist()]
-    ends = [*bounds.tolist(), len(sids)]
-    for start, end, sid in zip(starts, ends, sids[starts].tolist(), strict=True):
-        yield sid, timestamps[start:end], values[start:end]
 
 
 @numba.njit(cache=True, nogil=True)
