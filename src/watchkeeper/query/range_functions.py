@@ -24,6 +24,7 @@ from watchkeeper.query.window_folds import (
     sum_over_time,
 )
 from watchkeeper.query.windows import Windows
+from watchkeeper.runtime import kernels
 
 
 def _pairwise_prefix(block: SampleBlock, flags: Bools | Floats) -> Floats:
@@ -108,18 +109,27 @@ def extrapolated_rate(w: Windows, *, counter: bool, per_second: bool) -> Result:
     ok = np.zeros(shape, dtype=np.bool_)
     if len(w.block.timestamps) == 0 or out.size == 0:
         return out, ok
-    _extrapolated_rate_kernel(
-        np.ascontiguousarray(w.block.timestamps, dtype=np.int64),
-        np.ascontiguousarray(w.block.values, dtype=np.float64),
-        np.ascontiguousarray(w.start, dtype=np.int64),
-        np.ascontiguousarray(w.end, dtype=np.int64),
-        np.ascontiguousarray(w.refs, dtype=np.int64),
-        int(w.range_ms),
-        counter,
-        per_second,
-        out,
-        ok,
-    )
+    timestamps = np.ascontiguousarray(w.block.timestamps, dtype=np.int64)
+    values = np.ascontiguousarray(w.block.values, dtype=np.float64)
+    start = np.ascontiguousarray(w.start, dtype=np.int64)
+    end = np.ascontiguousarray(w.end, dtype=np.int64)
+    refs = np.ascontiguousarray(w.refs, dtype=np.int64)
+
+    def rate(first: int, past: int) -> None:
+        _extrapolated_rate_kernel(
+            timestamps,
+            values,
+            start[first:past],
+            end[first:past],
+            refs,
+            int(w.range_ms),
+            counter,
+            per_second,
+            out[first:past],
+            ok[first:past],
+        )
+
+    kernels.run_split(rate, (end - start).sum(axis=1) + shape[1])
     return out, ok
 
 

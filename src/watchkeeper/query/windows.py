@@ -17,6 +17,7 @@ import numpy as np
 
 from watchkeeper.domain.series import is_stale_nan
 from watchkeeper.query.values import Bools, Floats, Ints, RangeVector, SampleBlock
+from watchkeeper.runtime import kernels
 
 
 def _stride(refs: Ints) -> int:
@@ -109,14 +110,21 @@ def window_bounds(block: SampleBlock, refs: Ints, range_ms: int) -> tuple[Ints, 
     if steps and n and (steps == 1 or bool(np.all(refs[1:] >= refs[:-1]))):
         start = np.empty((n, steps), dtype=np.int64)
         end = np.empty((n, steps), dtype=np.int64)
-        _merge_bounds(
-            np.ascontiguousarray(block.timestamps, dtype=np.int64),
-            np.ascontiguousarray(block.offsets, dtype=np.int64),
-            np.ascontiguousarray(refs, dtype=np.int64),
-            int(range_ms),
-            start,
-            end,
-        )
+        timestamps = np.ascontiguousarray(block.timestamps, dtype=np.int64)
+        offsets = np.ascontiguousarray(block.offsets, dtype=np.int64)
+        steps_at = np.ascontiguousarray(refs, dtype=np.int64)
+
+        def bounds(first: int, past: int) -> None:
+            _merge_bounds(
+                timestamps,
+                offsets[first : past + 1],
+                steps_at,
+                int(range_ms),
+                start[first:past],
+                end[first:past],
+            )
+
+        kernels.run_split(bounds, np.diff(offsets) + steps)
         return start, end
     stride = _stride(refs)
     base = block.offsets[:-1, None]

@@ -8,6 +8,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.runtime import kernels
 from watchkeeper.store.embedded.head import Samples
 
 
@@ -52,21 +53,19 @@ def _rows_in_window(
 
 
 @numba.njit(cache=True, nogil=True)
-def _block_rows(
+def _block_bounds(
     series: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],
     timestamps: npt.NDArray[np.int64],
-    values: npt.NDArray[np.float64],
     wanted: npt.NDArray[np.int64],
     start_ms: int,
     end_ms: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """A block's rows of the wanted (sorted) series within [start_ms, end_ms]: each series'
-    rows are time-sorted, so two binary searches bound its window and one copy takes it."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each wanted series' rows [lo, hi) within [start_ms, end_ms]: its rows are time-sorted,
+    so two binary searches bound the window (empty when the block lacks the series)."""
     n = len(wanted)
-    lo = np.empty(n, np.int64)
-    hi = np.empty(n, np.int64)
-    total = 0
+    lo = np.zeros(n, np.int64)
+    hi = np.zeros(n, np.int64)
     position = np.searchsorted(series, wanted)
     for i in range(n):
         p = position[i]
@@ -74,21 +73,28 @@ def _block_rows(
             first, past = offsets[p], offsets[p + 1]
             lo[i] = first + np.searchsorted(timestamps[first:past], start_ms)
             hi[i] = first + np.searchsorted(timestamps[first:past], end_ms, side="right")
-        else:
-            lo[i] = 0
-            hi[i] = 0
-        total += hi[i] - lo[i]
-    ids = np.empty(total, np.int64)
-    ts = np.empty(total, np.int64)
-    vals = np.empty(total, np.float64)
-    k = 0
-    for i in range(n):
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _copy_ranges(
+    lo: npt.NDArray[np.int64],
+    hi: npt.NDArray[np.int64],
+    at: npt.NDArray[np.int64],
+    wanted: npt.NDArray[np.int64],
+    timestamps: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    ids: npt.NDArray[np.int64],
+    ts: npt.NDArray[np.int64],
+    vals: npt.NDArray[np.float64],
+) -> None:
+    for i in range(len(lo)):
+        k = at[i]
         for r in range(lo[i], hi[i]):
             ids[k] = wanted[i]
             ts[k] = timestamps[r]
             vals[k] = values[r]
             k += 1
-    return ids, ts, vals
 
 
 def block_rows(
@@ -100,15 +106,34 @@ def block_rows(
     start_ms: int,
     end_ms: int,
 ) -> Samples:
-    ids, ts, vals = _block_rows(
-        np.asarray(series),
-        np.asarray(offsets),
-        np.asarray(timestamps),
-        np.asarray(values),
-        np.ascontiguousarray(wanted, dtype=np.int64),
-        start_ms,
-        end_ms,
+    """A block's rows of the wanted (sorted) series within [start_ms, end_ms], by series."""
+    timestamps, values = np.asarray(timestamps), np.asarray(values)
+    wanted = np.ascontiguousarray(wanted, dtype=np.int64)
+    lo, hi = _block_bounds(
+        np.asarray(series), np.asarray(offsets), timestamps, wanted, start_ms, end_ms
     )
+    lengths = hi - lo
+    at = np.zeros(len(lengths), np.int64)
+    np.cumsum(lengths[:-1], out=at[1:])
+    total = int(lengths.sum())
+    ids = np.empty(total, np.int64)
+    ts = np.empty(total, np.int64)
+    vals = np.empty(total, np.float64)
+
+    def copy(first: int, past: int) -> None:
+        _copy_ranges(
+            lo[first:past],
+            hi[first:past],
+            at[first:past],
+            wanted[first:past],
+            timestamps,
+            values,
+            ids,
+            ts,
+            vals,
+        )
+
+    kernels.run_split(copy, lengths, total)
     return Samples(ids, ts, vals)
 
 
