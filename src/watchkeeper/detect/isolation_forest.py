@@ -89,8 +89,13 @@ class IsolationForestDetector(WindowedDetector):
 
     def attributions(self, recent: FloatArray) -> dict[str, float]:
         """SHAP contribution of each feature to the isolation of the window ending at the last
-        of `recent` (raw values, at least `window` of them). Positive = more anomalous."""
-        import shap
+        of `recent` (raw values, at least `window` of them). Positive = more anomalous.
+        Empty without the `ml` extra (shap): the anomaly is still explained, minus the features.
+        """
+        try:
+            import shap
+        except ImportError:
+            return {}
 
         if self._model is None:
             return {}
