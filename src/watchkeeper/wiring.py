@@ -18,6 +18,7 @@ from watchkeeper.config import Settings
 from watchkeeper.db.engine import build_engine
 from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.ingest.service import IngestService
+from watchkeeper.notify.events import EventBus
 from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
 from watchkeeper.observability.status import StatusCache
@@ -31,9 +32,12 @@ from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import TenantDirectory
 
 if TYPE_CHECKING:  # the detectors import numba: loaded only when a context is built
+    from watchkeeper.alert.handling import HandlingDefaults
     from watchkeeper.alert.worker import RuleEvaluationWorker
     from watchkeeper.detect.runner import DetectionLoop
     from watchkeeper.detect.training import Trainer
+    from watchkeeper.incidents.classifier import IncidentClassifier
+    from watchkeeper.incidents.lifecycle import Policy
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +66,10 @@ class AppContext:
     """The running detection loop (None when ENABLE_ANOMALY_DETECTION is false)."""
     rules: RuleEvaluationWorker | None = None
     """The rule evaluation worker (built with the workers)."""
+    incident_classifier: IncidentClassifier | None = None
+    """Per-tenant incident category models (built on first use: fitting takes a second)."""
+    events: EventBus = field(default_factory=EventBus)
+    """Committed events to /ws/notifications clients (directly or through Redis)."""
 
 
 def build_store(settings: Settings, clock: Clock) -> MetricStore:
@@ -156,12 +164,59 @@ def build_workers(context: AppContext) -> list[Worker]:
             )
     context.rules = build_rule_worker(context)
     workers.append(context.rules)
+    workers.extend(build_incident_workers(context))
+    workers.append(build_dispatch_worker(context))
+    workers.append(build_external_alert_expiry(context))
+    workers.extend(build_realtime_workers(context))
+    workers.extend(build_delivery_workers(context))
     jobs = jobs_from_settings(settings.metrics)
     if jobs:
         workers.append(
             ScrapeWorker(jobs, ingest_sink(context.ingest, context.tenants, "scrape"), clock)
         )
     return workers
+
+
+def build_dispatch_worker(context: AppContext) -> Worker:
+    """Alert events to outbox rows: silences, inhibition, routing, grouping (per tenant)."""
+    from watchkeeper.alert.dispatcher_worker import DispatchWorker
+
+    settings = context.settings
+    server = settings.server
+    return DispatchWorker(
+        sessions=context.sessions,
+        clock=context.clock,
+        defaults=handling_defaults(context),
+        interval=settings.alerting.dispatch_interval_seconds,
+        external_url=server.public_url or f"http://{server.host}:{server.port}",
+    )
+
+
+def handling_defaults(context: AppContext) -> HandlingDefaults:
+    """The alert handling config of tenants without their own (`alerting.handling_config_file`)."""
+    from watchkeeper.alert.handling import HandlingDefaults
+
+    base = context.config_file.parent if context.config_file else None
+    return HandlingDefaults(context.settings.alerting.handling_config_file, base)
+
+
+def build_delivery_workers(context: AppContext) -> list[Worker]:
+    """Outbox delivery (`notifications.workers` of them; they share the queue by leases)."""
+    from watchkeeper.notify.delivery import DeliveryWorker
+    from watchkeeper.notify.receivers import ReceiverStore
+
+    settings = context.settings
+    receivers = ReceiverStore.from_settings(settings)
+    return [
+        DeliveryWorker(
+            sessions=context.sessions,
+            clock=context.clock,
+            settings=settings.notifications,
+            receivers=receivers,
+            name=f"notify-delivery-{index}",
+        )
+        for index in range(settings.notifications.workers)
+    ]
 
 
 def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
@@ -191,6 +246,70 @@ def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
     )
 
 
+def build_external_alert_expiry(context: AppContext) -> Worker:
+    """Resolves alerts from Prometheus/Alertmanager whose endsAt passed without a re-send."""
+    from watchkeeper.alert.external import ExternalAlertExpiry, ExternalAlerts
+    from watchkeeper.alert.state import FlapPolicy
+
+    alerting = context.settings.alerting
+    flap = FlapPolicy(alerting.flap_max_changes, alerting.flap_window_seconds)
+    return ExternalAlertExpiry(ExternalAlerts(context.sessions, context.clock, flap), context.clock)
+
+
+def build_realtime_workers(context: AppContext) -> list[Worker]:
+    """The event log's retention, the Redis relay of events, the escalation timer."""
+    from watchkeeper.notify.events import EventLogPruner, EventRelay
+    from watchkeeper.oncall.incidents import TableIncidents
+    from watchkeeper.oncall.worker import EscalationWorker
+
+    realtime = context.settings.realtime
+    workers: list[Worker] = [
+        EventLogPruner(
+            context.clock,
+            context.sessions,
+            max_per_tenant=realtime.event_log_max_per_tenant,
+            max_hours=realtime.event_log_max_hours,
+        ),
+        EscalationWorker(
+            context.sessions,
+            TableIncidents(),
+            context.clock,
+            interval=realtime.escalation_interval_seconds,
+        ),
+    ]
+    if context.events.redis_url:
+        workers.append(EventRelay(context.events))
+    return workers
+
+
+def incident_policy(context: AppContext) -> Policy:
+    """How incident changes are classified and who hears of them (the API and the worker)."""
+    from watchkeeper.incidents.classifier import IncidentClassifier
+    from watchkeeper.incidents.lifecycle import Policy
+
+    if context.incident_classifier is None:
+        context.incident_classifier = IncidentClassifier(context.settings.effective_models_path)
+    return Policy(context.incident_classifier, receiver=context.settings.incidents.receiver)
+
+
+def build_incident_workers(context: AppContext) -> list[Worker]:
+    """The correlator: firing alerts into incidents (`incidents.enabled`)."""
+    from watchkeeper.incidents.correlation import CorrelationRules, CorrelationWorker, Correlator
+
+    settings = context.settings.incidents
+    if not settings.enabled:
+        return []
+    correlator = Correlator(CorrelationRules.from_settings(settings), incident_policy(context))
+    return [
+        CorrelationWorker(
+            correlator=correlator,
+            sessions=context.sessions,
+            clock=context.clock,
+            interval=settings.interval_seconds,
+        )
+    ]
+
+
 def build_context(
     settings: Settings, *, clock: Clock | None = None, config_file: Path | None = None
 ) -> AppContext:
@@ -201,6 +320,11 @@ def build_context(
     engine = build_engine(settings)
     watch_pool(engine.pool)
     sessions = SessionFactory(engine)
+    events = EventBus(
+        settings.redis_url,
+        settings.redis_password.get_secret_value() if settings.redis_password else None,
+    )
+    events.attach(engine)
     store = build_store(settings, clock)
     supervisor = Supervisor([], clock)
     health = HealthChecker(
@@ -238,6 +362,7 @@ def build_context(
         ),
         config_file=config_file,
         started_at=clock.time(),
+        events=events,
     )
     supervisor.set_workers(build_workers(context))
     return context

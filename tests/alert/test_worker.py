@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 
 from tests.alert.conftest import Rig
@@ -76,3 +77,16 @@ def test_a_group_for_an_unknown_tenant_is_skipped_and_reported(rig: Rig, tmp_pat
     report = worker(rig, tmp_path).load_files()
     assert report.saved == 0
     assert "no tenant 'nobody'" in report.skipped[0]
+
+
+def test_groups_get_their_own_slot_within_the_interval() -> None:
+    from watchkeeper.alert.worker import next_slot
+
+    interval = 15.0
+    offsets = {next_slot(f"group-{i}", interval, 1_000.0) % interval for i in range(40)}
+    assert len(offsets) == 40  # spread, not all at one instant
+    assert max(offsets) - min(offsets) > interval / 2
+    for last in (1_000.0, 1_007.3, 1_014.99):
+        due = next_slot("group-1", interval, last)
+        assert last < due <= last + interval
+        assert next_slot("group-1", interval, due) == pytest.approx(due + interval)  # a grid

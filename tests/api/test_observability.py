@@ -53,7 +53,9 @@ def test_ready_names_the_failing_dependency(tmp_path: Path, clock: object) -> No
         response = client.get("/health/ready")
     assert response.status_code == 503
     body = response.json()
-    assert body["failed"] == ["redis"] and body["checks"]["database"]["status"] == "ok"
+    # The Redis event relay may already have crashed on the same address: named too.
+    assert "redis" in body["failed"] and set(body["failed"]) <= {"redis", "worker:event_relay"}
+    assert body["checks"]["database"]["status"] == "ok"
 
 
 def test_ready_checks_a_real_redis_when_configured(tmp_path: Path, clock: object) -> None:

@@ -54,4 +54,8 @@ def test_the_rbac_table_is_the_only_source_of_permissions() -> None:
     admin = rbac.permissions_for_role("admin")
     assert viewer < editor < admin
     assert all(p.endswith(":read") for p in viewer)
-    assert rbac.permissions_for_scopes(["ingest"]) == {"metrics:write", "system:read"}
+    assert rbac.permissions_for_scopes(["ingest"]) == {
+        "metrics:write",
+        "alerts:write",
+        "system:read",
+    }

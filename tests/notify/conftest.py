@@ -235,3 +235,98 @@ def rendered(channel: str, **overrides: Any) -> RenderedMessage:
     """The channel's default template rendered against the sample alert, with overrides."""
     message = preview(DEFAULT_TEMPLATES[NotificationChannel(channel)])
     return replace(message, idempotency_key=f"n-1.{channel}", **overrides)
+
+
+# -- delivery rig: a migrated database, one tenant, a manual clock, the delivery worker ------
+
+
+@dataclass
+class DeliveryRig:
+    """The outbox and its worker on a real database, driven by a ManualClock."""
+
+    sessions: Any
+    clock: Any
+    tenant_id: str
+    settings: Any
+    receivers: Any
+
+    def worker(self, **overrides: Any) -> Any:
+        from watchkeeper.notify.delivery import DeliveryWorker
+
+        notifications = self.settings.notifications.model_copy(update=overrides)
+        return DeliveryWorker(
+            sessions=self.sessions,
+            clock=self.clock,
+            settings=notifications,
+            receivers=self.receivers,
+            rng=__import__("random").Random(7),
+        )
+
+    def enqueue(self, key: str, channel: str = "", **fields: Any) -> None:
+        from watchkeeper.notify.outbox import OutboxMessage, enqueue
+
+        payload = fields.pop("payload", {"alert": {"name": key, "status": "firing"}})
+        with self.sessions.tenant(self.tenant_id) as db:
+            enqueue(
+                db,
+                OutboxMessage(idempotency_key=key, channel=channel, payload=payload, **fields),
+                self.clock.now(),
+            )
+
+    def add_receiver(self, name: str, integrations: list[dict[str, Any]]) -> None:
+        with self.sessions.tenant(self.tenant_id) as db:
+            self.receivers.create(db, name, integrations, self.clock.now())
+
+    def rows(self) -> list[Any]:
+        from sqlalchemy import select
+
+        from watchkeeper.db.tables import NotificationOutbox
+
+        with self.sessions.tenant(self.tenant_id) as db:
+            return list(db.scalars(select(NotificationOutbox).order_by(NotificationOutbox.id)))
+
+    def row(self, key: str) -> Any:
+        return next(r for r in self.rows() if r.idempotency_key == key)
+
+
+ENCRYPTION_KEY = "q2y5l2oQ1FQk8cR0o3aJt6vYB4wN9mZx7eL1pH3sK0U="
+
+
+def make_delivery_rig(
+    url: str, overrides: dict[str, Any] | None = None, **notification_settings: Any
+) -> tuple[DeliveryRig, Any]:
+    from watchkeeper.clock import ManualClock
+    from watchkeeper.config import load_settings
+    from watchkeeper.db import migrate
+    from watchkeeper.db.engine import build_engine
+    from watchkeeper.notify.receivers import ReceiverStore
+    from watchkeeper.tenancy.scope import SessionFactory
+    from watchkeeper.tenancy.service import create_tenant
+
+    settings = load_settings(
+        overrides={
+            "encryption_key": ENCRYPTION_KEY,
+            "notifications": {
+                "rate_limit_per_recipient": 0,
+                "dedup_window_seconds": 0,
+                **notification_settings,
+            },
+            **(overrides or {}),
+        }
+    )
+    engine = build_engine(settings, url=url)
+    migrate.upgrade(engine)
+    sessions = SessionFactory(engine)
+    clock = ManualClock(start=1_790_000_000.0)
+    with sessions.system("test") as db:
+        tenant = create_tenant(db, name="acme", now=clock.now()).id
+    return DeliveryRig(
+        sessions, clock, tenant, settings, ReceiverStore.from_settings(settings)
+    ), engine
+
+
+@pytest.fixture
+def rig(database_url: str) -> Iterator[DeliveryRig]:
+    made, engine = make_delivery_rig(database_url)
+    yield made
+    engine.dispose()

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+import structlog
 from prometheus_client import Counter, Histogram
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,10 +47,17 @@ from watchkeeper.alert.state import (
 from watchkeeper.alert.templates import TemplateError
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertInstance, AlertRuleGroup, AnomalyRecord
-from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples, labels_from_dict
+from watchkeeper.domain.series import (
+    METRIC_NAME_LABEL,
+    STALE_NAN,
+    SeriesSamples,
+    labels_from_dict,
+)
 from watchkeeper.query import Engine, QueryError, ScalarResult, VectorResult
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.tenancy.scope import SessionFactory
+
+log = structlog.get_logger(__name__)
 
 EVALUATION_SECONDS = Histogram(
     "watchkeeper_rule_group_evaluation_duration_seconds",
@@ -133,6 +141,7 @@ class GroupEvaluator:
         states: dict[str, int] = {"pending": 0, "firing": 0}
         with self.sessions.tenant(tenant_id) as db:
             rows = load_group_alerts(db, group.name)
+            before = _active_series(rows.values())
             transitions = Transitions(db, now_s, self.flap)
             firing_by_rule: dict[str, list[AlertInstance]] = {}
             for outcome in outcomes:
@@ -154,8 +163,10 @@ class GroupEvaluator:
             for row in rows.values():
                 if row.state in states:
                     states[row.state] += 1
+            after = _active_series(rows.values())
             seconds = time.perf_counter() - started
             self._save_health(db, group, outcomes, now_s, seconds)
+        self._write_alert_series(tenant_id, before, after, now_ms)
         EVALUATION_SECONDS.observe(seconds)
         return GroupResult(
             group=group.name,
@@ -318,6 +329,38 @@ class GroupEvaluator:
                     **record.explanation,
                 }
 
+    def _write_alert_series(
+        self,
+        tenant_id: str,
+        before: dict[tuple[str, str], _AlertSeries],
+        after: dict[tuple[str, str], _AlertSeries],
+        now_ms: int,
+    ) -> None:
+        """Prometheus' `ALERTS{alertstate}` (1) and `ALERTS_FOR_STATE` (activeAt, seconds) for
+        every pending or firing alert, and staleness markers for those no longer so, as
+        rules/alerting.go writes them. Written after the state commits (the store is not
+        transactional with it); `before` comes from the database, so a restart still marks
+        series that went stale while the process was down at the next evaluation."""
+        batch: list[SeriesSamples] = []
+        gone_for_state = {key[0] for key in before} - {key[0] for key in after}
+        for (key, state), series in before.items():
+            if (key, state) not in after:
+                batch.append(_sample(series.alerts_labels(state), now_ms, STALE_NAN))
+            if key in gone_for_state and state == series.state:
+                batch.append(_sample(series.for_state_labels(), now_ms, STALE_NAN))
+        for (_, state), series in after.items():
+            batch.append(_sample(series.alerts_labels(state), now_ms, 1.0))
+            batch.append(_sample(series.for_state_labels(), now_ms, series.active_at))
+        if not batch:
+            return
+        try:
+            result = self.store.append(tenant_id, batch)
+        except CardinalityLimitError as exc:
+            log.warning("alert_series_not_written", error=str(exc))
+            return
+        if result.errors:
+            log.warning("alert_series_refused", first=result.errors[0])
+
     def _url(self, rule: CompiledRule) -> str:
         return f"{self.external_url}/graph?g0.expr={quote(rule.query, safe='')}&g0.tab=1"
 
@@ -344,6 +387,39 @@ class GroupEvaluator:
             }
             for o in outcomes
         }
+
+
+@dataclass(frozen=True)
+class _AlertSeries:
+    """What an active alert's ALERTS and ALERTS_FOR_STATE series are made of."""
+
+    labels: dict[str, str]
+    state: str
+    active_at: float
+
+    def alerts_labels(self, state: str) -> dict[str, str]:
+        return {**self.labels, METRIC_NAME_LABEL: "ALERTS", "alertstate": state}
+
+    def for_state_labels(self) -> dict[str, str]:
+        return {**self.labels, METRIC_NAME_LABEL: "ALERTS_FOR_STATE"}
+
+
+def _active_series(rows: Iterable[AlertInstance]) -> dict[tuple[str, str], _AlertSeries]:
+    return {
+        (row.fingerprint, row.state): _AlertSeries(
+            dict(row.labels), row.state, row.active_at.timestamp()
+        )
+        for row in rows
+        if row.state in ("pending", "firing")
+    }
+
+
+def _sample(labels: dict[str, str], at_ms: int, value: float) -> SeriesSamples:
+    return SeriesSamples(
+        labels_from_dict(labels),
+        np.array([at_ms], dtype=np.int64),
+        np.array([value], dtype=np.float64),
+    )
 
 
 class _Machine:

@@ -48,6 +48,7 @@ _ROUTE_FIELDS = frozenset(
         "active_time_intervals",
         "send_resolved",
         "send_resolved_after_silence",
+        "send_resolved_for_silenced",  # the name the dispatch docs use; same option
     }
 )
 
@@ -300,7 +301,12 @@ class _Parser:
             active_time_intervals=self.interval_names(path, config, "active_time_intervals"),
             send_resolved=self.flag(path, config, "send_resolved", base.send_resolved),
             send_resolved_after_silence=self.flag(
-                path, config, "send_resolved_after_silence", base.send_resolved_after_silence
+                path,
+                config,
+                "send_resolved_for_silenced",
+                self.flag(
+                    path, config, "send_resolved_after_silence", base.send_resolved_after_silence
+                ),
             ),
         )
         if route.group_interval <= 0:

@@ -125,7 +125,18 @@ def enqueue_notification(
         created_at=now,
     )
     db.add(notification)
+    _publish_alert(db, row, kind, now)
     return notification
+
+
+def _publish_alert(db: Session, row: AlertInstance, kind: NotificationKind, now: datetime) -> None:
+    """An `alert` event for /ws/notifications, committed with the transition (notify/events.py)."""
+    from watchkeeper.notify.events import publish
+    from watchkeeper.tenancy.scope import tenant_of
+
+    publish(
+        db, tenant_of(db) or row.tenant_id, "alert", {"kind": kind, **alert_payload(row)}, now=now
+    )
 
 
 def pending_notifications(db: Session, limit: int = 500) -> list[AlertNotification]:

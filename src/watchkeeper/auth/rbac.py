@@ -31,10 +31,16 @@ READ_PERMISSIONS = frozenset(
         "rules:read",
         "alerts:read",
         "silences:read",
+        "alerting:read",
         "incidents:read",
         "anomalies:read",
         "dashboards:read",
         "tenant:read",
+        "receivers:read",
+        "notifications:read",
+        "events:read",
+        "templates:read",
+        "oncall:read",
     }
 )
 
@@ -44,9 +50,14 @@ WRITE_PERMISSIONS = frozenset(
         "rules:write",
         "alerts:write",
         "silences:write",
+        "alerting:write",
         "incidents:write",
         "anomalies:train",
         "dashboards:write",
+        "receivers:write",
+        "notifications:write",
+        "templates:write",
+        "oncall:write",
     }
 )
 
@@ -71,7 +82,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 }
 
 SCOPE_PERMISSIONS: dict[Scope, frozenset[str]] = {
-    Scope.INGEST: frozenset({"metrics:write", "system:read"}),
+    # Machines that push: metrics (remote_write, JSON) and alerts (a Prometheus or Alertmanager
+    # in front of us), nothing that reads or configures.
+    Scope.INGEST: frozenset({"metrics:write", "alerts:write", "system:read"}),
     Scope.READ: READ_PERMISSIONS,
     Scope.WRITE: READ_PERMISSIONS | WRITE_PERMISSIONS,
     Scope.ADMIN: READ_PERMISSIONS | WRITE_PERMISSIONS | ADMIN_PERMISSIONS,

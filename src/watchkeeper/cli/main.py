@@ -14,6 +14,7 @@ from watchkeeper.auth.service import AuthError
 from watchkeeper.cli import common
 from watchkeeper.cli.common import CliError, ConfigOption
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
+from watchkeeper.cli.silence import silence_app
 from watchkeeper.config import ConfigError, load_settings
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
 
@@ -32,6 +33,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
+app.add_typer(silence_app, name="silence")
 
 
 @app.command()

@@ -377,10 +377,359 @@ class NotificationOutbox(TenantOwned, Base):
 # -- alert dispatch: silences, group state (migration 0005) --------------------------------
 
 
+class SilenceRow(TenantOwned, Base):
+    """A silence (Alertmanager's model); expired ones stay as history. Its state (pending,
+    active, expired) is derived from the clock, never stored; expiring sets `ends_at`."""
+
+    __tablename__ = "silences"
+    __table_args__ = (Index("ix_silences_tenant_ends_at", "tenant_id", "ends_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    matchers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # {name,value,isRegex,isEqual}
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertHandlingConfig(TenantOwned, Base):
+    """A tenant's `route`, `inhibit_rules`, `time_intervals`, `receivers` as the text it sent
+    (YAML or JSON), kept verbatim so YAML-only values round-trip; absent: the default."""
+
+    __tablename__ = "alert_handling_configs"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_alert_handling_configs_tenant"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertDispatchState(TenantOwned, Base):
+    """The dispatcher's aggregation groups for one tenant (`Dispatcher.to_dict`), saved in the
+    transaction that writes the outbox rows they caused; `seq` numbers the notifications
+    (part of their idempotency keys); `next_flush_at` lets an idle tenant be skipped cheaply."""
+
+    __tablename__ = "alert_dispatch_state"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_alert_dispatch_state_tenant"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    next_flush_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 # -- notification delivery: templates, rate limits, quiet hours (migration 0006) ----------
+
+
+class NotificationReceiver(TenantOwned, Base):
+    """A named receiver (contact point): a list of channel integrations, Alertmanager-style.
+
+    `integrations` is `[{"type": "slack", "config": {...}}, ...]`; each config passed its
+    channel's schema and its secret fields are encrypted (notify/crypto.py), bound to
+    `receiver:<tenant>/<name>/<index>` so a token copied elsewhere does not decrypt.
+    """
+
+    __tablename__ = "notification_receivers"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_notification_receivers_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    integrations: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NotificationBucket(TenantOwned, Base):
+    """A token bucket of the rate limits: `key` is `channel:<type>` or `recipient:<type>:<to>`.
+
+    Kept in the database so a restart does not hand every recipient a fresh burst.
+    """
+
+    __tablename__ = "notification_buckets"
+    __table_args__ = (UniqueConstraint("tenant_id", "key", name="uq_notification_buckets_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300))
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NotificationSuppression(TenantOwned, Base):
+    """An open dedup or rate-limit window: what it held back, and where the digest goes.
+
+    `key` is `dedup:<hash>` or `rate:<bucket key>`. When `window_ends_at` passes, the
+    delivery worker queues one digest listing `items` (if any) and deletes the row.
+    """
+
+    __tablename__ = "notification_suppressions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key", name="uq_notification_suppressions_key"),
+        Index("ix_notification_suppressions_ends", "window_ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300))
+    channel: Mapped[str] = mapped_column(String(16))
+    receiver: Mapped[str] = mapped_column(String(200), default="")
+    integration: Mapped[int] = mapped_column(Integer, default=-1)  # index in the receiver
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    window_ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)
+    items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class QuietHours(TenantOwned, Base):
+    """A recipient's quiet hours in their own time zone: `start`-`end` as HH:MM (may wrap
+    midnight). Non-critical messages to them wait until `end`."""
+
+    __tablename__ = "notification_quiet_hours"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "recipient", name="uq_notification_quiet_hours_recipient"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    timezone: Mapped[str] = mapped_column(String(64))
+    start: Mapped[str] = mapped_column(String(5))
+    end: Mapped[str] = mapped_column(String(5))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 # -- incidents: incidents, timeline, correlation, classification (migration 0007) ---------
 
 
+class Incident(TenantOwned, Base):
+    """An incident: related alerts seen as one problem, from trigger to resolution.
+
+    `number` is the tenant's human-facing sequence (#1, #2, ...). `correlation_key` is what
+    the correlator matches new alerts on (shared label values, or the alertname);
+    `category_source` is "model" or "operator" (an operator's choice is never overwritten).
+    `notify_seq` counts the notifications queued, so each one's idempotency key is stable.
+    A merged incident is resolved with `merged_into` naming the incident that absorbed it.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number", name="uq_incidents_number"),
+        Index("ix_incidents_tenant_status", "tenant_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16))  # triggered | acknowledged | resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32), default="")
+    category_confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    category_source: Mapped[str] = mapped_column(String(16), default="model")
+    assignee: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    correlation_key: Mapped[str] = mapped_column(String(500), default="")
+    correlation_reason: Mapped[str] = mapped_column(Text, default="")
+    merged_into: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    notify_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_alert_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class IncidentAlert(TenantOwned, Base):
+    """An alert (by fingerprint) that belongs to an incident, and why it joined."""
+
+    __tablename__ = "incident_alerts"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "fingerprint", name="uq_incident_alerts_member"),
+        Index("ix_incident_alerts_fingerprint", "tenant_id", "fingerprint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    group_name: Mapped[str] = mapped_column(String(200), default="")
+    alertname: Mapped[str] = mapped_column(String(200))
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    annotations: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class IncidentEvent(TenantOwned, Base):
+    """One line of an incident's timeline: who (`actor`) did or saw what (`kind`), when."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (Index("ix_incident_events_incident", "tenant_id", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("incidents.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AlertnameFiring(TenantOwned, Base):
+    """How often alerts of one alertname fired: the denominator of learned co-occurrence."""
+
+    __tablename__ = "incident_alertname_firings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "alertname", name="uq_incident_alertname_firings_name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alertname: Mapped[str] = mapped_column(String(200))
+    fired: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AlertnameCooccurrence(TenantOwned, Base):
+    """Evidence that two alertnames (`name_a` < `name_b`) belong together: firings within the
+    correlation window of each other, plus operators' merges, minus their splits."""
+
+    __tablename__ = "incident_cooccurrence"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name_a", "name_b", name="uq_incident_cooccurrence_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name_a: Mapped[str] = mapped_column(String(200))
+    name_b: Mapped[str] = mapped_column(String(200))
+    together: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class CategoryCorrection(TenantOwned, Base):
+    """An operator's category for an incident's text: training data for the tenant's model."""
+
+    __tablename__ = "incident_category_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CorrelationCursor(TenantOwned, Base):
+    """The correlator's place in a tenant's alert transitions, and its in-flight memory:
+    `pending` alerts waiting for `min_alerts`, `recent` firings for co-occurrence counting."""
+
+    __tablename__ = "incident_correlation_cursors"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_incident_correlation_cursors_tenant"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    last_transition_id: Mapped[int] = mapped_column(Integer, default=0)
+    pending: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    recent: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 # -- templates, escalation, schedules (migration 0008) ---------------------------------
+
+
+class EventRecord(TenantOwned, Base):
+    """One event for `/ws/notifications` clients, kept so a reconnecting client can resume.
+
+    `id` is the event id clients send back as `last_event_id`; it grows across tenants. `key`
+    makes a `notification` event at-most-once per outbox idempotency key. The
+    log is capped (`events:` settings: newest N per tenant, at most M hours), see
+    `watchkeeper.notify.events`.
+    """
+
+    __tablename__ = "event_log"
+    __table_args__ = (
+        Index("ix_event_log_tenant_event", "tenant_id", "id"),
+        Index("ix_event_log_tenant_key", "tenant_id", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(16))  # notification | anomaly | prediction | ...
+    key: Mapped[str] = mapped_column(String(200), default="")  # idempotency key, "" for none
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class StoredTemplate(TenantOwned, Base):
+    """A tenant's notification template; `template_id` is the id the API and outbox use."""
+
+    __tablename__ = "notification_templates"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "template_id", name="uq_notification_templates_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    template_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    subject_template: Mapped[str] = mapped_column(Text)
+    body_template: Mapped[str] = mapped_column(Text)
+    html_template: Mapped[str | None] = mapped_column(Text, nullable=True)
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    priority: Mapped[str] = mapped_column(String(16))
+    variables: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OnCallSchedule(TenantOwned, Base):
+    """Rotations and overrides as one JSON document (see `watchkeeper.oncall.schedules`)."""
+
+    __tablename__ = "oncall_schedules"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_oncall_schedules_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class EscalationPolicyRow(TenantOwned, Base):
+    """Levels, repeat and reminder settings, and which incidents it takes (`position` orders
+    policies: the first that matches an incident escalates it)."""
+
+    __tablename__ = "escalation_policies"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_escalation_policies_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class EscalationState(TenantOwned, Base):
+    """Where one incident's escalation stands, written at each step so a restart resumes it.
+
+    `cycle` grows when a resolved-then-reopened or re-triggered incident starts over, so
+    the outbox idempotency keys of a new cycle differ from the old ones.
+    """
+
+    __tablename__ = "escalation_states"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "incident_id", name="uq_escalation_states_incident"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(String(64))
+    policy_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # escalating | exhausted | acknowledged | done
+    cycle: Mapped[int] = mapped_column(Integer, default=0)
+    level: Mapped[int] = mapped_column(Integer, default=0)  # next level to notify
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_level: Mapped[int] = mapped_column(Integer, default=-1)  # last level notified
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

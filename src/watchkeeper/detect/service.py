@@ -87,12 +87,13 @@ def record_anomalies(db: Session, anomalies: Sequence[NewAnomaly], *, now: datet
     )
     known = {(series, at) for series, at in recorded}
     added = 0
+    rows: list[AnomalyRecord] = []
     for anomaly, at in zip(anomalies, times, strict=True):
         if (anomaly.series_hash, at) in known:
             continue
         known.add((anomaly.series_hash, at))
         e = anomaly.explanation
-        db.add(
+        rows.append(
             AnomalyRecord(
                 series_hash=anomaly.series_hash,
                 series=e.series,
@@ -107,9 +108,36 @@ def record_anomalies(db: Session, anomalies: Sequence[NewAnomaly], *, now: datet
                 created_at=now,
             )
         )
+        db.add(rows[-1])
         added += 1
     db.flush()
+    _publish_anomalies(db, rows, now)
     return added
+
+
+def _publish_anomalies(db: Session, rows: Sequence[AnomalyRecord], now: datetime) -> None:
+    """`anomaly` events for /ws/notifications, committed with the rows (notify/events.py)."""
+    from watchkeeper.notify.events import publish
+    from watchkeeper.tenancy.scope import tenant_of
+
+    tenant_id = tenant_of(db)
+    for row in rows:
+        publish(
+            db,
+            tenant_id or row.tenant_id,
+            "anomaly",
+            {
+                "id": row.id,
+                "metric": row.metric,
+                "labels": dict(row.labels),
+                "at": row.at.isoformat(),
+                "detector": row.detector,
+                "score": row.score,
+                "pattern": row.pattern,
+                "sentence": row.sentence,
+            },
+            now=now,
+        )
 
 
 @dataclass(frozen=True, slots=True)

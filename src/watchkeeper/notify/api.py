@@ -6,9 +6,11 @@
         channels=[NotificationChannel.SLACK], priority=NotificationPriority.CRITICAL,
         variables={"alert": {...}}))
 
-Today delivery is direct: one attempt per channel, results returned. The seam for the
-persistent outbox is `deliver`: a callable taking (channel type, rendered message) that the
-service awaits instead of `Channel.send`; an outbox writes a row there and delivers later.
+Without a database delivery is direct: one attempt per channel, results returned. Given an
+`OutboxTarget` (a database, a tenant), `send_notification` writes one outbox row per channel
+and waits until the delivery worker has settled them, so the Python API gets the same
+retries, rate limits and dead letter as everything else (docs/design/notifications.md);
+`direct=True` still sends at once. `deliver` remains a seam for tests and custom transports.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 
 from watchkeeper.clock import Clock
@@ -36,10 +39,36 @@ from .config import channel_from_config
 from .default_templates import DEFAULT_TEMPLATES
 from .templates import NotificationTemplate, TemplateRenderError, render
 
+if TYPE_CHECKING:  # delivery imports this module
+    from sqlalchemy.orm import Session
+
+    from watchkeeper.tenancy.scope import SessionFactory
+
+    from .delivery import DeliveryWorker
+
 Deliver = Callable[[NotificationChannel, RenderedMessage], Awaitable[DeliveryResult]]
 
 DEFAULT_TEMPLATE_ID = "default"
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@dataclass(frozen=True)
+class OutboxTarget:
+    """Where `send_notification` queues: a tenant of a database (`SessionFactory`).
+
+    With `worker`, the service drains the outbox itself while it waits (library use without
+    a server); otherwise it waits for the server's delivery workers, up to `wait_seconds`.
+    """
+
+    sessions: SessionFactory
+    tenant_id: str
+    clock: Clock
+    worker: DeliveryWorker | None = None
+    wait_seconds: float = 60.0
+    poll_seconds: float = 0.05
+
+
+_SETTLED = frozenset({"sent", "dead", "suppressed"})
 
 
 @dataclass(frozen=True)
@@ -91,8 +120,13 @@ class NotificationService:
         templates: Iterable[NotificationTemplate] = (),
         deliver: Deliver | None = None,
         owned_client: httpx.AsyncClient | None = None,
+        outbox: OutboxTarget | None = None,
     ) -> None:
         self.channels = dict(channels)
+        self.outbox = outbox
+        if outbox is not None and outbox.worker is not None:
+            # The worker this service drains renders with the service's own templates too.
+            outbox.worker.templates = self._template_for_delivery
         self._templates = {t.id: t for t in DEFAULT_TEMPLATES.values()}
         self._templates.update({t.id: t for t in templates})
         self._deliver = deliver or self._send_directly
@@ -116,12 +150,29 @@ class NotificationService:
                 return template
         return DEFAULT_TEMPLATES[channel]
 
-    async def send_notification(self, request: NotificationRequest) -> list[DeliveryResult]:
-        """One result per requested channel, in the request's order."""
+    def _template_for_delivery(
+        self, db: Session, template_id: str, channel: NotificationChannel
+    ) -> NotificationTemplate:
+        from .template_store import load_template
+
+        if template_id in self._templates:
+            return self.template_for(template_id, channel)
+        return load_template(db, template_id, channel)
+
+    async def send_notification(
+        self, request: NotificationRequest, *, direct: bool = False
+    ) -> list[DeliveryResult]:
+        """One result per requested channel, in the request's order.
+
+        Through the outbox when the service has one (and `direct` is False): the result is
+        each row's settled state (sent, dead, suppressed), or a retryable "still queued".
+        """
         kinds = [NotificationChannel(c) for c in request.channels] or list(self.channels)
         base_key = request.idempotency_key or uuid.uuid4().hex
         # Resolve every template first, so an unknown template sends nothing at all.
         templates = {kind: self.template_for(request.template_id, kind) for kind in kinds}
+        if self.outbox is not None and not direct:
+            return await self._through_outbox(self.outbox, request, kinds, templates, base_key)
         return list(
             await asyncio.gather(
                 *(self._one(request, kind, templates[kind], base_key) for kind in kinds)
@@ -147,6 +198,77 @@ class NotificationService:
             return DeliveryResult.fail(kind.value, f"template {template.id}: {exc}")
         return await self._deliver(kind, message)
 
+    async def _through_outbox(
+        self,
+        target: OutboxTarget,
+        request: NotificationRequest,
+        kinds: Sequence[NotificationChannel],
+        templates: Mapping[NotificationChannel, NotificationTemplate],
+        base_key: str,
+    ) -> list[DeliveryResult]:
+        from .outbox import OutboxMessage, enqueue
+
+        keys = {kind: f"{base_key}.{kind.value}" for kind in kinds}
+
+        def write() -> None:
+            with target.sessions.tenant(target.tenant_id) as db:
+                for kind in kinds:
+                    priority = request.priority or templates[kind].priority
+                    enqueue(
+                        db,
+                        OutboxMessage(
+                            idempotency_key=keys[kind],
+                            channel=kind.value,
+                            payload=dict(request.variables),
+                            recipients=tuple(request.recipients),
+                            template_id=templates[kind].id,
+                            priority=NotificationPriority(priority).value,
+                            source="python_api",
+                        ),
+                        target.clock.now(),
+                    )
+
+        await anyio.to_thread.run_sync(write)
+        states = await self._settle(target, list(keys.values()))
+        results = []
+        for kind in kinds:
+            status, error = states.get(keys[kind], ("pending", ""))
+            if status == "sent":
+                results.append(DeliveryResult.ok(kind.value))
+            elif status in {"dead", "suppressed"}:
+                results.append(DeliveryResult.fail(kind.value, f"{status}: {error}"))
+            else:
+                results.append(DeliveryResult.retry(kind.value, f"still queued: {error}"))
+        return results
+
+    async def _settle(self, target: OutboxTarget, keys: list[str]) -> dict[str, tuple[str, str]]:
+        from sqlalchemy import select
+
+        from watchkeeper.db.tables import NotificationOutbox
+
+        def read() -> dict[str, tuple[str, str]]:
+            with target.sessions.tenant(target.tenant_id) as db:
+                rows = db.execute(
+                    select(
+                        NotificationOutbox.idempotency_key,
+                        NotificationOutbox.status,
+                        NotificationOutbox.last_error,
+                    ).where(NotificationOutbox.idempotency_key.in_(keys))
+                )
+                return {k: (s, e) for k, s, e in rows}
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + target.wait_seconds
+        while True:
+            if target.worker is not None:
+                await target.worker.drain_once()
+            states = await anyio.to_thread.run_sync(read)
+            settled = all(states.get(k, ("", ""))[0] in _SETTLED for k in keys)
+            if settled or loop.time() >= deadline:
+                return states
+            # Waiting on another worker's progress, not measuring time: real sleep is right.
+            await asyncio.sleep(target.poll_seconds)
+
     async def _send_directly(
         self, kind: NotificationChannel, message: RenderedMessage
     ) -> DeliveryResult:
@@ -170,6 +292,7 @@ def initialize_notification_service(
     deliver: Deliver | None = None,
     client: httpx.AsyncClient | None = None,
     clock: Clock | None = None,
+    outbox: OutboxTarget | None = None,
 ) -> NotificationService:
     """A service with one channel per config entry (`{"slack": {...}, "email": {...}}`).
 
@@ -188,6 +311,7 @@ def initialize_notification_service(
         templates=templates,
         deliver=deliver,
         owned_client=None if client is not None else shared,
+        outbox=outbox,
     )
 
 

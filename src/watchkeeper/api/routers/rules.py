@@ -11,14 +11,17 @@ import yaml
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from watchkeeper.alert import service
+from watchkeeper.alert.handling import MuteStatus, mute_status
 from watchkeeper.alert.rules import CompiledGroup, RuleValidationError, parse_yaml
 from watchkeeper.alert.state import ACTIVE_STATES
 from watchkeeper.api.deps import Context, TenantDB, require
 from watchkeeper.api.errors import ApiError
+from watchkeeper.api.routers.alerting import current as current_handling
 from watchkeeper.api.schemas.rules import (
     RULE_GROUP_BODY,
     AlertDetail,
     AlertDetailResponse,
+    AlertMuteStatus,
     AlertPublic,
     AlertsData,
     AlertsResponse,
@@ -39,7 +42,7 @@ router = APIRouter(prefix="/api/v1", tags=["rules and alerts"])
 AlertState = Literal["pending", "firing", "resolved", "inactive"]
 
 
-def _alert(row: AlertInstance) -> AlertPublic:
+def _alert(row: AlertInstance, mute: MuteStatus | None = None) -> AlertPublic:
     return AlertPublic(
         labels=row.labels,
         annotations=row.annotations,
@@ -52,6 +55,13 @@ def _alert(row: AlertInstance) -> AlertPublic:
         generatorURL=row.generator_url,
         flapping=row.flapping,
         explanation=row.explanation,
+        status=None
+        if mute is None
+        else AlertMuteStatus(
+            state="suppressed" if mute.suppressed else "active",
+            silencedBy=list(mute.silenced_by),
+            inhibitedBy=list(mute.inhibited_by),
+        ),
     )
 
 
@@ -244,15 +254,23 @@ def _matchers(filters: list[str]) -> list[Matcher]:
 )
 def list_alerts(
     db: TenantDB,
+    context: Context,
     state: list[AlertState] | None = Query(None, description="default: pending and firing"),
     filter: list[str] = Query(
         [], description='label matchers, e.g. severity="page" or {job=~"api.*"}'
     ),
+    silenced: bool | None = Query(None, description="only alerts (not) silenced now"),
+    inhibited: bool | None = Query(None, description="only alerts (not) inhibited now"),
 ) -> AlertsResponse:
     rows = service.select_alerts(
         db, states=state or list(ACTIVE_STATES), matchers=_matchers(filter)
     )
-    return AlertsResponse(data=AlertsData(alerts=[_alert(row) for row in rows]))
+    mutes = mute_status(db, current_handling(db, context), rows, now=context.clock.time())
+    if silenced is not None:
+        rows = [r for r in rows if bool(mutes[r.fingerprint].silenced_by) is silenced]
+    if inhibited is not None:
+        rows = [r for r in rows if bool(mutes[r.fingerprint].inhibited_by) is inhibited]
+    return AlertsResponse(data=AlertsData(alerts=[_alert(r, mutes[r.fingerprint]) for r in rows]))
 
 
 @router.get(

@@ -9,6 +9,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class AlertMuteStatus(BaseModel):
+    """Alertmanager's alert status: suppressed when a silence or an inhibition applies now."""
+
+    state: Literal["active", "suppressed"]
+    silencedBy: list[str] = Field(description="ids of the active silences that match")
+    inhibitedBy: list[str] = Field(description="fingerprints of the inhibiting alerts")
+
+
 class AlertPublic(BaseModel):
     """An alert as Prometheus lists it, with Alertmanager's fields and Watchkeeper's extras."""
 
@@ -26,6 +34,9 @@ class AlertPublic(BaseModel):
     flapping: bool
     explanation: dict[str, Any] | None = Field(
         None, description="anomaly rules: the detection loop's explanation of the series"
+    )
+    status: AlertMuteStatus | None = Field(
+        None, description="GET /api/v1/alerts: silenced or inhibited now, and by what"
     )
 
 

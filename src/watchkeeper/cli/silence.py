@@ -1,0 +1,107 @@
+"""`watchkeeper silence add|list|expire`: silences straight in the database, per tenant."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from watchkeeper.alert import silence_store
+from watchkeeper.alert.matchers import format_matchers, parse_matchers
+from watchkeeper.alert.model import ConfigError, parse_duration
+from watchkeeper.alert.mute import SilenceError, SilenceState
+from watchkeeper.cli.common import CliError, ConfigOption, open_db
+from watchkeeper.cli.directory import TenantOption
+from watchkeeper.tenancy import service
+
+silence_app = typer.Typer(
+    help="Silences: mute alerts matching some labels for a while.", no_args_is_help=True
+)
+
+
+def _tenant_id(db: Session, name: str) -> str:
+    return service.find_tenant(db, name).id
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@silence_app.command("add")
+def silence_add(
+    matchers: Annotated[list[str], typer.Argument(help='e.g. alertname="DiskFull" host=~"db-.*"')],
+    comment: Annotated[str, typer.Option("--comment", "-m", help="why (required)")],
+    duration: Annotated[str, typer.Option(help="how long, e.g. 2h, 30m, 1d")] = "1h",
+    author: Annotated[str | None, typer.Option(help="default: the OS user")] = None,
+    tenant: TenantOption = "default",
+    config: ConfigOption = None,
+) -> None:
+    """Create a silence starting now; prints its id."""
+    parsed = [m for text in matchers for m in parse_matchers(text)]
+    try:
+        seconds = parse_duration("--duration", duration)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    with open_db(config) as db:
+        with db.sessions.system("cli silence add") as session:
+            tenant_id = _tenant_id(session, tenant)
+        now = db.clock.time()
+        spec = silence_store.SilenceSpec(
+            tuple(parsed), now, now + seconds, author or getpass.getuser(), comment
+        )
+        with db.sessions.tenant(tenant_id) as session:
+            try:
+                silence = silence_store.create_or_update(session, spec, now=now)
+            except SilenceError as exc:
+                raise CliError(f"invalid silence: {exc}") from None
+    typer.echo(silence.id)
+
+
+@silence_app.command("list")
+def silence_list(
+    state: Annotated[
+        SilenceState | None, typer.Option(help="only this state (default: all, history too)")
+    ] = None,
+    tenant: TenantOption = "default",
+    config: ConfigOption = None,
+) -> None:
+    """List silences: id, state, matchers, start, end, author, comment."""
+    with open_db(config) as db:
+        with db.sessions.system("cli silence list") as session:
+            tenant_id = _tenant_id(session, tenant)
+        now = db.clock.time()
+        with db.sessions.tenant(tenant_id) as session:
+            found = silence_store.select_silences(session, now=now, state=state)
+    for s in found:
+        typer.echo(
+            "\t".join(
+                [
+                    s.id,
+                    s.state_at(now).value,
+                    format_matchers(s.matchers),
+                    _iso(s.starts_at),
+                    _iso(s.ends_at),
+                    s.created_by,
+                    s.comment,
+                ]
+            )
+        )
+
+
+@silence_app.command("expire")
+def silence_expire(
+    silence_id: str, tenant: TenantOption = "default", config: ConfigOption = None
+) -> None:
+    """End a silence now (it stays listed as expired)."""
+    with open_db(config) as db:
+        with db.sessions.system("cli silence expire") as session:
+            tenant_id = _tenant_id(session, tenant)
+        with db.sessions.tenant(tenant_id) as session:
+            try:
+                silence_store.expire(session, silence_id, now=db.clock.time())
+            except SilenceError as exc:
+                raise CliError(str(exc)) from None
+    typer.echo(f"expired {silence_id}")

@@ -1,0 +1,72 @@
+"""Learned co-occurrence: alertnames that fired together before end up in one incident, and
+operators' merges and splits move the evidence."""
+
+from __future__ import annotations
+
+from tests.incidents.conftest import Rig
+from watchkeeper.incidents import cooccurrence, service
+
+
+def _round(rig: Rig) -> None:
+    """HighLatency on the API, then SlowQueries on the database a minute later; both resolve."""
+    a = rig.fire("HighLatency", service="api")
+    rig.clock.advance(60)
+    b = rig.fire("SlowQueries", service="db")
+    rig.run()
+    rig.clock.advance(60)
+    rig.resolve(a)
+    rig.resolve(b)
+    rig.run()
+    rig.clock.advance(2000)  # past the window and the reopen window
+
+
+def test_alerts_that_keep_firing_together_are_linked_with_the_reason(db_rig: Rig) -> None:
+    rig = db_rig
+    _round(rig)
+    _round(rig)
+    assert len(rig.incidents()) == 4  # different services: not linked yet
+    _round(rig)
+    assert len(rig.incidents()) == 5  # the third time, evidence 3 of 3 links them
+    last = rig.members(5)
+    assert [m.alertname for m in last] == ["HighLatency", "SlowQueries"]
+    assert last[1].reason == (
+        "SlowQueries fired together with HighLatency 3 of 3 times (confidence 1.00)"
+    )
+
+
+def test_rarely_shared_firings_stay_apart(rig: Rig) -> None:
+    for _ in range(3):
+        _round(rig)
+    for _ in range(3):  # SlowQueries alone three times: confidence 3/6 < 0.6
+        fp = rig.fire("SlowQueries", service="db")
+        rig.run()
+        rig.resolve(fp)
+        rig.run()
+        rig.clock.advance(2000)
+    rig.fire("HighLatency", service="api")
+    rig.fire("SlowQueries", service="db")
+    rig.run()
+    numbers = [i.number for i in rig.incidents()]
+    assert len(rig.members(numbers[-1])) == 1 and len(rig.members(numbers[-2])) == 1
+
+
+def test_merge_adds_evidence_and_split_takes_it_away(rig: Rig) -> None:
+    rig.fire("HighLatency", service="api")
+    rig.fire("SlowQueries", service="db")
+    rig.run()
+    with rig.sessions.tenant(rig.tenant) as db:
+        baseline = cooccurrence.together_count(db, "HighLatency", "SlowQueries")
+        target = service.get(db, "1")
+        service.merge(db, target, ["2"], now=rig.clock.now(), actor="alice", policy=rig.policy)
+        assert cooccurrence.together_count(db, "HighLatency", "SlowQueries") == baseline + 1
+    with rig.sessions.tenant(rig.tenant) as db:
+        incident = service.get(db, "1")
+        moved = [m.fingerprint for m in rig.members(1) if m.alertname == "SlowQueries"]
+        service.split(db, incident, moved, now=rig.clock.now(), actor="bob", policy=rig.policy)
+        assert cooccurrence.together_count(db, "HighLatency", "SlowQueries") == baseline
+
+
+def test_evidence_never_goes_below_zero(rig: Rig) -> None:
+    with rig.sessions.tenant(rig.tenant) as db:
+        cooccurrence.adjust(db, ["A"], ["B"], -5)
+        assert cooccurrence.together_count(db, "A", "B") == 0
