@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,33 @@ class MetricsSettings(_Section):
         )
 
 
+class DownsampleTier(_Section):
+    """Blocks older than `after_days` keep one sample per series every `resolution`."""
+
+    after_days: float = Field(gt=0, le=36500, description="age from which data is thinned")
+    resolution: str = Field(description="bucket kept per sample, e.g. 5m or 1h")
+
+    @field_validator("resolution")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from watchkeeper.query.errors import QueryError
+        from watchkeeper.query.params import parse_duration
+
+        try:
+            ms = parse_duration("resolution", value)
+        except QueryError:
+            raise ValueError(f"{value!r} is not a duration such as 5m or 1h") from None
+        if ms < 60_000:
+            raise ValueError(f"{value!r} is finer than 1m: keep raw samples instead")
+        return value
+
+    @property
+    def resolution_ms(self) -> int:
+        from watchkeeper.query.params import parse_duration
+
+        return parse_duration("resolution", self.resolution)
+
+
 class StorageSettings(_Section):
     """Where samples live: the embedded store (default) or a Prometheus-compatible TSDB."""
 
@@ -129,6 +157,22 @@ class StorageSettings(_Section):
         None, description="or a header, e.g. X-Scope-OrgID for Mimir"
     )
     remote_timeout_seconds: float = Field(30.0, gt=0)
+    downsampling: list[DownsampleTier] = Field(
+        default_factory=list,
+        description="embedded store: thin old data, e.g. [{after_days: 7, resolution: 5m}]",
+    )
+
+    @field_validator("downsampling")
+    @classmethod
+    def _coarser_with_age(cls, tiers: list[DownsampleTier]) -> list[DownsampleTier]:
+        ordered = sorted(tiers, key=lambda t: t.after_days)
+        for finer, coarser in itertools.pairwise(ordered):
+            if coarser.resolution_ms <= finer.resolution_ms:
+                raise ValueError(
+                    f"older data must be coarser: {coarser.resolution} after "
+                    f"{coarser.after_days:g} days is not coarser than {finer.resolution}"
+                )
+        return ordered
 
 
 class QuerySettings(_Section):

@@ -126,7 +126,12 @@ def build_workers(context: AppContext) -> list[Worker]:
     settings, clock = context.settings, context.clock
     workers: list[Worker] = [
         TokenCleanup(clock, context.sessions),
-        RetentionWorker(context.store, clock, settings.metrics.retention_days),
+        RetentionWorker(
+            context.store,
+            clock,
+            settings.metrics.retention_days,
+            tiers=[(t.after_days * 86_400, t.resolution_ms) for t in settings.storage.downsampling],
+        ),
     ]
     if settings.metrics.host_collector_enabled:
         workers.append(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from prometheus_client import Counter
 
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
 from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
@@ -34,7 +35,11 @@ from watchkeeper.store.embedded.block import (
     Block,
     BlockPart,
     block_numbers,
+    downsample,
+    finish_merge,
     load_block,
+    merge_rows,
+    resolve_merges,
     write_block,
 )
 from watchkeeper.store.embedded.columns import SampleColumns
@@ -53,6 +58,10 @@ from watchkeeper.store.embedded.wal import (
 from watchkeeper.store.embedded.window import group_by_series, series_in_window
 
 log = logging.getLogger(__name__)
+
+SAMPLES_DOWNSAMPLED = Counter(
+    "watchkeeper_samples_downsampled", "Raw samples replaced by downsampled blocks"
+)
 
 
 @dataclass
@@ -325,6 +334,61 @@ class EmbeddedStore:
             shutil.rmtree(block.path, ignore_errors=True)
         return removed
 
+    def downsample_before(
+        self, older_than_ms: int, resolution_ms: int, *, max_rows: int = 20_000_000
+    ) -> int:
+        """Merge the blocks wholly older than `older_than_ms` that are finer than
+        `resolution_ms` into blocks keeping one sample per series and bucket; returns how
+        many samples that dropped. Appends go on into the head meanwhile and queries read the
+        old blocks until the merged one is swapped in (see block.py for the crash protocol).
+        """
+        dropped = 0
+        while True:
+            with self._compaction:  # one compaction at a time
+                batch_dropped = self._downsample_batch(older_than_ms, resolution_ms, max_rows)
+            if batch_dropped is None:
+                return dropped
+            dropped += batch_dropped
+            SAMPLES_DOWNSAMPLED.inc(batch_dropped)
+
+    def _downsample_batch(
+        self, older_than_ms: int, resolution_ms: int, max_rows: int
+    ) -> int | None:
+        with self._lock:
+            batch: list[Block] = []
+            rows = 0
+            for block in self._blocks:
+                if block.max_t >= older_than_ms or block.resolution_ms >= resolution_ms:
+                    if batch:
+                        break  # merge runs of neighbouring blocks only
+                    continue
+                size = sum(len(p.timestamps) for p in block.parts.values())
+                if batch and rows + size > max_rows:
+                    break
+                batch.append(block)
+                rows += size
+            cutoff = self._cutoff
+        if not batch:
+            return None
+        dropped = 0
+        merged_rows = {}
+        for tenant_id in {t for block in batch for t in block.parts}:
+            raw = merge_rows(batch, tenant_id, cutoff)
+            merged_rows[tenant_id] = downsample(raw, resolution_ms)
+            dropped += len(raw) - len(merged_rows[tenant_id])
+        merged = write_block(
+            self.path / "blocks",
+            batch[-1].number,
+            merged_rows,
+            resolution_ms=resolution_ms,
+            replaces=[b.number for b in batch],
+        )
+        with self._lock:
+            merged = finish_merge(self.path / "blocks", merged, batch)
+            kept = [b for b in self._blocks if all(b is not old for old in batch)]
+            self._blocks = sorted([*kept, merged], key=lambda b: b.number)
+        return dropped
+
     def _read_cutoff(self) -> int:
         path = self.path / "retention.json"
         return int(json.loads(path.read_text())["cutoff_ms"]) if path.exists() else INT64_MIN
@@ -415,6 +479,7 @@ class EmbeddedStore:
             if sid == len(tenant.index):
                 tenant.index.add(labels)
             tenant.persisted_series = len(tenant.index)
+        resolve_merges(self.path / "blocks")
         for number in block_numbers(self.path / "blocks"):
             block = load_block(self.path / "blocks" / f"{number:08d}")
             self._blocks.append(block)
