@@ -12,8 +12,6 @@ from watchkeeper.db.tables import NotificationOutbox, NotificationReceiver
 from watchkeeper.notify.delivery import DeliveryWorker
 from watchkeeper.notify.receivers import ReceiverStore
 
-pytest_plugins = ["tests.api.conftest"]
-
 
 def _worker(env: Env) -> DeliveryWorker:
     """A worker of its own on the app's database (the app's runs on the app's event loop)."""
