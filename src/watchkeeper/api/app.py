@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -61,6 +62,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from watchkeeper.query.warmup import warm_up
+
+        threading.Thread(target=warm_up, name="kernel-warm-up", daemon=True).start()
         await context.supervisor.start()
         try:
             yield
