@@ -53,12 +53,14 @@ def test_an_incident_opened_on_one_replica_reaches_a_websocket_client_of_another
     from watchkeeper.config import apply_patch
 
     result = initialise(tmp_path / "d", clock=clock, admin_password=ADMIN_PASSWORD)
-    settings = apply_patch(result.settings, {"redis_url": REDIS_URL})
+    shared = apply_patch(result.settings, {"redis_url": REDIS_URL})
+    # One metadata database, one metric store each (an embedded store has a single owner).
+    first_app, second_app = (
+        create_app(apply_patch(shared, {"storage": {"path": str(tmp_path / name)}}), clock=clock)
+        for name in ("metrics-a", "metrics-b")
+    )
     before = _subscribers()
-    with (
-        TestClient(create_app(settings, clock=clock)) as first,
-        TestClient(create_app(settings, clock=clock)) as second,
-    ):
+    with TestClient(first_app) as first, TestClient(second_app) as second:
         _relays_subscribed(before + 2)
         login = first.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         token = login.json()["access_token"]

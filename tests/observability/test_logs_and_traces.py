@@ -81,3 +81,21 @@ def test_requests_and_db_calls_are_traced_to_otlp(
         if line.get("event") == "request" and line.get("request_id") == "trace-me-1"
     ]
     assert request_lines and len(request_lines[0].get("trace_id", "")) == 32
+
+
+def test_reconfiguring_the_level_reaches_loggers_already_used(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import structlog
+
+    from watchkeeper.observability.logging import configure_logging
+
+    logger = structlog.get_logger("reconfigure-test")
+    configure_logging("warning", "json")
+    logger.warning("first")  # the logger is cached now
+    logger.info("dropped at warning")
+    configure_logging("info", "json")
+    logger.info("kept at info")
+    err = capfd.readouterr().err
+    assert "kept at info" in err and "dropped at warning" not in err
+    configure_logging("info", "json")

@@ -32,10 +32,18 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_trace_ids,
     ]
+    # The level lives in one place, the standard library's root logger (set below), checked
+    # first by `filter_by_level`. A level baked into structlog's wrapper class would be cached
+    # with each logger on first use and survive a later reconfiguration (a CLI call at
+    # "warning" would silence the server's info lines for the life of the process).
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)

@@ -46,6 +46,12 @@ class Rotation(_Doc):
         # A handoff is a local wall time; an offset given anyway is dropped, not converted.
         return value.replace(tzinfo=None) if value is not None else None
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Rotation:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("rotation end must be after its start")
+        return self
+
 
 class Override(_Doc):
     """`user` is on call instead of the rotations from `start` to `end` (absolute times)."""
