@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -62,9 +63,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        from watchkeeper.query.warmup import warm_up
-
-        threading.Thread(target=warm_up, name="kernel-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(settings,), name="warm-up", daemon=True).start()
         await context.supervisor.start()
         try:
             yield
@@ -144,3 +143,19 @@ def create_app(
         )
     instrument(app, context.engine, provider)
     return app
+
+
+def _warm_up(settings: Settings) -> None:
+    """Pay one-time costs at start-up, not in the first request or worker pass that needs
+    them: numba's compile of the query kernels, and fitting the built-in incident classifier
+    (about 2 s that would otherwise stall the process when the first incident opens)."""
+    from watchkeeper.query.warmup import warm_up
+
+    warm_up()
+    if settings.incidents.enabled:
+        from watchkeeper.incidents.classifier import builtin_model
+
+        try:
+            builtin_model()
+        except Exception as exc:  # the correlator reports it again if it really cannot fit
+            structlog.get_logger(__name__).warning("classifier_warm_up_failed", error=str(exc))
