@@ -169,7 +169,7 @@ def throughput(
         async def run() -> None:
             while await worker.drain():
                 pass
-            await worker.client.aclose()
+            await worker.aclose()
 
         started = time.perf_counter()
         produce()

@@ -95,4 +95,27 @@ async def test_nothing_listening_is_retryable() -> None:
     await hook.aclose()
 
     assert result.status is DeliveryStatus.RETRYABLE
-    assert "ConnectError" in result.reason
+    assert "ClientConnectorError" in result.reason
+
+
+async def test_redirects_are_not_followed(receiver: HttpReceiver) -> None:
+    """A webhook that moved must be reconfigured: following would resend it somewhere else."""
+    receiver.replies = [Reply(302, b"moved", headers={"Location": receiver.url() + "/elsewhere"})]
+    hook = WebhookChannel(receiver.url())
+
+    result = await hook.send(rendered("webhook"))
+    await hook.aclose()
+
+    assert result.status is DeliveryStatus.PERMANENT and result.status_code == 302
+    assert len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize("url", ["http://", "ftp://127.0.0.1/hook", "not a url"])
+async def test_invalid_url_is_permanent_and_not_echoed(url: str) -> None:
+    hook = WebhookChannel(url)
+
+    result = await hook.send(rendered("webhook"))
+    await hook.aclose()
+
+    assert result.status is DeliveryStatus.PERMANENT
+    assert result.reason.startswith("invalid URL") and url not in result.reason

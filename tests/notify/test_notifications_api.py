@@ -29,7 +29,7 @@ def _drain(env: Env, times: int = 2) -> None:
         worker = _worker(env)
         for _ in range(times):
             await worker.drain_once()
-        await worker.client.aclose()
+        await worker.aclose()
 
     anyio.run(go)
 

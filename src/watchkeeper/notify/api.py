@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import httpx
 
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
@@ -37,6 +36,7 @@ from .base import (
 )
 from .config import channel_from_config
 from .default_templates import DEFAULT_TEMPLATES
+from .http import HttpClient, OwnedClient
 from .templates import NotificationTemplate, TemplateRenderError, render
 
 if TYPE_CHECKING:  # delivery imports this module
@@ -119,7 +119,7 @@ class NotificationService:
         *,
         templates: Iterable[NotificationTemplate] = (),
         deliver: Deliver | None = None,
-        owned_client: httpx.AsyncClient | None = None,
+        owned_client: OwnedClient | None = None,
         outbox: OutboxTarget | None = None,
     ) -> None:
         self.channels = dict(channels)
@@ -290,19 +290,21 @@ def initialize_notification_service(
     templates: Iterable[NotificationTemplate] = (),
     channels: Mapping[NotificationChannel, Channel] | None = None,
     deliver: Deliver | None = None,
-    client: httpx.AsyncClient | None = None,
+    client: HttpClient | None = None,
     clock: Clock | None = None,
     outbox: OutboxTarget | None = None,
 ) -> NotificationService:
     """A service with one channel per config entry (`{"slack": {...}, "email": {...}}`).
 
     `channels` adds ready-made channels (e.g. the WebSocket broadcaster); HTTP channels share
-    `client`, or one client the service makes and closes in `aclose`.
+    `client`, or one session the service makes on first use and closes in `aclose`.
     Raises pydantic.ValidationError for an invalid channel config.
     """
-    shared = client or httpx.AsyncClient()
+    owned: OwnedClient | None = None
+    if client is None:
+        client = owned = OwnedClient(None)
     built: dict[NotificationChannel, Channel] = {
-        NotificationChannel(kind): channel_from_config(kind, cfg, client=shared, clock=clock)
+        NotificationChannel(kind): channel_from_config(kind, cfg, client=client, clock=clock)
         for kind, cfg in config.items()
     }
     built.update(channels or {})
@@ -310,7 +312,7 @@ def initialize_notification_service(
         built,
         templates=templates,
         deliver=deliver,
-        owned_client=None if client is not None else shared,
+        owned_client=owned,
         outbox=outbox,
     )
 

@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watchkeeper.clock import Clock
@@ -19,6 +18,7 @@ from watchkeeper.clock import Clock
 from .base import Channel, NotificationChannel
 from .crypto import SecretBox, decrypt_fields, encrypt_fields
 from .email import EmailChannel
+from .http import HttpClient
 from .slack import SlackChannel
 from .sms import SmsChannel
 from .teams import TeamsChannel
@@ -102,7 +102,7 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def _email(c: EmailConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+def _email(c: EmailConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
     return EmailChannel(
         host=c.host,
         port=c.port,
@@ -118,19 +118,19 @@ def _email(c: EmailConfig, client: httpx.AsyncClient | None, clock: Clock | None
     )
 
 
-def _slack(c: SlackConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+def _slack(c: SlackConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
     return SlackChannel(
         c.webhook_url.get_secret_value(), timeout=c.timeout, client=client, clock=clock
     )
 
 
-def _teams(c: TeamsConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+def _teams(c: TeamsConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
     return TeamsChannel(
         c.webhook_url.get_secret_value(), timeout=c.timeout, client=client, clock=clock
     )
 
 
-def _sms(c: SmsConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+def _sms(c: SmsConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
     return SmsChannel(
         account_sid=c.account_sid,
         auth_token=c.auth_token.get_secret_value(),
@@ -144,7 +144,7 @@ def _sms(c: SmsConfig, client: httpx.AsyncClient | None, clock: Clock | None) ->
     )
 
 
-def _webhook(c: WebhookConfig, client: httpx.AsyncClient | None, clock: Clock | None) -> Channel:
+def _webhook(c: WebhookConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
     return WebhookChannel(
         c.url,
         secret=_secret(c.secret),
@@ -162,7 +162,7 @@ class ChannelType:
     """A registered channel kind: its config schema and how to build it from a valid config."""
 
     config: type[_ChannelConfig]
-    build: Callable[[Any, httpx.AsyncClient | None, Clock | None], Channel]
+    build: Callable[[Any, HttpClient | None, Clock | None], Channel]
 
 
 CHANNEL_TYPES: dict[NotificationChannel, ChannelType] = {
@@ -199,7 +199,7 @@ def channel_from_config(
     channel_type: NotificationChannel | str,
     config: Mapping[str, Any],
     *,
-    client: httpx.AsyncClient | None = None,
+    client: HttpClient | None = None,
     clock: Clock | None = None,
 ) -> Channel:
     """A ready Channel from a plain (decrypted) config; raises pydantic.ValidationError."""

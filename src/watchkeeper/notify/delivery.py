@@ -16,15 +16,16 @@ that honour `Idempotency-Key` (the key is the same on every attempt).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import aiohttp
 import anyio
-import httpx
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
@@ -47,6 +48,7 @@ from .base import (
     RenderedMessage,
 )
 from .config import channel_from_config
+from .http import new_session
 from .outbox import OutboxMessage, enqueue
 from .receivers import ReceiverStore
 from .template_store import load_template
@@ -211,7 +213,7 @@ class DeliveryWorker(PeriodicWorker):
         receivers: ReceiverStore,
         templates: TemplateSource | None = None,
         extra_channels: Mapping[NotificationChannel, Channel] | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
         name: str = "notify-delivery",
     ) -> None:
@@ -232,15 +234,37 @@ class DeliveryWorker(PeriodicWorker):
         self._batch_templates: dict[tuple[str, str, NotificationChannel], NotificationTemplate] = {}
 
     @property
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> aiohttp.ClientSession:
+        """The session every channel of this worker POSTs through; first made inside the
+        event loop by `_session` (a session binds to the running loop, `_prepare` runs in a
+        thread), with room for every concurrent send."""
         if self._client is None:
-            limits = httpx.Limits(max_connections=self.settings.concurrency * 2)
-            self._client = httpx.AsyncClient(limits=limits)
+            self._client = new_session(limit=self.settings.concurrency * 2)
         return self._client
 
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[None]:
+        """Our own session for the outermost pass (or the whole of `run`), closed at its end,
+        so a worker driven by `drain_once` alone never leaves a session open."""
+        if not self._owns_client or self._client is not None:
+            yield
+            return
+        _ = self.client
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session this worker made (a session given by the caller stays open)."""
+        if self._owns_client and self._client is not None:
+            await self._client.close()
+            self._client = None
+
     async def tick(self) -> None:
-        await self.drain()
-        await self.flush_digests()
+        async with self._session():
+            await self.drain()
+            await self.flush_digests()
         if self.clock.time() - self._last_sample >= 5.0:
             self._last_sample = self.clock.time()
             await anyio.to_thread.run_sync(self.sample_queue)
@@ -250,35 +274,35 @@ class DeliveryWorker(PeriodicWorker):
         current one is being sent (the database work overlaps the network work)."""
         total = 0
         sending: asyncio.Task[None] | None = None
-        try:
-            while True:
-                claims = await anyio.to_thread.run_sync(self._claim)
-                prepared = await anyio.to_thread.run_sync(self._prepare, claims) if claims else None
+        async with self._session():
+            try:
+                while True:
+                    claims = await anyio.to_thread.run_sync(self._claim)
+                    prepared = (
+                        await anyio.to_thread.run_sync(self._prepare, claims) if claims else None
+                    )
+                    if sending is not None:
+                        await sending
+                        sending = None
+                    if prepared is None:
+                        return total
+                    total += len(claims)
+                    sending = asyncio.create_task(self._deliver(*prepared))
+            finally:
                 if sending is not None:
-                    await sending
-                    sending = None
-                if prepared is None:
-                    return total
-                total += len(claims)
-                sending = asyncio.create_task(self._deliver(*prepared))
-        finally:
-            if sending is not None:
-                sending.cancel()
+                    sending.cancel()
 
     async def run(self) -> None:
-        try:
+        async with self._session():
             await super().run()
-        finally:
-            if self._owns_client and self._client is not None:
-                await self._client.aclose()
-                self._client = None
 
     async def drain_once(self) -> int:
         """Claim one batch, deliver it, record the outcomes; the number of rows claimed."""
         claims = await anyio.to_thread.run_sync(self._claim)
         if not claims:
             return 0
-        await self._deliver(*await anyio.to_thread.run_sync(self._prepare, claims))
+        async with self._session():
+            await self._deliver(*await anyio.to_thread.run_sync(self._prepare, claims))
         return len(claims)
 
     async def _deliver(self, jobs: list[_Job], outcomes: list[Outcome]) -> None:

@@ -8,12 +8,14 @@ and the target URL is never echoed: for Slack and Teams the URL itself is the se
 from __future__ import annotations
 
 import abc
+import base64
 import json
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from watchkeeper.clock import Clock, SystemClock
 
@@ -21,26 +23,54 @@ from .base import DeliveryResult, RenderedMessage
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 REASON_LIMIT = 300
+CONNECTION_LIMIT = 100  # aiohttp's own default, stated: one process's outgoing connections
+
+
+def new_session(limit: int = CONNECTION_LIMIT) -> aiohttp.ClientSession:
+    """A session for notification POSTs; must be called inside the running event loop.
+
+    `trust_env` keeps what httpx did by default: HTTP(S)_PROXY/NO_PROXY are honoured.
+    """
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), trust_env=True)
 
 
 class OwnedClient:
-    """An httpx.AsyncClient given by the caller (shared, not closed here) or made on first use."""
+    """An aiohttp.ClientSession given by the caller (shared, not closed here), or made on first
+    use and closed by `aclose`. Made lazily because a session binds to the running event loop,
+    and channels are often built before one runs (`initialize_notification_service` is sync).
 
-    def __init__(self, client: httpx.AsyncClient | None) -> None:
+    Given another OwnedClient, this one shares that one's session and leaves closing it to its
+    owner: that is how the channels of one service share a session made on first use.
+    """
+
+    def __init__(self, client: HttpClient | None) -> None:
         self._client = client
-        self._owned: httpx.AsyncClient | None = None
+        self._owned: aiohttp.ClientSession | None = None
 
-    def get(self) -> httpx.AsyncClient:
+    def get(self) -> aiohttp.ClientSession:
+        if isinstance(self._client, OwnedClient):
+            return self._client.get()
         if self._client is not None:
             return self._client
-        if self._owned is None:
-            self._owned = httpx.AsyncClient()
+        if self._owned is None or self._owned.closed:
+            self._owned = new_session()
         return self._owned
 
     async def aclose(self) -> None:
         if self._owned is not None:
-            await self._owned.aclose()
+            await self._owned.close()
             self._owned = None
+
+
+HttpClient = aiohttp.ClientSession | OwnedClient
+"""What a channel takes as `client`: a session, or a lazily made one shared with others."""
+
+
+def basic_auth(username: str, password: str) -> str:
+    """The Basic Authorization header value, UTF-8 (RFC 7617), as httpx sent it: written out
+    because aiohttp 3.14 deprecates `BasicAuth` and its replacement is not in older releases."""
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
 
 
 def is_retryable_status(status: int) -> bool:
@@ -62,7 +92,7 @@ def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
 
 
 async def post(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     channel: str,
     url: str,
     *,
@@ -74,42 +104,72 @@ async def post(
     auth: tuple[str, str] | None = None,
     recipient: str | None = None,
 ) -> DeliveryResult:
-    """POST once and classify: 2xx delivered, retryable or permanent failure otherwise."""
+    """POST once and classify: 2xx delivered, retryable or permanent failure otherwise.
+
+    Redirects are not followed: a 3xx is a permanent failure, as a webhook that moved must be
+    reconfigured (and following it would resend the body, and any auth, somewhere else).
+    """
     undelivered = (recipient,) if recipient else ()
-    kwargs: dict[str, Any] = {"headers": dict(headers or {}), "timeout": httpx.Timeout(timeout)}
+    kwargs: dict[str, Any] = {
+        "headers": dict(headers or {}),
+        "timeout": aiohttp.ClientTimeout(total=timeout),
+        "allow_redirects": False,
+    }
     if content is not None:
-        kwargs["content"] = content
+        kwargs["data"] = content
     if data is not None:
         kwargs["data"] = dict(data)
     if auth is not None:
-        kwargs["auth"] = httpx.BasicAuth(*auth)
+        kwargs["headers"]["Authorization"] = basic_auth(*auth)
     try:
-        response = await client.post(url, **kwargs)
-    except httpx.TimeoutException as exc:
+        async with client.post(url, **kwargs) as response:
+            status = response.status
+            # Read to the end even on success, so the connection goes back to the pool.
+            body = await response.read()
+            retry_after = response.headers.get("Retry-After")
+            charset = response.charset or "utf-8"
+    except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
+        return DeliveryResult.fail(channel, f"invalid URL: {type(exc).__name__}")
+    except TimeoutError as exc:  # asyncio.TimeoutError and aiohttp's ServerTimeoutError
         reason = f"timed out after {timeout:g} s ({type(exc).__name__})"
         return DeliveryResult.retry(channel, reason, undelivered=undelivered)
-    except httpx.TransportError as exc:
+    except aiohttp.ClientResponseError as exc:  # a malformed response; its str names the URL
+        reason = _redact(f"{type(exc).__name__}: {exc.message}", url)
+        return DeliveryResult.retry(channel, reason, undelivered=undelivered)
+    except (aiohttp.ClientError, OSError) as exc:  # connection refused, reset, DNS, TLS
         reason = _redact(f"{type(exc).__name__}: {exc}", url)
         return DeliveryResult.retry(channel, reason, undelivered=undelivered)
-    except httpx.InvalidURL as exc:
-        return DeliveryResult.fail(channel, f"invalid URL: {type(exc).__name__}")
-    status = response.status_code
     if 200 <= status < 300:
         return DeliveryResult.ok(channel, status)
-    reason = _redact(f"HTTP {status}: {response.text[:REASON_LIMIT]}", url)
+    reason = _redact(f"HTTP {status}: {_decode(body, charset)[:REASON_LIMIT]}", url)
     if is_retryable_status(status):
         return DeliveryResult.retry(
             channel,
             reason,
             status_code=status,
-            retry_after=retry_after_seconds(response.headers.get("retry-after"), clock),
+            retry_after=retry_after_seconds(retry_after, clock),
             undelivered=undelivered,
         )
     return DeliveryResult.fail(channel, reason, status_code=status, undelivered=undelivered)
 
 
+def _decode(body: bytes, charset: str) -> str:
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
+
+
 def _redact(text: str, url: str) -> str:
-    return text.replace(url, "<url>")
+    """The text with the URL (as given, and as aiohttp normalises it) replaced by `<url>`."""
+    try:
+        forms = {url, str(URL(url))}
+    except (TypeError, ValueError):
+        forms = {url}
+    for form in sorted(forms, key=len, reverse=True):
+        if form:
+            text = text.replace(form, "<url>")
+    return text
 
 
 class JsonPostChannel(abc.ABC):
@@ -123,7 +183,7 @@ class JsonPostChannel(abc.ABC):
         webhook_url: str,
         *,
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         clock: Clock | None = None,
         name: str | None = None,
     ) -> None:

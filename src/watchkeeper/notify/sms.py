@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
 from watchkeeper.clock import Clock, SystemClock
 
 from .base import DeliveryResult, RenderedMessage
-from .http import OwnedClient, post
+from .http import HttpClient, OwnedClient, post
 
 BODY_LIMIT = 1600  # Twilio's maximum message length (10 concatenated segments)
 
@@ -34,7 +32,7 @@ class SmsChannel:
         default_recipients: tuple[str, ...] = (),
         base_url: str = "https://api.twilio.com",
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         clock: Clock | None = None,
         name: str = "sms",
     ) -> None:

@@ -21,12 +21,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from watchkeeper.clock import Clock, SystemClock
 
 from .base import DeliveryResult, RenderedMessage
-from .http import OwnedClient, post
+from .http import HttpClient, OwnedClient, post
 
 SIGNATURE_HEADER = "X-Watchkeeper-Signature"
 TIMESTAMP_HEADER = "X-Watchkeeper-Timestamp"
@@ -167,7 +165,7 @@ class WebhookChannel:
         max_alerts: int = 0,
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
-        client: httpx.AsyncClient | None = None,
+        client: HttpClient | None = None,
         clock: Clock | None = None,
         name: str = "webhook",
     ) -> None:
