@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["triggered", "acknowledged", "resolved"]
 Severity = Literal["critical", "high", "medium", "low"]
+# The classifier's CATEGORIES as a type (tests/incidents/test_classifier.py keeps them in step).
 Category = Literal[
     "capacity",
     "latency",
