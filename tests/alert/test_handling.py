@@ -40,3 +40,16 @@ def test_parse_names_the_bad_key(text: str, path: str) -> None:
     with pytest.raises(ConfigError) as caught:
         handling.parse(text)
     assert caught.value.path.startswith(path)
+
+
+def test_a_stored_start_never_reads_back_after_the_instant_it_was_taken() -> None:
+    """A silence starting "now" must be active now: the stored microseconds, read back,
+    may not exceed the float they came from (0.6 % of random instants did before the fix)."""
+    import random
+
+    from watchkeeper.alert.silence_store import _stored
+
+    rng = random.Random(7)
+    instants = [1_795_829_351 + rng.random() for _ in range(20_000)]
+    assert all(_stored(t).timestamp() <= t for t in instants)
+    assert all(t - _stored(t).timestamp() < 2e-6 for t in instants)

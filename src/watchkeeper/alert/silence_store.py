@@ -33,8 +33,17 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _stored(seconds: float) -> datetime:
     """Rounded down to the microsecond the database keeps, so a silence starting "now" is
-    active at that same instant (rounding to nearest could put its start just after now)."""
-    return _EPOCH + timedelta(microseconds=math.floor(seconds * 1_000_000))
+    active at that same instant (rounding to nearest could put its start just after now).
+
+    `seconds * 1e6` is itself rounded in floating point and can carry up to the next whole
+    microsecond; read back (`datetime.timestamp()` divides the microseconds by 1e6) that start
+    would lie after `now` and the silence would be pending at its own creation. Step back one
+    microsecond when the round trip would exceed `seconds`.
+    """
+    micros = math.floor(seconds * 1_000_000)
+    if micros / 1_000_000 > seconds:
+        micros -= 1
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 _ID = re.compile(r"[0-9A-Za-z-]{1,36}")  # ids are UUIDs; anything else cannot exist
