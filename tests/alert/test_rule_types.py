@@ -199,3 +199,54 @@ def test_group_limit_makes_the_rule_fail_without_alerts(rig: Rig) -> None:
     result = rig.evaluate("{name: g, limit: 2, rules: [{alert: Hot, expr: cpu > 90}]}")
     assert "exceeded limit of 2" in result.errors["Hot"]
     assert rig.alerts() == []
+
+
+def test_forecast_rule_with_a_model_uses_the_forecasting_engine(rig: Rig) -> None:
+    def group(within: str) -> str:
+        return f"""
+name: g
+rules:
+  - alert: DiskAlmostFull
+    type: forecast
+    model: capacity
+    selector: 'disk_used_percent{{mount="/"}}'
+    threshold: 70
+    within: {within}
+"""
+
+    disk = labels_from_dict({"__name__": "disk_used_percent", "mount": "/"})
+    now = rig.clock.time()
+    minutes = np.arange(-12 * 60, 1, 5)
+    rng = np.random.default_rng(5)
+    # 1 %/h from 50 % twelve hours ago: 62 % now, 70 % expected in 8 hours.
+    values = 62.0 + minutes / 60.0 + rng.normal(0, 0.02, len(minutes))
+    ts = ((now + 60 * minutes) * 1000).astype(np.int64)
+    rig.store.append(rig.tenant, [SeriesSamples(disk, ts, values)])
+
+    rig.evaluate(group("6h"))
+    assert rig.alerts() == []  # 8 hours away: not within 6
+    rig.evaluate(group("10h"))
+    alert = rig.alert("DiskAlmostFull")
+    assert alert.state == "firing"
+    seconds = float(alert.annotations["predicted_crossing_in_seconds"])
+    assert abs(seconds - 8 * 3600) < 1800
+    assert (
+        alert.annotations["predicted_crossing_earliest80"]
+        <= alert.annotations["predicted_crossing_at"]
+    )
+    assert "predicted_crossing_latest80" in alert.annotations
+
+
+def test_a_model_is_only_for_forecast_rules_and_must_be_known() -> None:
+    import pytest
+
+    from tests.alert.conftest import compile_yaml
+    from watchkeeper.alert.rules import RuleValidationError
+
+    with pytest.raises(RuleValidationError, match="model"):
+        compile_yaml("{name: g, rules: [{alert: A, expr: 'up > 0', model: capacity}]}")
+    with pytest.raises(RuleValidationError, match="model"):
+        compile_yaml(
+            "{name: g, rules: [{alert: A, type: forecast, selector: 'x', threshold: 1,"
+            " within: 1h, model: crystal_ball}]}"
+        )

@@ -13,7 +13,11 @@ A file is `groups: [{name, interval, rules: [...]}]`; a group may also say `tena
 - `alert` + `type: forecast` + `selector` + `threshold` + `within` [+ `direction`,
   `lookback`]: fires while the series is predicted to cross `threshold` within `within`
   (compiled to `predict_linear(<selector>[lookback], within) > threshold`, or `<` for
-  `direction: below`); the predicted crossing time goes into the alert's annotations;
+  `direction: below`); the predicted crossing time goes into the alert's annotations.
+  With `model: <forecaster>` (e.g. `capacity`) the forecasting engine fits that model on
+  each series (history: `lookback`, default 7 days; refit every 15 minutes) and the rule
+  fires when the expected forecast reaches the threshold within `within`, with the predicted
+  time and its 80 % interval (`predicted_crossing_earliest80` / `_latest80`) as annotations;
 - `alert` + `type: composite` + `all_of` or `any_of`: names of alerting rules earlier in
   the group; fires while all (any) of them fire, per value of the `by` labels.
 
@@ -34,6 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from watchkeeper.alert.templates import Template, TemplateError, compile_template
+from watchkeeper.config import ForecasterName
 from watchkeeper.domain.series import LABEL_NAME_RE, METRIC_NAME_LABEL, METRIC_NAME_RE, Matcher
 from watchkeeper.query.errors import QueryError
 from watchkeeper.query.params import parse_duration
@@ -80,6 +85,9 @@ class RuleSpec(_Spec):
     direction: Literal["above", "below"] = "above"
     within: float | None = None
     lookback: float = 3600.0
+    model: ForecasterName | None = None
+    """Forecast rules: a forecaster of the forecasting engine (e.g. `capacity`) instead of
+    PromQL's linear trend; `lookback` is then the history it fits (default 7 days)."""
     all_of: list[str] | None = None
     any_of: list[str] | None = None
     by: list[str] = Field(default_factory=list)
@@ -257,6 +265,7 @@ def _check_type_fields(spec: RuleSpec) -> list[tuple[str, str]]:
             "within",
             "lookback",
             "direction",
+            "model",
         },
         "composite": {"all_of", "any_of", "by"},
     }
@@ -268,6 +277,7 @@ def _check_type_fields(spec: RuleSpec) -> list[tuple[str, str]]:
         "resolve_threshold",
         "within",
         "lookback",
+        "model",
         "direction",
         "all_of",
         "any_of",
@@ -317,6 +327,11 @@ def _compile_rule(
             query = anomaly_query(spec.selector or "", ">=", threshold)
             if spec.resolve_threshold is not None:
                 resolve = anomaly_query(spec.selector or "", ">=", spec.resolve_threshold)
+        elif spec.type == "forecast" and spec.model is not None:
+            # Evaluated by the forecasting engine (GroupEvaluator._model_forecast); the
+            # selector is what it reads.
+            _selector(spec.selector or "")
+            query = spec.selector or ""
         elif spec.type == "forecast":
             assert spec.threshold is not None
             query, crossing = _forecast_queries(spec, spec.threshold)
