@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from tests.support import ADMIN_PASSWORD, POSTGRES_DSN, missing, port_open
 from watchkeeper.clock import ManualClock
+from watchkeeper.wiring import AppContext
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +62,12 @@ class Env:
     config_file: Path
     client: TestClient
     clock: ManualClock
+
+    @property
+    def context(self) -> AppContext:
+        """The running app's components (store, sessions, workers) for white-box checks."""
+        context: AppContext = self.client.app.state.context  # type: ignore[attr-defined]
+        return context
 
     def login(
         self, username: str = "admin", password: str = ADMIN_PASSWORD, tenant: str | None = None

@@ -29,7 +29,7 @@ def _key(env: Env, scopes: list[str]) -> dict[str, str]:
 
 
 def _events(env: Env) -> list[tuple[str, str, str]]:
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     with context.sessions.system("test") as db:
         rows = db.scalars(select(AlertNotification).order_by(AlertNotification.id))
         return [(n.group_name, n.kind, n.payload["status"]) for n in rows]
@@ -72,7 +72,7 @@ def test_prometheus_alert_fires_once_however_often_it_is_resent(
 
 
 def test_fingerprint_is_alertmanagers(env: Env, auth: dict[str, str]) -> None:
-    from watchkeeper.notify.webhook import label_fingerprint
+    from watchkeeper.alert.model import fingerprint as label_fingerprint
 
     env.client.post("/api/v2/alerts", headers=auth, json=[{"labels": LABELS}])
     (listed,) = _alerts(env, auth)
@@ -97,7 +97,7 @@ def test_alert_not_resent_before_its_ends_at_resolves_by_itself(
 ) -> None:
     ends = env.clock.now() + timedelta(seconds=60)
     env.client.post("/api/v2/alerts", headers=auth, json=[{"labels": LABELS, "endsAt": _iso(ends)}])
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     expiry = ExternalAlerts(context.sessions, context.clock, FlapPolicy())
 
     # The app's own expiry worker runs too (woken by the clock): both may try, one resolves.
@@ -117,7 +117,7 @@ def test_alert_without_ends_at_gets_alertmanagers_resolve_timeout(
     env: Env, auth: dict[str, str]
 ) -> None:
     env.client.post("/api/v2/alerts", headers=auth, json=[{"labels": LABELS}])
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     expiry = ExternalAlerts(context.sessions, context.clock, FlapPolicy())
     env.clock.advance(299)
     expiry.expire()
@@ -148,7 +148,7 @@ def test_webhook_firing_then_resolved(env: Env, auth: dict[str, str]) -> None:
     }
     assert env.client.post("/api/v1/alerts/webhook", headers=auth, json=body).status_code == 200
     env.clock.advance(3600)  # no end: stays firing until Alertmanager says resolved
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     ExternalAlerts(context.sessions, context.clock, FlapPolicy()).expire()
     assert len(_alerts(env, auth)) == 1
 
@@ -220,7 +220,7 @@ def test_concurrent_senders_produce_one_event_per_change(env: Env, auth: dict[st
     """A Prometheus HA pair sends the same alerts at the same time."""
     from concurrent.futures import ThreadPoolExecutor
 
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     service = ExternalAlerts(context.sessions, context.clock, FlapPolicy())
     tenant = env.client.get("/auth/me", headers=auth).json()["tenant_id"]
     firing = parse_postable_alerts([{"labels": LABELS}])

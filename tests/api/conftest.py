@@ -27,7 +27,7 @@ def make_tenant(env: Env, root: dict[str, str], name: str) -> TenantFixture:
     from watchkeeper.auth import users
     from watchkeeper.tenancy import service
 
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     with context.sessions.system("test") as db:
         tenant = service.find_tenant(db, name)
     with context.sessions.tenant(tenant.id) as db:

@@ -11,19 +11,14 @@ import pytest
 from tests.api.conftest import TenantFixture
 from tests.conftest import Env
 from watchkeeper.detect.runner import DetectionLoop
-from watchkeeper.wiring import AppContext, build_workers
+from watchkeeper.wiring import build_workers
 
 STEP_S = 60
 LABELS = {"host": "db-1", "job": "watchkeeper"}
 
 
-def context_of(env: Env) -> AppContext:
-    context: AppContext = env.client.app.state.context  # type: ignore[attr-defined]
-    return context
-
-
 def loop_of(env: Env) -> DetectionLoop:
-    loop = context_of(env).detection
+    loop = env.context.detection
     assert loop is not None
     return loop
 
@@ -193,7 +188,7 @@ def test_tenants_see_only_their_own_anomalies_jobs_and_models(
 
 
 def test_detection_loop_is_a_worker_only_when_enabled(env: Env) -> None:
-    context = context_of(env)
+    context = env.context
     assert "detection" in {w.name for w in build_workers(context)}
     context.settings = context.settings.model_copy(update={"enable_anomaly_detection": False})
     assert "detection" not in {w.name for w in build_workers(context)}

@@ -35,7 +35,7 @@ def test_tampering_breaks_the_chain(env: Env) -> None:
     headers = env.login()
     env.client.post("/api/v1/apikeys", headers=headers, json={"name": "one", "scopes": ["read"]})
     env.client.post("/api/v1/apikeys", headers=headers, json={"name": "two", "scopes": ["read"]})
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     intact, count, bad = context.audit.verify_chain()
     assert intact and count >= 3 and bad is None
     with context.sessions.system("test tamper") as db:

@@ -74,13 +74,13 @@ def test_wrong_password_and_unknown_user_give_the_same_401(env: Env) -> None:
 
 
 def test_repeated_failures_lock_out_then_expire(env: Env) -> None:
-    limit = env.client.app.state.context.settings.auth.login_max_failures  # type: ignore[attr-defined]
+    limit = env.context.settings.auth.login_max_failures
     for _ in range(limit):
         env.client.post("/auth/login", json={"username": "admin", "password": "wrong-password-x"})
     locked = env.client.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
-    env.clock.advance(env.client.app.state.context.settings.auth.login_lockout_seconds + 1)  # type: ignore[attr-defined]
+    env.clock.advance(env.context.settings.auth.login_lockout_seconds + 1)
     assert (
         env.client.post(
             "/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}

@@ -38,7 +38,7 @@ def test_unknown_fields_are_rejected(env: Env) -> None:
 
 
 def test_oversized_body_is_a_413_before_it_is_read(env: Env) -> None:
-    limit = env.client.app.state.context.settings.api.max_body_bytes  # type: ignore[attr-defined]
+    limit = env.context.settings.api.max_body_bytes
     response = env.client.post(
         "/auth/login", content=b"x" * (limit + 1), headers={"content-type": "application/json"}
     )

@@ -19,12 +19,12 @@ def _token(headers: dict[str, str]) -> str:
 
 
 def _tenant_id(env: Env, name: str) -> str:
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     return str(context.tenants.id_of(name))
 
 
 def _publish(env: Env, tenant: str, data: dict[str, Any]) -> None:
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     with context.sessions.tenant(tenant) as db:
         publish(db, tenant, "anomaly", data, now=env.clock.now())
 
@@ -63,7 +63,7 @@ def test_websocket_channel_delivers_a_notification_once_per_key(
 ) -> None:
     import asyncio
 
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     channel = WebSocketChannel(context.sessions, _tenant_id(env, "acme"), env.clock)
     message = RenderedMessage(subject="Disk full", text="on web-1", idempotency_key="k1")
     with env.client.websocket_connect(f"/ws/notifications?token={_token(acme.admin)}") as ws:

@@ -9,7 +9,6 @@ import numpy as np
 from tests.api.conftest import TenantFixture
 from tests.conftest import Env
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
-from watchkeeper.wiring import AppContext
 
 YAML = {"Content-Type": "application/yaml"}
 GROUP = """
@@ -25,13 +24,8 @@ rules:
 """
 
 
-def context_of(env: Env) -> AppContext:
-    context: AppContext = env.client.app.state.context  # type: ignore[attr-defined]
-    return context
-
-
 def put_cpu(env: Env, tenant: str, value: float, host: str = "db-1") -> None:
-    context = context_of(env)
+    context = env.context
     now_ms = round(env.clock.time() * 1000)
     context.store.append(
         context.tenants.id_of(tenant),
@@ -46,7 +40,7 @@ def put_cpu(env: Env, tenant: str, value: float, host: str = "db-1") -> None:
 
 
 def evaluate(env: Env) -> None:
-    rules = context_of(env).rules
+    rules = env.context.rules
     assert rules is not None
     rules.run_due()
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.api.conftest import TenantFixture
-from tests.api.test_rules import YAML, context_of, put_cpu
+from tests.api.test_rules import YAML, put_cpu
 from tests.conftest import Env
 
 
@@ -135,7 +135,7 @@ def test_alerts_show_what_silences_and_inhibits_them(env: Env, acme: TenantFixtu
     put = client.put("/api/v1/alerting/config", content=CONFIG, headers={**acme.admin, **YAML})
     assert put.status_code == 200, put.text
     put_cpu(env, "acme", 95, host="db-1")
-    rules = context_of(env).rules
+    rules = env.context.rules
     assert rules is not None
     rules.run_due()
     sid = client.post("/api/v2/silences", json=body(env), headers=acme.admin).json()["silenceID"]

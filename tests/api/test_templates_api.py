@@ -24,7 +24,7 @@ def test_crud_preview_and_lookup_by_delivery(env: Env, acme: TenantFixture) -> N
     assert created.status_code == 201, created.text
     shown = env.client.post("/api/v1/templates/disk/preview", headers=acme.viewer, json={})
     assert shown.json()["subject"] == "HighCPUUsage on web-1:9100"
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     with context.sessions.tenant(context.tenants.id_of("acme")) as db:
         assert load_template(db, "disk", NotificationChannel.SLACK).id == "disk"
         assert load_template(db, "disk", NotificationChannel.SMS).id == "default-sms"

@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import Result
 from tests.support import ADMIN_PASSWORD
 
 BIN = Path(sys.executable).parent / "watchkeeper"
@@ -22,49 +22,6 @@ def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
     return subprocess.run(
         [str(BIN), *args], capture_output=True, text=True, env=full_env, timeout=120
     )
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def run(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Result]:
-    from watchkeeper.cli.main import main
-
-    def invoke(*args: str, env: dict[str, str] | None = None, check: bool = True) -> Result:
-        with monkeypatch.context() as patch:
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            patch.setattr(sys, "argv", ["watchkeeper", *args])
-            capsys.readouterr()
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            out, err = capsys.readouterr()
-        if check:
-            assert code == 0, err
-        return Result(code, out, err)
-
-    return invoke
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, run: Callable[..., Result]) -> Path:
-    target = tmp_path / "wk"
-    result = run(
-        "init",
-        env={"WATCHKEEPER_DATA_DIR": str(target), "WATCHKEEPER_ADMIN_PASSWORD": ADMIN_PASSWORD},
-    )
-    assert "tenant: default   user: admin" in result.stdout
-    return target
 
 
 def test_init_generates_secrets_and_a_one_time_password(tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.cli.test_cli import Result, data_dir, run  # noqa: F401  (fixtures)
+from tests.cli.conftest import Result
 
 
-def test_add_list_expire(data_dir: Path, run: Callable[..., Result]) -> None:  # noqa: F811
+def test_add_list_expire(data_dir: Path, run: Callable[..., Result]) -> None:
     config = str(data_dir / "watchkeeper.yaml")
     added = run(
         "silence",

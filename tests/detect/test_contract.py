@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.detect.conftest import DAY, seasonal
+from tests.support import missing
 from watchkeeper.clock import ManualClock
 from watchkeeper.detect import DETECTORS, Detector
 from watchkeeper.detect.persistence import ModelStore
@@ -19,8 +21,8 @@ QUIET_END = 5 * DAY
 
 
 def _needs_torch(name: str) -> None:
-    if name in {"lstm", "vae"}:
-        pytest.importorskip("torch", reason="the deep detectors need torch (the deep extra)")
+    if name in {"lstm", "vae"} and importlib.util.find_spec("torch") is None:
+        missing("the deep detectors need torch (the deep extra)")
 
 
 @pytest.fixture(scope="module", params=NAMES)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, select
 
-from watchkeeper.alert.state import fingerprint, record_transition
+from watchkeeper.alert.model import fingerprint
+from watchkeeper.alert.state import record_transition
 from watchkeeper.clock import ManualClock
 from watchkeeper.config import load_settings
 from watchkeeper.db import migrate

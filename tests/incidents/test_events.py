@@ -67,7 +67,7 @@ def test_comment_resolve_reopen_merge_each_publish_and_a_refused_change_does_not
     env: Env, acme: TenantFixture
 ) -> None:
     client, headers = env.client, acme.admin
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     tenant_id = str(context.tenants.id_of("acme"))
     for title in ("API latency high", "Database slow"):
         assert client.post("/incidents", headers=headers, json={"title": title}).status_code == 201

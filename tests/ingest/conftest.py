@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,17 +12,6 @@ import pytest
 
 from watchkeeper.clock import ManualClock
 from watchkeeper.domain.series import SeriesSamples
-
-
-def require_binary(name: str) -> str:
-    """The path of an executable; skip the test without it unless services are required."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed"
-        if os.environ.get("WATCHKEEPER_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{message} (WATCHKEEPER_REQUIRE_SERVICES=1)")
-        pytest.skip(message)
-    return path
 
 
 @dataclass

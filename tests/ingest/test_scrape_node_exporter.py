@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support import require_binary
 from watchkeeper.clock import SystemClock
 from watchkeeper.ingest.scrape import ScrapeJob, ScrapeLoop
 
-from .conftest import RecordingSink, require_binary
+from .conftest import RecordingSink
 
 pytestmark = pytest.mark.services
 

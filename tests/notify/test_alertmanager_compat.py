@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from tests.support import free_port, require_binary, wait_for_port
+from watchkeeper.alert.model import fingerprint as label_fingerprint
 from watchkeeper.notify.base import RenderedMessage
-from watchkeeper.notify.webhook import alertmanager_payload, label_fingerprint
+from watchkeeper.notify.webhook import alertmanager_payload
 
 from .conftest import HttpReceiver
 

@@ -15,7 +15,7 @@ from watchkeeper.notify.receivers import ReceiverStore
 
 def _worker(env: Env) -> DeliveryWorker:
     """A worker of its own on the app's database (the app's runs on the app's event loop)."""
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     return DeliveryWorker(
         sessions=context.sessions,
         clock=env.clock,
@@ -57,7 +57,7 @@ def test_receiver_crud_redacts_secrets_and_checks_permissions(
         "/api/v1/receivers/ops", headers=acme.admin, json={"integrations": shown["integrations"]}
     )
     assert put.status_code == 200, put.text
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     with context.sessions.system("test") as db:
         row = db.scalar(select(NotificationReceiver).where(NotificationReceiver.name == "ops"))
         assert row is not None and "topsecret" not in str(row.integrations)
@@ -145,7 +145,7 @@ def test_notifications_are_tenant_scoped(
     env.client.post("/api/v1/receivers/a/test", headers=acme.admin)
     assert env.client.get("/api/v1/notifications", headers=globex.admin).json() == []
     assert env.client.get("/api/v1/receivers/a", headers=globex.admin).status_code == 404
-    context = env.client.app.state.context  # type: ignore[attr-defined]
+    context = env.context
     with context.sessions.system("test") as db:
         assert len(list(db.scalars(select(NotificationOutbox)))) == 1
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from watchkeeper.alert.model import fingerprint as label_fingerprint
 from watchkeeper.clock import ManualClock
 from watchkeeper.notify.webhook import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookChannel,
-    label_fingerprint,
     verify_signature,
 )
 

@@ -36,11 +36,11 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from watchkeeper.alert.model import fingerprint
 from watchkeeper.alert.rules import CompiledGroup, CompiledRule
 from watchkeeper.alert.state import (
     FlapPolicy,
     Transitions,
-    fingerprint,
     load_by_fingerprint,
     load_group_alerts,
 )

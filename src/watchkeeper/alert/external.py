@@ -28,7 +28,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from watchkeeper.alert.state import FlapPolicy, Transitions, fingerprint, load_by_fingerprint
+from watchkeeper.alert.model import fingerprint
+from watchkeeper.alert.state import FlapPolicy, Transitions, load_by_fingerprint
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertInstance
 from watchkeeper.runtime.worker import PeriodicWorker

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -20,7 +21,7 @@ _MASK = 0xFFFFFFFFFFFFFFFF
 _SEPARATOR = 0xFF  # Prometheus' model.SeparatorByte
 
 
-def fingerprint(labels: dict[str, str]) -> str:
+def fingerprint(labels: Mapping[str, str]) -> str:
     """Prometheus' label-set fingerprint as 16 hex digits (same value Alertmanager shows)."""
     h = _FNV_OFFSET
     for name in sorted(labels):

@@ -8,7 +8,7 @@ evaluations loses nothing and duplicates nothing). Delivery is another stage: it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -27,22 +27,6 @@ NOTIFICATIONS_QUEUED = Counter(
 )
 ZERO_TIME = "0001-01-01T00:00:00Z"
 """endsAt of a firing alert in Alertmanager's webhook payload."""
-
-_FNV_OFFSET = 14695981039346656037
-_FNV_PRIME = 1099511628211
-_MASK = (1 << 64) - 1
-
-
-def fingerprint(labels: Mapping[str, str]) -> str:
-    """Alertmanager's fingerprint of a label set (FNV-1a 64 over sorted name/value, 0xff
-    separators; prometheus/common model.LabelSet.Fingerprint), as 16 hex digits."""
-    digest = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode():
-                digest = ((digest ^ byte) * _FNV_PRIME) & _MASK
-            digest = ((digest ^ 0xFF) * _FNV_PRIME) & _MASK
-    return f"{digest:016x}"
 
 
 def load_group_alerts(db: Session, group_name: str) -> dict[str, AlertInstance]:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from watchkeeper.alert.model import fingerprint
 from watchkeeper.clock import Clock, SystemClock
 
 from .base import DeliveryResult, RenderedMessage
@@ -77,16 +78,6 @@ def native_payload(message: RenderedMessage, sent_at: float) -> dict[str, Any]:
     }
 
 
-def label_fingerprint(labels: Mapping[str, str]) -> str:
-    """Prometheus's LabelSet.Fingerprint: FNV-1a 64 over sorted name/value with 0xff separators."""
-    h = 0xCBF29CE484222325
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode() + b"\xff":
-                h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
-
-
 def _as_str_map(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
@@ -114,7 +105,7 @@ def _am_alert(alert: Mapping[str, Any]) -> dict[str, Any]:
         "startsAt": _time(alert.get("starts_at"), ZERO_TIME),
         "endsAt": _time(alert.get("ends_at"), ZERO_TIME),
         "generatorURL": str(alert.get("generator_url") or alert.get("url") or ""),
-        "fingerprint": str(alert.get("fingerprint") or label_fingerprint(labels)),
+        "fingerprint": str(alert.get("fingerprint") or fingerprint(labels)),
     }
 
 
