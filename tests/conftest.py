@@ -42,9 +42,18 @@ def database_url(
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     try:
-        yield f"{POSTGRES_DSN}?options=-csearch_path%3D{schema}"
+        yield f"{POSTGRES_DSN}?options=-csearch_path%3D{schema}&application_name={schema}"
     finally:
+        # A connection the test leaked (a thread still mid-pass) would deadlock the DROP;
+        # end this schema's sessions first.
         with admin.begin() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": schema},
+            )
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
 

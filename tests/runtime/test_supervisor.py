@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
+import anyio
+import anyio.to_thread
 import pytest
 
 from watchkeeper.clock import ManualClock
@@ -64,3 +68,51 @@ async def test_crashed_worker_is_restarted_with_backoff() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+class Writing:
+    """A worker whose pass runs in a thread, as every database pass does."""
+
+    name = "writing"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.started = threading.Event()
+        self.finished = threading.Event()
+
+    def write(self) -> None:
+        self.started.set()
+        time.sleep(self.seconds)
+        self.finished.set()
+
+    async def run(self) -> None:
+        await anyio.to_thread.run_sync(self.write)
+        await asyncio.Event().wait()
+
+
+@pytest.mark.anyio
+async def test_stop_waits_for_the_pass_a_thread_is_running() -> None:
+    """A plain Task.cancel() left the thread running after stop() returned (mid-transaction,
+    with the engine disposed behind it: the PostgreSQL teardown deadlock seen in CI)."""
+    worker = Writing(seconds=0.3)
+    supervisor = Supervisor([worker], ManualClock())
+    await supervisor.start()
+    while not worker.started.is_set():
+        await asyncio.sleep(0.01)
+    await supervisor.stop()
+    assert worker.finished.is_set()
+    assert supervisor.states()[0].status == "stopped"
+
+
+@pytest.mark.anyio
+async def test_stop_gives_up_on_a_pass_that_outlasts_the_grace() -> None:
+    worker = Writing(seconds=2.0)
+    supervisor = Supervisor([worker], ManualClock(), stop_grace=0.2)
+    await supervisor.start()
+    while not worker.started.is_set():
+        await asyncio.sleep(0.01)
+    started = time.monotonic()
+    await supervisor.stop()
+    assert time.monotonic() - started < 1.5
+    assert not worker.finished.is_set()
+    assert supervisor.states()[0].status == "stopped"

@@ -290,7 +290,11 @@ class DeliveryWorker(PeriodicWorker):
                     sending = asyncio.create_task(self._deliver(*prepared))
             finally:
                 if sending is not None:
-                    sending.cancel()
+                    # Let the batch in flight settle (each send is bounded by its timeout)
+                    # so its outcomes are recorded: cancelling it could abandon the thread
+                    # that is writing them.
+                    with anyio.CancelScope(shield=True):
+                        await asyncio.wait({sending})
 
     async def run(self) -> None:
         async with self._session():

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+import anyio
 import structlog
 
 from watchkeeper.clock import Clock
@@ -26,6 +27,7 @@ class WorkerState:
     last_error: str | None = None
     started_at: float | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    scope: anyio.CancelScope | None = field(default=None, repr=False)
 
 
 class Supervisor:
@@ -38,10 +40,12 @@ class Supervisor:
         *,
         initial_backoff: float = 1.0,
         max_backoff: float = 60.0,
+        stop_grace: float = 20.0,
     ) -> None:
         self.clock = clock
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
+        self.stop_grace = stop_grace
         self._workers = {w.name: w for w in workers}
         self._states = {w.name: WorkerState(w.name) for w in workers}
 
@@ -58,12 +62,30 @@ class Supervisor:
             )
 
     async def stop(self) -> None:
-        tasks = [s.task for s in self._states.values() if s.task is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """Cancel every worker, letting work already handed to a thread finish first.
+
+        A plain `Task.cancel()` abandons an `anyio.to_thread` call: the awaiting task ends but
+        its thread runs on, mid-transaction, after the engine is disposed (and, in tests, while
+        the schema is dropped). Cancelling through the worker's anyio scope honours the
+        shield around thread calls, so a pass that is writing completes. `stop_grace` (wall
+        seconds) bounds the wait; past it the remaining tasks are cancelled outright.
+        """
+        states = [s for s in self._states.values() if s.task is not None]
+        for state in states:
+            if state.scope is not None:
+                state.scope.cancel()
+            else:  # not yet inside its scope: nothing has been handed to a thread
+                assert state.task is not None
+                state.task.cancel()
+        tasks = [s.task for s in states if s.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.stop_grace)
+            for task in pending:
+                log.warning("worker_stop_forced", worker=task.get_name(), grace=self.stop_grace)
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for state in self._states.values():
             state.status = "stopped"
             WORKER_UP.labels(state.name).set(0)
@@ -76,6 +98,11 @@ class Supervisor:
         await self.start()
 
     async def _keep_running(self, worker: Worker, state: WorkerState) -> None:
+        with anyio.CancelScope() as scope:
+            state.scope = scope
+            await self._restart_forever(worker, state)
+
+    async def _restart_forever(self, worker: Worker, state: WorkerState) -> None:
         backoff = self.initial_backoff
         while True:
             state.status = "running"
