@@ -182,10 +182,37 @@ def test_an_operator_category_correction_retrains_the_tenant_model(
             "operator",
         )
         events = [e.kind for e in service.timeline(db, first)]
+        # Nothing is learned before the correction is committed.
+        policy.classifier.wait_for_refits(timeout=30)
+        assert not (models / "incidents" / f"{rig.tenant}.pickle").exists()
     assert "category_changed" in events
+    policy.classifier.wait_for_refits(timeout=30)
     assert (models / "incidents" / f"{rig.tenant}.pickle").exists()
     # A new process (a fresh classifier) loads the tenant's model and has learned the lesson.
     relearned = IncidentClassifier(models).classify(rig.tenant, text)
     assert relearned.category == "capacity"
     # Other tenants keep the built-in model.
     assert IncidentClassifier(models).model_for("other") is IncidentClassifier(None).builtin()
+
+
+def test_a_rolled_back_category_correction_teaches_nothing(rig: Rig, tmp_path: object) -> None:
+    from pathlib import Path
+
+    models = Path(str(tmp_path)) / "models"
+    policy = Policy(IncidentClassifier(models))
+    with rig.sessions.tenant(rig.tenant) as db:
+        incident = service.create(
+            db, title="Disk almost full", now=rig.clock.now(), actor="a", policy=policy
+        )
+    with pytest.raises(RuntimeError), rig.sessions.tenant(rig.tenant) as db:
+        service.update(
+            db,
+            db.get(type(incident), incident.id),
+            service.IncidentChange(category="security"),
+            now=rig.clock.now(),
+            actor="alice",
+            policy=policy,
+        )
+        raise RuntimeError("the request failed after the change")
+    policy.classifier.wait_for_refits(timeout=30)
+    assert not (models / "incidents" / f"{rig.tenant}.pickle").exists()

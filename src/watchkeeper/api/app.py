@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -69,6 +71,8 @@ def create_app(
             yield
         finally:
             await context.supervisor.stop()
+            if context.incident_classifier is not None:  # a correction's refit in progress
+                await anyio.to_thread.run_sync(context.incident_classifier.wait_for_refits, 30.0)
             if provider is not None:
                 provider.shutdown()
             context.engine.dispose()

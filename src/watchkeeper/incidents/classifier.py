@@ -14,6 +14,7 @@ import pickle
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -154,6 +155,11 @@ class IncidentClassifier:
         self.models_path = models_path
         self._tenants: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Refits run off the request path, one at a time; a tenant's refits queued behind a
+        # running one collapse into one on its latest corrections.
+        self._refits = ThreadPoolExecutor(max_workers=1, thread_name_prefix="incident-refit")
+        self._queued: dict[str, Sequence[tuple[str, str]]] = {}
+        self._futures: list[Future[None]] = []
 
     def _path(self, tenant_id: str) -> Path | None:
         if self.models_path is None:
@@ -183,6 +189,33 @@ class IncidentClassifier:
 
     def classify(self, tenant_id: str, text: str) -> Classification:
         return predict(self.model_for(tenant_id), text)
+
+    def refit_soon(self, tenant_id: str, corrections: Sequence[tuple[str, str]]) -> None:
+        """Queue a refit (1 to 3 s of CPU) instead of holding an operator's request open for it.
+
+        Called once the correction is committed, so a rolled-back change never teaches.
+        """
+        with self._lock:
+            already = tenant_id in self._queued
+            self._queued[tenant_id] = list(corrections)
+            self._futures = [f for f in self._futures if not f.done()]
+            if not already:
+                self._futures.append(self._refits.submit(self._refit_queued, tenant_id))
+
+    def _refit_queued(self, tenant_id: str) -> None:
+        with self._lock:
+            corrections = self._queued.pop(tenant_id)
+        try:
+            self.refit(tenant_id, corrections)
+        except Exception as exc:  # the old model stays; the next correction tries again
+            log.error("incident_model_refit_failed", tenant=tenant_id, error=str(exc))
+
+    def wait_for_refits(self, timeout: float | None = None) -> None:
+        """Block until the queued refits are done (tests, and an orderly shutdown)."""
+        with self._lock:
+            futures = list(self._futures)
+        for future in futures:
+            future.result(timeout=timeout)
 
     def refit(self, tenant_id: str, corrections: Sequence[tuple[str, str]]) -> Any:
         """Refit the tenant's model on the built-in set plus its corrections, and persist it."""

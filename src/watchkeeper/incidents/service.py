@@ -1,7 +1,7 @@
 """Incidents as operators use them (API and CLI): every function takes a tenant session.
 
-Operators' corrections teach: a category change is stored and refits the tenant's
-classifier; a merge adds co-occurrence evidence between the merged alertnames, a split takes
+Operators' corrections teach: a category change is stored and, once committed, refits the
+tenant's classifier in the background; a merge adds co-occurrence evidence between the merged alertnames, a split takes
 it away between the alerts moved out and those left.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.db.tables import (
@@ -274,7 +274,14 @@ def correct_category(
     )
     db.flush()
     corrections = [(c.text, c.category) for c in db.scalars(select(CategoryCorrection))]
-    policy.classifier.refit(tenant_of(db) or incident.tenant_id, corrections)
+    tenant_id = tenant_of(db) or incident.tenant_id
+    classifier = policy.classifier
+    event.listen(
+        db,
+        "after_commit",
+        lambda _session: classifier.refit_soon(tenant_id, corrections),
+        once=True,
+    )
 
 
 def comment(db: Session, incident: Incident, text: str, *, now: datetime, actor: str) -> None:
