@@ -44,3 +44,28 @@ def test_status_still_refuses_what_the_route_refuses(env: Env, acme: TenantFixtu
 def test_health_live_is_answered_with_request_id(env: Env) -> None:
     response = env.client.get("/health/live", headers={"X-Request-ID": "probe-1"})
     assert response.json() == {"status": "ok"} and response.headers["x-request-id"] == "probe-1"
+
+
+def test_status_fast_answers_keep_time_and_tenant(
+    env: Env, acme: TenantFixture, globex: TenantFixture
+) -> None:
+    """The fast body is encoded once per cache refresh; the uptime is spliced in per request."""
+    for tenant in (acme, globex):
+        env.client.get("/system/status", headers=tenant.viewer)  # fill the caches
+    first = env.client.get("/system/status", headers=acme.viewer).json()
+    env.clock.advance(1.25)
+    later = env.client.get("/system/status", headers=acme.viewer).json()
+    assert abs(later["uptime_seconds"] - first["uptime_seconds"] - 1.25) < 0.002
+    assert env.client.get("/system/status", headers=globex.viewer).json()["tenant"] == "globex"
+    # A new user shows in the counts once the cache has expired (5 s).
+    before = later["counts"]
+    created = env.client.post(
+        "/api/v1/users",
+        json={"username": "newcomer", "password": "a-long-enough-password", "role": "viewer"},
+        headers=acme.admin,
+    )
+    assert created.status_code == 201, created.text
+    env.clock.advance(6)
+    env.client.get("/system/status", headers=acme.viewer)  # the route refreshes the cache
+    after = env.client.get("/system/status", headers=acme.viewer).json()["counts"]
+    assert after != before and after["users"] == before["users"] + 1

