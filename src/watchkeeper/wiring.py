@@ -179,7 +179,7 @@ def build_workers(context: AppContext) -> list[Worker]:
         workers.append(
             ScrapeWorker(jobs, ingest_sink(context.ingest, context.tenants, "scrape"), clock)
         )
-    return workers
+    return with_leases(context, workers)
 
 
 def build_dispatch_worker(context: AppContext) -> Worker:
@@ -371,3 +371,22 @@ def build_context(
     )
     supervisor.set_workers(build_workers(context))
     return context
+
+
+# Workers every replica runs for itself; every other worker runs once, under a lease.
+PER_REPLICA_WORKERS = ("host-collector", "event_relay", "retention", "notify-delivery")
+
+
+def with_leases(context: AppContext, workers: list[Worker]) -> list[Worker]:
+    """Wrap each run-once worker so that among replicas only the lease holder runs it."""
+    from watchkeeper.runtime.lease import Exclusive, LeaseTable, replica_identity
+
+    leases = LeaseTable(
+        context.sessions, context.clock, replica_identity(context.settings.data_dir)
+    )
+    return [
+        worker
+        if worker.name.startswith(PER_REPLICA_WORKERS)
+        else Exclusive(worker, leases, context.clock)
+        for worker in workers
+    ]

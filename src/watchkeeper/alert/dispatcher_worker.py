@@ -7,7 +7,8 @@ feeds it the pending events in order, flushes due groups, enqueues one outbox ro
 notification, marks the events consumed and saves the state. All of that commits together,
 so a crash anywhere replays the same tick: the events are still pending, the state is the
 previous one, and the notification numbers (`seq`, part of the idempotency key) are reused —
-nothing lost, nothing sent twice. A lease would later narrow `tenants()` to this replica's share.
+nothing lost, nothing sent twice. Among replicas one runs this worker, under a lease
+(`runtime/lease.py`); the per-tenant row lock also keeps two from interleaving during a hand-over.
 """
 
 from __future__ import annotations

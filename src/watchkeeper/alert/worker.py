@@ -1,7 +1,8 @@
 """The rule evaluation worker: one loop that evaluates each tenant's groups at their interval.
 
 At start it synchronises the `rule_files` groups into the database. Then, on every wake-up,
-it lists the stored groups (all tenants; a lease would narrow this to this replica's share),
+it lists the stored groups (all tenants: among replicas one runs this worker, under a lease —
+`runtime/lease.py`),
 evaluates those whose next slot has come (each group has its own offset within its interval,
 see `next_slot`), and sleeps until the next one is due (at most `scan_seconds`, so new and changed groups are picked up quickly).
 A group's cadence survives restarts: the first due time is computed from its stored

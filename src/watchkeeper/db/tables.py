@@ -733,3 +733,17 @@ class EscalationState(TenantOwned, Base):
     last_level: Mapped[int] = mapped_column(Integer, default=-1)  # last level notified
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WorkerLease(Base):
+    """Who runs a worker that must run once among replicas (`watchkeeper.runtime.lease`).
+
+    Not tenant-owned: a lease covers every tenant's share of that worker's work.
+    """
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())

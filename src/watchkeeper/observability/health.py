@@ -68,7 +68,7 @@ class HealthChecker:
         if self.redis_url:
             results.append(_timed("redis", self._redis))
         for state in self.supervisor.states():
-            ok = state.status == "running"
+            ok = state.status in ("running", "standby")  # standby: another replica has it
             detail = state.status if ok else f"{state.status}: {state.last_error or 'not running'}"
             results.append(CheckResult(f"worker:{state.name}", ok, detail, 0.0))
         return results

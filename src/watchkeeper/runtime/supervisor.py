@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 @dataclass
 class WorkerState:
     name: str
-    status: str = "starting"  # running | backoff | stopped
+    status: str = "starting"  # running | standby | backoff | stopped
     restarts: int = 0
     last_error: str | None = None
     started_at: float | None = None
@@ -131,7 +131,12 @@ class Supervisor:
             backoff = min(backoff * 2, self.max_backoff)
 
     def states(self) -> list[WorkerState]:
+        for name, state in self._states.items():
+            # A run-once worker whose lease another replica holds (runtime/lease.py).
+            standby = getattr(self._workers.get(name), "standby", False)
+            if state.status in ("running", "standby"):
+                state.status = "standby" if standby else "running"
         return list(self._states.values())
 
     def healthy(self) -> bool:
-        return all(s.status == "running" for s in self._states.values())
+        return all(s.status in ("running", "standby") for s in self.states())
