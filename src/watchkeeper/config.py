@@ -193,6 +193,13 @@ class ServerSettings(_Section):
     public_url: str | None = Field(
         None, description="external URL, used in links (generatorURL, emails)"
     )
+    lease_ttl_seconds: float = Field(
+        30.0,
+        ge=1.0,
+        le=600.0,
+        description="how long a replica's hold on a run-once worker lasts without renewal "
+        "(renewed every third of it); a standby takes over within about this long",
+    )
 
 
 class AuthSettings(_Section):

@@ -384,9 +384,10 @@ def with_leases(context: AppContext, workers: list[Worker]) -> list[Worker]:
     leases = LeaseTable(
         context.sessions, context.clock, replica_identity(context.settings.data_dir)
     )
+    ttl = context.settings.server.lease_ttl_seconds
     return [
         worker
         if worker.name.startswith(PER_REPLICA_WORKERS)
-        else Exclusive(worker, leases, context.clock)
+        else Exclusive(worker, leases, context.clock, ttl=ttl, renew_every=ttl / 3)
         for worker in workers
     ]
