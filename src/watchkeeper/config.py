@@ -282,6 +282,12 @@ class DetectionSettings(_Section):
     forecast_max_series: int = Field(
         200, ge=1, le=100_000, description="series forecast per tenant and pass at most"
     )
+    forecast_max_events: int = Field(
+        100,
+        ge=0,
+        le=100_000,
+        description="prediction events (/ws/notifications) per tenant and pass at most; 0: none",
+    )
 
     @field_validator("selectors", "forecast_selectors")
     @classmethod
@@ -359,6 +365,12 @@ class NotificationSettings(_Section):
     rate_window_seconds: float = Field(3600.0, gt=0, description="the rate limits' window")
     dedup_window_seconds: float = Field(
         300.0, ge=0, description="the same message again within this is suppressed; 0: off"
+    )
+    outbox_retention_days: int = Field(
+        7, ge=1, le=36500, description="sent, expanded and suppressed outbox rows kept this long"
+    )
+    dead_letter_retention_days: int = Field(
+        30, ge=1, le=36500, description="dead outbox rows kept this long (for inspection, retry)"
     )
 
 

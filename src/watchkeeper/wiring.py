@@ -19,6 +19,7 @@ from watchkeeper.db.engine import build_engine
 from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.ingest.service import IngestService
 from watchkeeper.notify.events import EventBus
+from watchkeeper.notify.outbox import OutboxPruner
 from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
 from watchkeeper.observability.status import StatusCache
@@ -126,6 +127,12 @@ def build_workers(context: AppContext) -> list[Worker]:
     settings, clock = context.settings, context.clock
     workers: list[Worker] = [
         TokenCleanup(clock, context.sessions),
+        OutboxPruner(
+            clock,
+            context.sessions,
+            retention_days=settings.notifications.outbox_retention_days,
+            dead_retention_days=settings.notifications.dead_letter_retention_days,
+        ),
         RetentionWorker(
             context.store,
             clock,

@@ -133,3 +133,72 @@ def test_another_tenants_ids_are_not_found(
         == "not_found"
     )
     assert client.get("/api/v1/escalation-policies", headers=acme.admin).json() == []
+
+
+def _levels(*targets: tuple[str, str]) -> list[dict[str, Any]]:
+    return [{"targets": [{"type": kind, "id": ident} for kind, ident in targets]}]
+
+
+def test_unknown_users_and_schedules_are_422_naming_them(env: Env, acme: TenantFixture) -> None:
+    client, headers = env.client, acme.admin
+    schedule = client.post("/api/v1/schedules", headers=headers, json=SCHEDULE).json()
+    unknown = client.post(
+        "/api/v1/escalation-policies",
+        headers=headers,
+        json={**POLICY, "levels": _levels(("user", "ghost"), ("schedule", "secondary"))},
+    )
+    assert unknown.status_code == 422, unknown.text
+    error = unknown.json()["error"]
+    assert error["code"] == "unknown_target"
+    assert "user 'ghost'" in error["message"] and "schedule 'secondary'" in error["message"]
+    assert [(d["field"], d["message"]) for d in error["details"]] == [
+        ("body.levels.0.targets.0.id", "no user 'ghost' in this tenant"),
+        ("body.levels.0.targets.1.id", "no schedule 'secondary' in this tenant"),
+    ]
+
+    # Members by username or id, schedules by name or id, receivers unchecked: saved.
+    known = _levels(
+        ("user", "acme-viewer"),
+        ("user", acme.viewer_id),
+        ("schedule", "primary"),
+        ("schedule", schedule["id"]),
+        ("receiver", "ops"),
+    )
+    created = client.post(
+        "/api/v1/escalation-policies", headers=headers, json={**POLICY, "levels": known}
+    )
+    assert created.status_code == 201, created.text
+
+    path = f"/api/v1/escalation-policies/{created.json()['id']}"
+    replaced = client.put(
+        path, headers=headers, json={**POLICY, "levels": _levels(("user", "ghost"))}
+    )
+    assert _fields(replaced) == {"body.levels.0.targets.0.id"}
+    assert client.get(path, headers=headers).json()["levels"][0]["targets"][0]["id"] == (
+        "acme-viewer"
+    )
+
+
+def test_another_tenants_users_and_schedules_are_unknown(
+    env: Env, acme: TenantFixture, globex: TenantFixture
+) -> None:
+    client = env.client
+    theirs = client.post(
+        "/api/v1/schedules", headers=globex.admin, json={**SCHEDULE, "name": "globex-primary"}
+    ).json()
+    borrowed = _levels(
+        ("user", "globex-viewer"),
+        ("user", globex.viewer_id),
+        ("schedule", "globex-primary"),
+        ("schedule", theirs["id"]),
+    )
+    refused = client.post(
+        "/api/v1/escalation-policies", headers=acme.admin, json={**POLICY, "levels": borrowed}
+    )
+    assert _fields(refused) == {f"body.levels.0.targets.{n}.id" for n in range(4)}
+    # The same document is valid for the tenant that has them.
+    accepted = client.post(
+        "/api/v1/escalation-policies", headers=globex.admin, json={**POLICY, "levels": borrowed}
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert client.get("/api/v1/escalation-policies", headers=acme.admin).json() == []

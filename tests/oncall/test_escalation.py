@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from tests.support import ADMIN_PASSWORD
+from watchkeeper.auth import users
 from watchkeeper.clock import ManualClock
 from watchkeeper.db import migrate
 from watchkeeper.db.tables import NotificationOutbox
@@ -40,6 +42,8 @@ def setup(database_url: str) -> Iterator[tuple[SessionFactory, str, ManualClock]
     clock = ManualClock(start=1_800_000_000.0)
     with sessions.system("test") as db:
         tenant = tenancy.create_tenant(db, name="acme", now=clock.now())
+    with sessions.tenant(tenant.id) as db:  # policies may only name the tenant's users
+        users.add_user(db, username="ana", password=ADMIN_PASSWORD, role="viewer", now=clock.now())
     yield sessions, tenant.id, clock
     engine.dispose()
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
+from tests.support import ADMIN_PASSWORD
+from watchkeeper.auth import users
 from watchkeeper.clock import ManualClock
 from watchkeeper.db import migrate
 from watchkeeper.db.tables import Incident, NotificationOutbox
@@ -87,7 +89,8 @@ def rig(database_url: str, classifier: IncidentClassifier, tmp_path: Path) -> It
         reminder_hours=1,
         severities=["critical"],
     )
-    with sessions.tenant(tenant.id) as db:
+    with sessions.tenant(tenant.id) as db:  # policies may only name the tenant's users
+        users.add_user(db, username="ana", password=ADMIN_PASSWORD, role="viewer", now=clock.now())
         service.save_policy(db, name="critical", position=0, policy=policy, now=clock.now())
     yield Rig(sessions, tenant.id, clock, Policy(classifier, receiver="default"))
     engine.dispose()

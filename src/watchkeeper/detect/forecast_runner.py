@@ -17,13 +17,22 @@ horizon="6h", bound="mean"} > 95` reads "predicted above 95 % six hours from now
 Counters (`*_total`, ...) are skipped: their raw value only climbs, and what an operator plans
 on is their rate; forecast `rate(x[5m])` through `GET /ai/predictions` instead. Series the loop
 writes itself (scores, forecasts) are never forecast.
+
+Every pass refits every series from scratch, so every pass also publishes one `prediction`
+event per series it forecast (`notify/events.py`, for `/ws/notifications`) with the same
+figures; at most `forecast_max_events` per tenant and pass, so a tenant forecasting thousands
+of series does not flood its clients or the event log (the rest are counted and logged; the
+series and `GET /ai/predictions` still have them).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 import numpy as np
@@ -35,6 +44,7 @@ from watchkeeper.config import DetectionSettings
 from watchkeeper.detect.predict import SeriesForecast, forecast_expression
 from watchkeeper.detect.series_input import FORECAST_METRIC, OUTPUT_METRICS, is_counter
 from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples
+from watchkeeper.notify.events import publish
 from watchkeeper.query import Engine
 from watchkeeper.query.params import parse_duration
 from watchkeeper.runtime.worker import PeriodicWorker
@@ -51,6 +61,13 @@ SERIES_SKIPPED = Counter(
     "watchkeeper_forecast_series_skipped", "Series the forecast loop could not forecast"
 )
 PASS_SECONDS = Gauge("watchkeeper_forecast_pass_seconds", "Duration of the last forecast pass")
+EVENTS_PUBLISHED = Counter(
+    "watchkeeper_forecast_events", "prediction events the forecast loop published"
+)
+EVENTS_DROPPED = Counter(
+    "watchkeeper_forecast_events_dropped",
+    "prediction events not published: over forecast_max_events in a tenant's pass",
+)
 
 
 @dataclass
@@ -58,6 +75,8 @@ class ForecastPass:
     tenants: int = 0
     series: int = 0
     samples_written: int = 0
+    events: int = 0
+    events_dropped: int = 0
     skipped: list[str] = field(default_factory=list)
     tenant_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -89,6 +108,39 @@ def horizon_values(item: SeriesForecast, at: float, bound: str) -> float:
     anchor = float(item.history.filled()[-1])
     values = np.concatenate(([anchor], getattr(f, bound)))
     return float(np.interp(at, times, values))
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN or infinity (PostgreSQL refuses them in a json column)."""
+    return value if math.isfinite(value) else None
+
+
+def prediction_data(
+    item: SeriesForecast,
+    *,
+    model: str,
+    fitted_at: float,
+    horizons: list[tuple[str, float]],
+    values: dict[tuple[str, str], float],
+) -> dict[str, Any]:
+    """A `prediction` event's data: the series, the model, and per horizon the figures the
+    loop wrote as `watchkeeper_forecast` (`values` by (horizon, bound)), so a UI shows what
+    an alert rule on those series sees."""
+    labels = {k: v for k, v in item.labels.items() if k != METRIC_NAME_LABEL}
+    return {
+        "metric": item.labels.get(METRIC_NAME_LABEL, ""),
+        "labels": labels,
+        "model": model,
+        "fitted_at": datetime.fromtimestamp(fitted_at, UTC).isoformat(),
+        "horizons": [
+            {
+                "horizon": horizon,
+                "at": datetime.fromtimestamp(fitted_at + seconds, UTC).isoformat(),
+                **{bound: _finite(values[horizon, bound]) for bound in BOUNDS},
+            }
+            for horizon, seconds in horizons
+        ],
+    }
 
 
 class ForecastLoop(PeriodicWorker):
@@ -145,6 +197,8 @@ class ForecastLoop(PeriodicWorker):
         longest = max(seconds for _, seconds in self.horizons)
         now_ms = round(now * 1000)
         out: list[SeriesSamples] = []
+        events: list[dict[str, Any]] = []
+        dropped = 0
         remaining = self.settings.forecast_max_series
         for selector in self.selectors:
             if remaining <= 0:
@@ -165,9 +219,11 @@ class ForecastLoop(PeriodicWorker):
             stats.skipped.extend(batch.skipped)
             SERIES_SKIPPED.inc(len(batch.skipped))
             for item in batch.forecasts:
+                values: dict[tuple[str, str], float] = {}
                 for horizon, seconds in self.horizons:
                     for bound in BOUNDS:
                         value = horizon_values(item, now + seconds, bound)
+                        values[horizon, bound] = value
                         out.append(
                             SeriesSamples(
                                 forecast_labels(item.labels, horizon, bound),
@@ -175,6 +231,18 @@ class ForecastLoop(PeriodicWorker):
                                 np.array([value], dtype=np.float64),
                             )
                         )
+                if len(events) < self.settings.forecast_max_events:
+                    events.append(
+                        prediction_data(
+                            item,
+                            model=self.settings.forecast_model,
+                            fitted_at=now,
+                            horizons=self.horizons,
+                            values=values,
+                        )
+                    )
+                else:
+                    dropped += 1
                 stats.series += 1
                 SERIES_FORECAST.inc()
         if out:
@@ -183,6 +251,35 @@ class ForecastLoop(PeriodicWorker):
                 stats.samples_written += len(out)
             except CardinalityLimitError as exc:
                 log.warning("forecasts_not_written", tenant=tenant_id, reason=str(exc))
+        # Published even when the store refused the series: the fit happened, and a client
+        # has no other live way to hear of it.
+        self._publish(tenant_id, now, events, dropped, stats)
+
+    def _publish(
+        self,
+        tenant_id: str,
+        now: float,
+        events: list[dict[str, Any]],
+        dropped: int,
+        stats: ForecastPass,
+    ) -> None:
+        if events:
+            at = datetime.fromtimestamp(now, UTC)
+            with self.sessions.tenant(tenant_id) as db:
+                for data in events:
+                    publish(db, tenant_id, "prediction", data, now=at)
+            stats.events += len(events)
+            EVENTS_PUBLISHED.inc(len(events))
+        if dropped:
+            stats.events_dropped += dropped
+            EVENTS_DROPPED.inc(dropped)
+            log.warning(
+                "prediction_events_dropped",
+                tenant=tenant_id,
+                published=len(events),
+                dropped=dropped,
+                limit=self.settings.forecast_max_events,
+            )
 
 
 def _forecastable(labels: dict[str, str]) -> bool:

@@ -2,21 +2,39 @@
 
 Producers (the alert dispatcher, incidents, escalation, the Python and HTTP APIs) call
 `enqueue` inside their own transaction, so a message exists exactly when its cause does.
-Delivery workers drain the table (see `NotificationOutbox` for the row lifecycle).
+Delivery workers drain the table (see `NotificationOutbox` for the row lifecycle);
+`OutboxPruner` deletes settled rows once their retention has passed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+import anyio
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.orm import Session
 
+from watchkeeper.clock import Clock
 from watchkeeper.db.tables import NotificationOutbox
+from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.tenancy.scope import SessionFactory
+
+log = structlog.get_logger(__name__)
+
+PRUNED = Counter(
+    "watchkeeper_notification_outbox_pruned",
+    "Settled outbox rows deleted after their retention, by status",
+    ["status"],
+)
 
 _QUEUED_KEYS = "watchkeeper.outbox.queued_keys"
+_T = cast(Table, NotificationOutbox.__table__)
+SETTLED = ("sent", "expanded", "suppressed")
+"""Statuses no worker changes again; `dead` too, but only until an operator retries it."""
 
 
 @dataclass(frozen=True)
@@ -74,3 +92,77 @@ def enqueue(db: Session, message: OutboxMessage, now: datetime) -> NotificationO
     )
     db.add(row)
     return row
+
+
+class OutboxPruner(PeriodicWorker):
+    """Deletes settled outbox rows past their retention, so the table holds the queue and
+    recent history instead of every message ever sent.
+
+    No old row is needed to suppress a duplicate: the dedup windows, rate buckets and
+    digests live in their own tables, and every producer's idempotency key carries a number
+    that only grows (alert dispatch `seq`, incident `notify_seq`, escalation `cycle`) or a
+    fresh uuid. What retention does bound is a key a library caller chooses itself
+    (`NotificationRequest.idempotency_key`): reused after the retention, it is sent again.
+
+    `pending` and `sending` rows are never touched. A row's age is taken from
+    `next_attempt_at` (its last due time, never after it settled, and the column the
+    `(status, next_attempt_at)` index covers), plus `sent_at` for sent rows. Rows go in
+    batches of `batch_size`, each its own transaction so a backlog never holds a long lock,
+    and at most `max_batches` per status and pass so stopping the worker never waits long.
+    Among replicas it runs under a lease (`wiring.with_leases`); were two to run it at once,
+    the second would only find nothing left to delete.
+    """
+
+    name = "outbox_pruner"
+
+    def __init__(
+        self,
+        clock: Clock,
+        sessions: SessionFactory,
+        *,
+        retention_days: float,
+        dead_retention_days: float,
+        interval: float = 60.0,
+        batch_size: int = 5000,
+        max_batches: int = 20,
+    ) -> None:
+        super().__init__(clock, interval)
+        self.sessions = sessions
+        self.retention = timedelta(days=retention_days)
+        self.dead_retention = timedelta(days=dead_retention_days)
+        self.batch_size = batch_size
+        self.max_batches = max_batches
+
+    def prune(self) -> dict[str, int]:
+        """Rows deleted in this pass, by status (statuses with none are left out)."""
+        now = self.clock.now()
+        deleted: dict[str, int] = {}
+        for status in (*SETTLED, "dead"):
+            cutoff = now - (self.dead_retention if status == "dead" else self.retention)
+            where = [_T.c.status == status, _T.c.next_attempt_at < cutoff]
+            if status == "sent":
+                where.append(_T.c.sent_at < cutoff)
+            count = self._delete(where)
+            if count:
+                deleted[status] = count
+                PRUNED.labels(status).inc(count)
+        if deleted:
+            log.info("outbox_pruned", **deleted)
+        return deleted
+
+    def _delete(self, where: list[ColumnElement[bool]]) -> int:
+        total = 0
+        batch = select(_T.c.id).where(*where).limit(self.batch_size).scalar_subquery()
+        # The conditions are repeated on the DELETE itself: on PostgreSQL a row an operator
+        # retried (dead -> pending) between the subquery and the delete is re-checked and kept.
+        statement = delete(_T).where(_T.c.id.in_(batch), *where)
+        for _ in range(self.max_batches):
+            with self.sessions.system("notification outbox retention") as db:
+                count = int(getattr(db.execute(statement), "rowcount", 0) or 0)
+            total += count
+            if count < self.batch_size:
+                break
+        return total
+
+    async def tick(self) -> None:
+        await anyio.to_thread.run_sync(self.prune)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from watchkeeper.api.deps import Context, TenantDB, require
 from watchkeeper.api.errors import ApiError
@@ -60,6 +61,35 @@ def _schedule_doc(body: ScheduleBody) -> Schedule:
 
 def _policy_doc(body: PolicyBody) -> EscalationPolicy:
     return EscalationPolicy.model_validate(body.model_dump(exclude={"name", "position"}))
+
+
+def _save_policy(
+    db: Session, body: PolicyBody, now: datetime, row: EscalationPolicyRow | None = None
+) -> EscalationPolicyRow:
+    """`service.save_policy`, with unknown targets answered like any invalid field."""
+    try:
+        return service.save_policy(
+            db,
+            name=body.name,
+            position=body.position,
+            policy=_policy_doc(body),
+            now=now,
+            row=row,
+        )
+    except service.UnknownTargetError as exc:
+        raise ApiError(
+            422,
+            str(exc),
+            code="unknown_target",
+            details=[
+                {
+                    "field": f"body.{u.path}.id",
+                    "message": f"no {u.target.type} {u.target.id!r} in this tenant",
+                    "type": "unknown_target",
+                }
+                for u in exc.unknown
+            ],
+        ) from None
 
 
 @router.get(
@@ -156,14 +186,7 @@ def list_policies(db: TenantDB) -> list[PolicyPublic]:
     dependencies=[Depends(require("oncall:write"))],
 )
 def create_policy(body: PolicyBody, db: TenantDB, context: Context) -> PolicyPublic:
-    row = service.save_policy(
-        db,
-        name=body.name,
-        position=body.position,
-        policy=_policy_doc(body),
-        now=context.clock.now(),
-    )
-    return _policy(row)
+    return _policy(_save_policy(db, body, context.clock.now()))
 
 
 @router.get(
@@ -184,15 +207,7 @@ def replace_policy(
     policy_id: str, body: PolicyBody, db: TenantDB, context: Context
 ) -> PolicyPublic:
     row = service.find_policy(db, policy_id)
-    row = service.save_policy(
-        db,
-        name=body.name,
-        position=body.position,
-        policy=_policy_doc(body),
-        now=context.clock.now(),
-        row=row,
-    )
-    return _policy(row)
+    return _policy(_save_policy(db, body, context.clock.now(), row))
 
 
 @router.delete(
