@@ -143,3 +143,33 @@ def test_a_schedule_target_pages_whoever_is_on_call(setup) -> None:  # type: ign
     EscalationWorker(sessions, incidents, clock).run_due()
     rows = _rows(sessions, tenant)
     assert [(r.source_ref, r.channel, r.recipients) for r in rows] == [("hot", "sms", ["bo"])]
+
+
+def test_email_goes_only_to_members_of_the_incidents_tenant(setup) -> None:  # type: ignore[no-untyped-def]
+    sessions, tenant, clock = setup
+    with sessions.tenant(tenant) as db:
+        bob, _ = users.add_user(
+            db,
+            username="bob",
+            password=ADMIN_PASSWORD,
+            role="viewer",
+            now=clock.now(),
+            email="bob@acme.example",
+        )
+        bob_id = bob.id
+    policy = EscalationPolicy(
+        levels=[Level(targets=[Target(type="user", id="bob")], wait_minutes=10)], repeat=1
+    )
+    with sessions.tenant(tenant) as db:
+        service.save_policy(db, name="p", position=0, policy=policy, now=clock.now())
+    incidents = Incidents()
+    incidents.items["i1"] = IncidentView("i1", tenant, "triggered", "critical", clock.now())
+    worker = EscalationWorker(sessions, incidents, clock)
+    worker.run_due()
+    assert [r.recipients for r in _rows(sessions, tenant)] == [["bob@acme.example"]]
+    # Bob leaves the tenant (he stays a user of others): the repeat no longer mails him.
+    with sessions.tenant(tenant) as db:
+        users.remove_member(db, bob_id)
+    clock.advance(10 * 60)
+    worker.run_due()
+    assert [r.recipients for r in _rows(sessions, tenant)] == [["bob@acme.example"], ["bob"]]

@@ -23,7 +23,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
-from watchkeeper.db.tables import EscalationState, Tenant, User
+from watchkeeper.db.tables import EscalationState, Membership, Tenant, User
 from watchkeeper.incidents.lifecycle import PRIORITY as INCIDENT_PRIORITY
 from watchkeeper.notify.outbox import OutboxMessage, enqueue
 from watchkeeper.runtime.worker import PeriodicWorker
@@ -221,11 +221,18 @@ class _TenantStep:
             return []
 
     def _address(self, user: str, channel: str) -> str:
-        """Email goes to the user's address when one is known; other channels get the name."""
+        """Email goes to the address of a member of this tenant; other channels get the name.
+
+        Users are global: without the membership join (filtered to this tenant by the
+        session) a user removed from the tenant after the policy was saved, or another
+        tenant's user of that name, would still be mailed this tenant's incident.
+        """
         if channel != "email" or "@" in user:
             return user
         email = self.db.scalar(
-            select(User.email).where(or_(User.id == user, User.username == user))
+            select(User.email)
+            .join(Membership, Membership.user_id == User.id)
+            .where(or_(User.id == user, User.username == user))
         )
         return email or user
 
