@@ -156,3 +156,33 @@ async def test_a_duplicate_is_suppressed_even_after_the_first_row_was_pruned(
     assert _keys(rig) == {"again"}
     assert rig.row("again").status == "suppressed"
     assert [json.loads(r.body)["subject"] for r in receiver.requests] == ["[FIRING] DiskFull"]
+
+
+def test_consumed_alert_events_go_after_the_outbox_retention(rig: DeliveryRig) -> None:
+    from sqlalchemy import select
+
+    from watchkeeper.db.tables import AlertNotification
+
+    def event(rule: str, status: str) -> AlertNotification:
+        now = rig.clock.now()
+        return AlertNotification(
+            group_name="g",
+            rule_name=rule,
+            fingerprint="0" * 16,
+            kind="firing",
+            payload={},
+            status=status,
+            created_at=now,
+            sent_at=now if status == "sent" else None,
+        )
+
+    with rig.sessions.tenant(rig.tenant_id) as db:
+        db.add_all([event("old-consumed", "sent"), event("old-pending", "pending")])
+    rig.clock.advance(8 * DAY)
+    with rig.sessions.tenant(rig.tenant_id) as db:
+        db.add(event("recent-consumed", "sent"))
+    assert _pruner(rig).prune() == {"alert_events": 1}
+    with rig.sessions.tenant(rig.tenant_id) as db:
+        left = set(db.scalars(select(AlertNotification.rule_name)))
+    # One the dispatcher has not consumed yet stays, however old.
+    assert left == {"old-pending", "recent-consumed"}

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
-from watchkeeper.db.tables import NotificationOutbox
+from watchkeeper.db.tables import AlertNotification, NotificationOutbox
 from watchkeeper.runtime.worker import PeriodicWorker
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -33,6 +33,7 @@ PRUNED = Counter(
 
 _QUEUED_KEYS = "watchkeeper.outbox.queued_keys"
 _T = cast(Table, NotificationOutbox.__table__)
+_EVENTS = cast(Table, AlertNotification.__table__)
 SETTLED = ("sent", "expanded", "suppressed")
 """Statuses no worker changes again; `dead` too, but only until an operator retries it."""
 
@@ -146,16 +147,25 @@ class OutboxPruner(PeriodicWorker):
             if count:
                 deleted[status] = count
                 PRUNED.labels(status).inc(count)
+        # The alert events the dispatcher consumed (`alert_notifications`, status `sent`) are
+        # the same history one step earlier: nothing reads them once consumed.
+        cutoff = now - self.retention
+        count = self._delete(
+            [_EVENTS.c.status == "sent", _EVENTS.c.sent_at < cutoff], table=_EVENTS
+        )
+        if count:
+            deleted["alert_events"] = count
+            PRUNED.labels("alert_events").inc(count)
         if deleted:
             log.info("outbox_pruned", **deleted)
         return deleted
 
-    def _delete(self, where: list[ColumnElement[bool]]) -> int:
+    def _delete(self, where: list[ColumnElement[bool]], table: Table = _T) -> int:
         total = 0
-        batch = select(_T.c.id).where(*where).limit(self.batch_size).scalar_subquery()
+        batch = select(table.c.id).where(*where).limit(self.batch_size).scalar_subquery()
         # The conditions are repeated on the DELETE itself: on PostgreSQL a row an operator
         # retried (dead -> pending) between the subquery and the delete is re-checked and kept.
-        statement = delete(_T).where(_T.c.id.in_(batch), *where)
+        statement = delete(table).where(table.c.id.in_(batch), *where)
         for _ in range(self.max_batches):
             with self.sessions.system("notification outbox retention") as db:
                 count = int(getattr(db.execute(statement), "rowcount", 0) or 0)
