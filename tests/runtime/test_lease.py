@@ -131,3 +131,21 @@ async def test_a_crash_under_a_lease_reports_the_workers_own_error(
     await _settle(lambda: supervisor.states()[0].last_error is not None)
     assert supervisor.states()[0].last_error == "ValueError: bad rule file"
     await supervisor.stop()
+
+
+class Unreachable(LeaseTable):
+    """The database went away after the lease was taken."""
+
+    def release(self, name: str) -> None:
+        raise ConnectionError("database unreachable")
+
+
+@pytest.mark.anyio
+async def test_stopping_with_the_database_gone_still_stops(sessions: SessionFactory) -> None:
+    clock = ManualClock()
+    work = Counting()
+    supervisor = Supervisor([Exclusive(work, Unreachable(sessions, clock, "h"), clock)], clock)
+    await supervisor.start()
+    await _settle(lambda: work.running)
+    await supervisor.stop()  # the lease runs out on its own; stop() must not raise
+    assert not work.running and supervisor.states()[0].status == "stopped"

@@ -129,7 +129,10 @@ class Exclusive:
         finally:
             self._set_standby(True)
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self.leases.release, self.name)
+                try:
+                    await anyio.to_thread.run_sync(self.leases.release, self.name)
+                except Exception as exc:  # the lease simply runs out instead
+                    log.warning("lease_release_failed", worker=self.name, error=str(exc))
 
     async def _run_while_held(self) -> None:
         self._set_standby(False)
