@@ -157,6 +157,13 @@ class StorageSettings(_Section):
         None, description="or a header, e.g. X-Scope-OrgID for Mimir"
     )
     remote_timeout_seconds: float = Field(30.0, gt=0)
+    chunk_cache_mb: int = Field(
+        256,
+        ge=0,
+        le=65536,
+        description="embedded store: memory for decoded block chunks (recent blocks read "
+        "by queries stay decoded); 0 decodes on every read",
+    )
     downsampling: list[DownsampleTier] = Field(
         default_factory=list,
         description="embedded store: thin old data, e.g. [{after_days: 7, resolution: 5m}]",

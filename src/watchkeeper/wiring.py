@@ -87,8 +87,10 @@ def build_store(settings: Settings, clock: Clock) -> MetricStore:
             timeout_s=storage.remote_timeout_seconds,
             clock=clock,
         )
+    from watchkeeper.store.embedded.block import chunk_cache
     from watchkeeper.store.embedded.store import EmbeddedStore
 
+    chunk_cache.resize(storage.chunk_cache_mb * 2**20)
     return EmbeddedStore(
         settings.effective_storage_path,
         max_series_per_tenant=settings.metrics.series_limit,

@@ -8,11 +8,15 @@ runs this in a background thread at start-up.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import structlog
 
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
 from watchkeeper.query.engine import Engine
+from watchkeeper.store.embedded.block import write_block
 from watchkeeper.store.embedded.head import Samples
 from watchkeeper.store.embedded.window import block_rows, group_by_series, series_in_window
 from watchkeeper.store.memory import MemoryStore
@@ -43,5 +47,10 @@ def warm_up() -> None:
         block_rows(ids[:1], offsets, ts, rows.values, ids[:1], 0, 600_000)
         wanted = np.ones(1, dtype=np.bool_)
         group_by_series([series_in_window(rows, wanted, 0, 600_000), rows], 1)
+        with tempfile.TemporaryDirectory(prefix="watchkeeper-warm-up-") as folder:
+            # The block codec's kernels: encode on compaction, decode on reads.
+            block = write_block(Path(folder), 1, {"warm-up": rows})
+            block.parts["warm-up"].rows(ids[:1], 0, 600_000)
+            block.parts["warm-up"].newest()
     except Exception as exc:  # a warm-up must never take the server down
         log.warning("kernel_warm_up_failed", error=f"{type(exc).__name__}: {exc}")

@@ -1,4 +1,4 @@
-"""EmbeddedStore: the default MetricStore, a WAL plus memory-mapped column blocks on local disk.
+"""EmbeddedStore: the default MetricStore, a WAL plus compressed column blocks on local disk.
 
 Write path: one lock-held step (map label sets to series ids, check order, write one WAL
 record, extend the in-memory head), then a group-committed fsync outside the lock. Samples are
@@ -362,7 +362,7 @@ class EmbeddedStore:
                     if batch:
                         break  # merge runs of neighbouring blocks only
                     continue
-                size = sum(len(p.timestamps) for p in block.parts.values())
+                size = sum(p.row_count for p in block.parts.values())
                 if batch and rows + size > max_rows:
                     break
                 batch.append(block)

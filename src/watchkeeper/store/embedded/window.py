@@ -211,6 +211,8 @@ def group_by_series(
     if not pieces:
         empty = np.empty(0, np.int64)
         return empty, np.zeros(1, np.int64), empty, np.empty(0, np.float64)
+    if len(pieces) > 1 and sum(len(p) for p in pieces) >= kernels.MIN_WORK:
+        return _merge_pieces(pieces, id_count)
     if len(pieces) == 1:
         ids, ts, vals = pieces[0].series_ids, pieces[0].timestamps, pieces[0].values
     else:
@@ -223,3 +225,83 @@ def group_by_series(
         np.ascontiguousarray(vals, dtype=np.float64),
         id_count,
     )
+
+
+def _merge_pieces(
+    pieces: Sequence[Samples], id_count: int
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]
+]:
+    """`group_by_series` of several large pieces (a read over several blocks) without first
+    concatenating them: each row is copied once, straight to its place, and the copy is split
+    over the cores by series range. Block pieces are sorted by series, so a thread finds its
+    range's rows by binary search; unsorted pieces (heads) are scanned whole by each thread."""
+    columns = [
+        (
+            np.ascontiguousarray(p.series_ids, dtype=np.int64),
+            np.ascontiguousarray(p.timestamps, dtype=np.int64),
+            np.ascontiguousarray(p.values, dtype=np.float64),
+        )
+        for p in pieces
+    ]
+    counts = np.zeros(id_count, np.int64)
+    ordered = []
+    for ids, _, _ in columns:
+        ordered.append(_count_rows(ids, counts))
+    present = np.flatnonzero(counts).astype(np.int64)
+    offsets = np.zeros(len(present) + 1, np.int64)
+    np.cumsum(counts[present], out=offsets[1:])
+    cursor = np.zeros(id_count, np.int64)
+    cursor[present] = offsets[:-1]
+    total = int(offsets[-1])
+    ts_out = np.empty(total, np.int64)
+    values_out = np.empty(total, np.float64)
+
+    def scatter(first: int, past: int) -> None:
+        low, high = int(present[first]), int(present[past - 1]) + 1
+        for (ids, ts, vals), is_ordered in zip(columns, ordered, strict=True):
+            _scatter_rows(ids, ts, vals, is_ordered, low, high, cursor, ts_out, values_out)
+
+    kernels.run_split(scatter, counts[present], total)
+    return present, offsets, ts_out, values_out
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_rows(ids: npt.NDArray[np.int64], counts: npt.NDArray[np.int64]) -> bool:
+    """Adds each id's rows to counts; whether ids are ascending."""
+    ordered = True
+    previous = ids[0]
+    for sid in ids:
+        counts[sid] += 1
+        if sid < previous:
+            ordered = False
+        previous = sid
+    return ordered
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_rows(
+    ids: npt.NDArray[np.int64],
+    timestamps: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    ordered: bool,
+    low: int,
+    high: int,
+    cursor: npt.NDArray[np.int64],
+    ts_out: npt.NDArray[np.int64],
+    values_out: npt.NDArray[np.float64],
+) -> None:
+    """Rows with low <= id < high to their series' next free slot (threads own disjoint id
+    ranges, so they never share a cursor)."""
+    first, past = 0, len(ids)
+    if ordered:
+        first = int(np.searchsorted(ids, low))
+        past = int(np.searchsorted(ids, high))
+    for r in range(first, past):
+        sid = ids[r]
+        if sid < low or sid >= high:
+            continue
+        at = cursor[sid]
+        ts_out[at] = timestamps[r]
+        values_out[at] = values[r]
+        cursor[sid] = at + 1
