@@ -57,7 +57,7 @@ _RAW_COLUMNS = ("series", "offsets", "timestamps", "values")
 
 CHUNK_CACHE_BYTES = 256 * 2**20
 """Default bound of the decoded-chunk cache: 16 B per sample, so 256 MiB holds ~16 M samples
-(the hot recent blocks of a mid-sized install). Change with `chunk_cache.resize()`."""
+(the hot recent blocks of a mid-sized install). Set from `storage.chunk_cache_mb` when the store is built (`wiring.build_store`)."""
 
 _BATCH_BYTES = 64 * 2**20
 """A read holds at most about this many bytes of decoded chunks at once beyond its result
