@@ -4,7 +4,11 @@ and the lease moves on expiry, on release, and back to a restarted holder at onc
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -14,7 +18,7 @@ from watchkeeper.config import load_settings
 from watchkeeper.db import migrate
 from watchkeeper.db.engine import build_engine
 from watchkeeper.db.tables import WorkerLease
-from watchkeeper.runtime.lease import Exclusive, LeaseTable
+from watchkeeper.runtime.lease import Exclusive, LeaseTable, release_identity, replica_identity
 from watchkeeper.runtime.supervisor import Supervisor
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -149,3 +153,36 @@ async def test_stopping_with_the_database_gone_still_stops(sessions: SessionFact
     await _settle(lambda: work.running)
     await supervisor.stop()  # the lease runs out on its own; stop() must not raise
     assert not work.running and supervisor.states()[0].status == "stopped"
+
+
+def _identity_in_subprocess(data_dir: str, hold: bool = False) -> subprocess.Popen[str]:
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from watchkeeper.runtime.lease import replica_identity; "
+        f"print(replica_identity(Path({data_dir!r})), flush=True); "
+        f"time.sleep(60 if {hold} else 0)"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def test_processes_of_one_data_folder_get_their_own_identity_and_keep_it(tmp_path: Path) -> None:
+    mine = replica_identity(tmp_path)
+    assert mine.endswith(f":{tmp_path.resolve()}:0") and replica_identity(tmp_path) == mine
+    # A second process on the same host and folder (server.workers > 1) is someone else...
+    holder = _identity_in_subprocess(str(tmp_path), hold=True)
+    assert holder.stdout is not None
+    second = holder.stdout.readline().strip()
+    assert second.endswith(":1")
+    # ... and after it dies by SIGKILL, the process that replaces it is it again.
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(10)
+    again = _identity_in_subprocess(str(tmp_path))
+    out, _ = again.communicate(timeout=60)
+    assert out.strip() == second
+
+
+def test_a_released_identity_is_free_for_the_next_process(tmp_path: Path) -> None:
+    first = replica_identity(tmp_path)
+    release_identity(tmp_path)
+    out, _ = _identity_in_subprocess(str(tmp_path)).communicate(timeout=60)
+    assert out.strip() == first  # slot 0 again, not 1

@@ -45,6 +45,7 @@ from watchkeeper.api.routers import (
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
+from watchkeeper.runtime.lease import release_identity
 from watchkeeper.wiring import AppContext, build_context
 
 # Data-plane writes arrive many times a second from machines; auditing each would drown
@@ -77,6 +78,7 @@ def create_app(
                 provider.shutdown()
             context.engine.dispose()
             context.store.close()
+            release_identity(settings.data_dir)
 
     docs = settings.api.docs_enabled
     app = FastAPI(

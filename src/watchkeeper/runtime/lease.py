@@ -10,17 +10,20 @@ standby takes it at its next attempt; a replica that loses its lease cancels the
 pass in progress finishes, see `Supervisor.stop`). A clean shutdown releases the lease so the
 standby takes over within one attempt.
 
-The holder's identity is the host name plus the data folder, stable across restarts: a
-process restarted after `kill -9` takes its own leases back at once instead of waiting out
-the ttl. Delivery workers need no lease (they claim outbox rows under their own leases), nor
+The holder's identity is the host name, the data folder and a slot (`replica_identity`),
+stable across restarts: a process restarted after `kill -9` takes its own leases back at once
+instead of waiting out the ttl. Delivery workers need no lease (they claim outbox rows under their own leases), nor
 do per-process ones (host collector, the event relay to this replica's WebSocket clients).
 """
 
 from __future__ import annotations
 
+import fcntl
 import socket
+import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import IO
 
 import anyio
 import anyio.to_thread
@@ -43,8 +46,44 @@ LEASE_HELD = Gauge(
 )
 
 
+_IDENTITIES: dict[Path, tuple[str, IO[bytes]]] = {}  # the open file holds the slot's lock
+_IDENTITY_LOCK = threading.Lock()
+
+
 def replica_identity(data_dir: Path) -> str:
-    return f"{socket.gethostname()}:{data_dir.resolve()}"[:200]
+    """This process's holder name: host, data folder and a slot number.
+
+    The slot is the lowest `replica-<n>.lock` in the data folder this process can lock, so
+    the processes of one host and folder (`server.workers > 1`) each get their own name,
+    and a process restarted after dying (the kernel drops its lock) gets its old one back.
+    """
+    folder = data_dir.resolve()
+    with _IDENTITY_LOCK:
+        known = _IDENTITIES.get(folder)
+        if known is not None:
+            return known[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        slot = 0
+        while True:
+            handle = (folder / f"replica-{slot}.lock").open("ab")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                slot += 1
+                continue
+            break
+        identity = f"{socket.gethostname()}:{folder}:{slot}"[-200:]
+        _IDENTITIES[folder] = (identity, handle)
+        return identity
+
+
+def release_identity(data_dir: Path) -> None:
+    """Give the slot up (at shutdown, after the leases were released)."""
+    with _IDENTITY_LOCK:
+        known = _IDENTITIES.pop(data_dir.resolve(), None)
+    if known is not None:
+        known[1].close()
 
 
 class LeaseTable:
