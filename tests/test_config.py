@@ -160,3 +160,16 @@ def test_example_files_document_every_key() -> None:
         "RETRAIN_INTERVAL_HOURS",
     ):
         assert f"\n{brief_name}=" in env_example
+
+
+def test_split_roles_need_the_remote_store() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(overrides={"server": {"roles": ["api"]}})
+    assert "server.roles" in {p.key for p in caught.value.problems}
+    settings = load_settings(
+        overrides={
+            "server": {"roles": ["workers"]},
+            "storage": {"backend": "remote", "remote_url": "http://127.0.0.1:8428"},
+        }
+    )
+    assert settings.server.roles == ["workers"]

@@ -192,6 +192,10 @@ class QuerySettings(_Section):
     timeout_seconds: float = Field(120.0, gt=0)
 
 
+Role = Literal["api", "workers"]
+ROLES: tuple[Role, ...] = ("api", "workers")
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -199,6 +203,12 @@ class ServerSettings(_Section):
     server: Literal["uvicorn", "granian"] = "uvicorn"
     public_url: str | None = Field(
         None, description="external URL, used in links (generatorURL, emails)"
+    )
+    roles: list[Role] = Field(
+        default_factory=lambda: list(ROLES),
+        min_length=1,
+        description="what this process runs: api (the HTTP API) and/or workers (rules, "
+        "dispatch, delivery, detection, ...); `serve --roles` sets it",
     )
     lease_ttl_seconds: float = Field(
         30.0,
@@ -686,6 +696,15 @@ def check_profile(settings: Settings) -> list[ConfigProblem]:
                 "storage.remote_url",
                 "unset",
                 "the remote storage backend needs the TSDB's base URL",
+            )
+        )
+    if settings.storage.backend == "embedded" and set(settings.server.roles) != {"api", "workers"}:
+        problems.append(
+            ConfigProblem(
+                "server.roles",
+                ",".join(settings.server.roles),
+                "the embedded store belongs to one process, which must run both roles; "
+                "split roles with storage.backend: remote",
             )
         )
     if settings.storage.backend == "embedded" and settings.server.workers > 1:

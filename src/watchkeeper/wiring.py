@@ -188,6 +188,9 @@ def build_workers(context: AppContext) -> list[Worker]:
         workers.append(
             ScrapeWorker(jobs, ingest_sink(context.ingest, context.tenants, "scrape"), clock)
         )
+    if "workers" not in settings.server.roles:
+        # An API-only process still feeds its own WebSocket clients and watches its host.
+        workers = [w for w in workers if w.name.startswith(API_PROCESS_WORKERS)]
     return with_leases(context, workers)
 
 
@@ -382,6 +385,7 @@ def build_context(
     return context
 
 
+API_PROCESS_WORKERS = ("host-collector", "event_relay")
 # Workers every replica runs for itself; every other worker runs once, under a lease.
 PER_REPLICA_WORKERS = ("host-collector", "event_relay", "retention", "notify-delivery")
 

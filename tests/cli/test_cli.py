@@ -183,3 +183,8 @@ def test_bench_nab_runs_on_any_folder_of_the_nab_layout(
         written
         and written[0].read_text().splitlines()[0] == "timestamp,value,anomaly_score,is_anomaly"
     )
+
+
+def test_serve_refuses_an_unknown_role(run: Callable[..., Result]) -> None:
+    result = run("serve", "--roles", "api,cron", check=False)
+    assert result.returncode != 0 and "unknown role cron" in result.stderr

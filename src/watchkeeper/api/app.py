@@ -98,6 +98,8 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     # Routes are matched in order: the hot paths (probes, status, ingest, query) come first.
+    # A workers-only process answers probes, its status and its own metrics, nothing else.
+    serves_api = "api" in settings.server.roles
     for router in (
         health.router,
         system.router,
@@ -122,7 +124,8 @@ def create_app(
         oncall.router,
         alertmanager_in.router,
     ):
-        app.include_router(router)
+        if serves_api or router in (health.router, system.router, metrics.router):
+            app.include_router(router)
 
     def max_body(path: str) -> int:
         current = context.settings

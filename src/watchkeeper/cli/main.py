@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -46,10 +48,28 @@ def serve(
     migrate_db: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="upgrade the schema first")
     ] = True,
+    roles: Annotated[
+        str | None,
+        typer.Option(
+            help="api, workers or api,workers (default: server.roles, both). Several api "
+            "processes can serve one database; run-once workers take leases"
+        ),
+    ] = None,
 ) -> None:
-    """Run the API server and every background worker."""
+    """Run the API server and every background worker (or the roles asked for)."""
     from watchkeeper.serve import run
 
+    if roles is not None:
+        wanted = [r.strip() for r in roles.split(",") if r.strip()]
+        unknown = sorted(set(wanted) - {"api", "workers"})
+        if unknown or not wanted:
+            raise CliError(
+                f"--roles: unknown role {', '.join(unknown) or '(none)'}; "
+                "use api, workers or api,workers"
+            )
+        # Through the environment, so server processes started by uvicorn or granian
+        # (server.workers > 1) load the same roles.
+        os.environ["WATCHKEEPER_SERVER__ROLES"] = json.dumps(wanted)
     settings, path = common.settings_from(config)
     run(settings, config_file=path, host=host, port=port, migrate=migrate_db)
 
