@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from watchkeeper.detect.runner import DetectionLoop
 from watchkeeper.wiring import build_workers
 

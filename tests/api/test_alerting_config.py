@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 
 YAML = {"Content-Type": "application/yaml"}
 CONFIG = """

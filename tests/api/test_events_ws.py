@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from watchkeeper.notify.base import RenderedMessage
 from watchkeeper.notify.events import publish
 from watchkeeper.notify.websocket import WebSocketChannel

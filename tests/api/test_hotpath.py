@@ -3,8 +3,7 @@ caller is already known to be allowed; everything else reaches the real route.""
 
 from __future__ import annotations
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 
 
 def _status_requests() -> float:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import cramjam
 import numpy as np
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
 from watchkeeper.ingest import remote_write
 

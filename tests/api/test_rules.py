@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
 
 YAML = {"Content-Type": "application/yaml"}

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.api.conftest import TenantFixture
 from tests.api.test_rules import YAML, put_cpu
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 
 
 def _iso(env: Env, minutes: float) -> str:

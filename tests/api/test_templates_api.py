@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from watchkeeper.notify.base import NotificationChannel
 from watchkeeper.notify.template_store import load_template
 

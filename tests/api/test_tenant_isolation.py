@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 
 
 @pytest.fixture(params=["admin", "key"])

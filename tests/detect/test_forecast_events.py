@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from tests.api.conftest import TenantFixture, make_tenant
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from watchkeeper.config import DetectionSettings
 from watchkeeper.detect.forecast_runner import ForecastLoop
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
@@ -20,16 +19,6 @@ from watchkeeper.query import VectorResult
 STEP_S = 60
 HOURS = 12
 BOUNDS = {"mean", "lo80", "hi80", "lo95", "hi95"}
-
-
-@pytest.fixture
-def acme(env: Env) -> TenantFixture:
-    return make_tenant(env, env.login(), "acme")
-
-
-@pytest.fixture
-def globex(env: Env) -> TenantFixture:
-    return make_tenant(env, env.login(), "globex")
 
 
 def _tenant_id(env: Env, name: str) -> str:

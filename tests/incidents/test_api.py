@@ -3,20 +3,7 @@ and bad input answered with 4xx."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.api.conftest import TenantFixture, make_tenant
-from tests.conftest import Env
-
-
-@pytest.fixture
-def acme(env: Env) -> TenantFixture:
-    return make_tenant(env, env.login(), "acme")
-
-
-@pytest.fixture
-def globex(env: Env) -> TenantFixture:
-    return make_tenant(env, env.login(), "globex")
+from tests.conftest import Env, TenantFixture
 
 
 def test_lifecycle_timeline_and_metrics_over_http(env: Env, acme: TenantFixture) -> None:

@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from starlette.testclient import WebSocketTestSession
 
-from tests.api.conftest import TenantFixture, make_tenant
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from watchkeeper.notify.events import publish
-
-
-@pytest.fixture
-def acme(env: Env) -> TenantFixture:
-    return make_tenant(env, env.login(), "acme")
 
 
 def _connect(env: Env, tenant: TenantFixture) -> Any:

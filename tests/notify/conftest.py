@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.api.conftest import acme, globex, root  # noqa: F401 (fixtures for the API tests)
 from tests.support import free_port
 from watchkeeper.notify import DEFAULT_TEMPLATES, NotificationChannel, RenderedMessage, preview
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import anyio
 from sqlalchemy import select
 
-from tests.api.conftest import TenantFixture
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 from tests.notify.conftest import HttpReceiver, Reply
 from watchkeeper.db.tables import NotificationOutbox, NotificationReceiver
 from watchkeeper.notify.delivery import DeliveryWorker

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.api.conftest import TenantFixture, make_tenant
-from tests.conftest import Env
+from tests.conftest import Env, TenantFixture
 
 SCHEDULE: dict[str, Any] = {
     "name": "primary",
@@ -21,16 +18,6 @@ POLICY: dict[str, Any] = {
     "severities": ["critical"],
     "matchers": ['service="checkout"'],
 }
-
-
-@pytest.fixture
-def acme(env: Env) -> TenantFixture:
-    return make_tenant(env, env.login(), "acme")
-
-
-@pytest.fixture
-def globex(env: Env) -> TenantFixture:
-    return make_tenant(env, env.login(), "globex")
 
 
 def _fields(response: Any) -> set[str]:
