@@ -2,7 +2,7 @@
 
 The folder holds `train.csv` (and, to score, `test.csv`) with header `id,values`, values
 space-separated and oldest first. Prints one row per forecaster (sMAPE, MASE, OWA relative to
-Naive2, wall time), writes JSON, and writes `<out>/forecasts.csv` in the same layout.
+Naive2; the coverage of the 80 % and 95 % intervals and M4's MSIS of the 95 % one; wall time), writes JSON, and writes `<out>/forecasts.csv` in the same layout.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from watchkeeper.detect.forecast import FORECASTERS, SeriesHistory
 from watchkeeper.detect.forecast import m4 as scoring
-from watchkeeper.detect.forecast.base import FloatArray
+from watchkeeper.detect.forecast.base import FloatArray, Forecast
 from watchkeeper.detect.forecast.batch import forecast_many
 
 M4_HOURLY_HORIZON = 48
@@ -31,14 +32,46 @@ def forecast_corpus(
     season_lengths: tuple[int, ...],
     step_seconds: float,
     workers: int,
-) -> tuple[dict[str, FloatArray], float]:
-    """Point forecasts per series id with one forecaster, and the wall time it took."""
+) -> tuple[dict[str, Forecast], float]:
+    """Forecasts (point and intervals) per series id with one forecaster, and the wall time."""
     factory = functools.partial(FORECASTERS[name], season_lengths=season_lengths)
     histories = [SeriesHistory.from_values(v, start=0.0, step=step_seconds) for v in train.values()]
     started = time.perf_counter()
     forecasts = forecast_many(factory, histories, horizon, workers=workers)
     elapsed = time.perf_counter() - started
-    return {key: f.mean for key, f in zip(train, forecasts, strict=True)}, elapsed
+    return dict(zip(train, forecasts, strict=True)), elapsed
+
+
+def interval_scores(
+    test: dict[str, FloatArray],
+    forecasts: dict[str, Forecast],
+    train: dict[str, FloatArray],
+    period: int,
+) -> dict[str, float]:
+    """Are the intervals honest? Coverage of the 80 % and 95 % intervals over every
+    forecast point, and M4's MSIS of the 95 % interval averaged over the series."""
+    keys = list(test)
+    actual = np.concatenate([test[k] for k in keys])
+    return {
+        "coverage80": scoring.coverage(
+            actual,
+            np.concatenate([forecasts[k].lo80 for k in keys]),
+            np.concatenate([forecasts[k].hi80 for k in keys]),
+        ),
+        "coverage95": scoring.coverage(
+            actual,
+            np.concatenate([forecasts[k].lo95 for k in keys]),
+            np.concatenate([forecasts[k].hi95 for k in keys]),
+        ),
+        "msis95": float(
+            np.mean(
+                [
+                    scoring.msis(test[k], forecasts[k].lo95, forecasts[k].hi95, train[k], period)
+                    for k in keys
+                ]
+            )
+        ),
+    }
 
 
 def run_m4(
@@ -66,13 +99,13 @@ def run_m4(
         "models": {},
     }
     for index, name in enumerate(models):
-        forecasts, elapsed = forecast_corpus(
-            name, train, horizon, season_lengths, step_seconds, workers
-        )
+        full, elapsed = forecast_corpus(name, train, horizon, season_lengths, step_seconds, workers)
+        forecasts = {key: f.mean for key, f in full.items()}
         result: dict[str, Any] = {"wall_seconds": elapsed}
         if test is not None:
             score = scoring.score(test, forecasts, train, period)
             result.update(smape=score.smape, mase=score.mase, owa=score.owa)
+            result.update(interval_scores(test, full, train, period))
         report["models"][name] = result
         if out is not None:
             rows = [(key, forecasts[key]) for key in train]
@@ -90,13 +123,17 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [
         f"M4 over {report['series']} series, horizon {report['horizon']}, "
         f"MASE period {report['period']}, {report['workers']} worker(s)",
-        f"{'model':16} {'sMAPE':>8} {'MASE':>7} {'OWA':>7} {'wall s':>8}",
+        f"{'model':16} {'sMAPE':>8} {'MASE':>7} {'OWA':>7} {'cov80':>6} {'cov95':>6} "
+        f"{'MSIS95':>7} {'wall s':>8}",
     ]
     for name, result in report["models"].items():
         if "owa" in result:
-            scores = f"{result['smape']:8.3f} {result['mase']:7.3f} {result['owa']:7.3f}"
+            scores = (
+                f"{result['smape']:8.3f} {result['mase']:7.3f} {result['owa']:7.3f} "
+                f"{result['coverage80']:6.3f} {result['coverage95']:6.3f} {result['msis95']:7.2f}"
+            )
         else:
-            scores = f"{'-':>8} {'-':>7} {'-':>7}"
+            scores = f"{'-':>8} {'-':>7} {'-':>7} {'-':>6} {'-':>6} {'-':>7}"
         lines.append(f"{name:16} {scores} {result['wall_seconds']:8.1f}")
     return "\n".join(lines)
 

@@ -39,6 +39,9 @@ def test_report_scores_each_model_against_naive2(corpus: Path) -> None:
     assert report["horizon"] == HORIZON and report["series"] == 3
     assert report["models"]["naive2"]["owa"] == pytest.approx(1.0)
     assert report["models"]["seasonal_naive"]["owa"] < 1.0
+    for result in report["models"].values():  # interval scores beside the point scores
+        assert 0.0 <= result["coverage80"] <= result["coverage95"] <= 1.0
+        assert result["msis95"] > 0.0
 
 
 def test_command_writes_forecasts_and_json(corpus: Path, tmp_path: Path) -> None:

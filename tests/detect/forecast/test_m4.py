@@ -22,6 +22,15 @@ def test_mase_scales_by_the_in_sample_seasonal_naive_error() -> None:
     assert m4.mase(actual, forecast, insample, period=2) == pytest.approx(1.5 / 2)
 
 
+def test_msis_charges_the_width_and_2_over_alpha_per_miss() -> None:
+    insample = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])  # lag-2 scale 2
+    actual = np.array([5.0, 9.0])
+    lower, upper = np.array([4.0, 4.0]), np.array([6.0, 6.0])  # width 2; the 2nd misses by 3
+    # ((2) + (2 + 40 * 3)) / 2 / 2 with alpha 0.05
+    assert m4.msis(actual, lower, upper, insample, period=2) == pytest.approx((2 + 122) / 2 / 2)
+    assert m4.coverage(actual, lower, upper) == 0.5
+
+
 def test_autocorrelation_matches_hand_computation() -> None:
     values = np.tile([1.0, 2.0, 3.0, 4.0], 3)
     np.testing.assert_allclose(

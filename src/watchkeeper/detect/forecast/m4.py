@@ -34,6 +34,29 @@ def mase(actual: FloatArray, forecast: FloatArray, insample: FloatArray, period:
     return float(np.mean(np.abs(actual - forecast)) / scale)
 
 
+def msis(
+    actual: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+    insample: FloatArray,
+    period: int,
+    alpha: float = 0.05,
+) -> float:
+    """M4's interval score: the width of the (1 - alpha) interval plus 2/alpha times each
+    miss, averaged over the horizon and scaled like MASE (a wide interval and a missed one
+    both cost)."""
+    scale = float(np.mean(np.abs(insample[period:] - insample[:-period])))
+    below = np.maximum(lower - actual, 0.0)
+    above = np.maximum(actual - upper, 0.0)
+    penalty = (upper - lower) + (2.0 / alpha) * (below + above)
+    return float(np.mean(penalty) / scale)
+
+
+def coverage(actual: FloatArray, lower: FloatArray, upper: FloatArray) -> float:
+    """Share of actual values inside [lower, upper]: an honest 80 % interval covers ~0.80."""
+    return float(np.mean((actual >= lower) & (actual <= upper)))
+
+
 def autocorrelation(values: FloatArray, max_lag: int) -> FloatArray:
     """Sample autocorrelations r_1..r_max_lag with the usual biased (1/n) estimator, as R's acf."""
     centred = values - values.mean()
