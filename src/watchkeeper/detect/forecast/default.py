@@ -39,6 +39,7 @@ class DefaultForecaster(Forecaster):
     """Equal-weight combination of MSTL+ARIMA (log values) and seasonal exponential smoothing."""
 
     name: ClassVar[str] = "default"
+    state_version: ClassVar[int] = 2  # 2: also keeps the seasonal naive fit for the bands
 
     def __init__(self, season_lengths: tuple[int, ...] = (24, 168)) -> None:
         self.season_lengths = tuple(season_lengths)
