@@ -48,7 +48,7 @@ from watchkeeper.runtime import kernels
 from watchkeeper.store.embedded import codec
 from watchkeeper.store.embedded.head import Samples
 from watchkeeper.store.embedded.wal import fsync_directory
-from watchkeeper.store.embedded.window import block_rows
+from watchkeeper.store.embedded.window import block_rows, copy_ranges
 
 FORMAT = 2
 """Written by this version; 1 = raw columns (no `format` key), still readable."""
@@ -390,7 +390,7 @@ class CompressedPart(BlockPart):
             for g in range(g0, g1):
                 a, b = int(group_first[g]), int(group_past[g])
                 ts, values = decoded[g]
-                _copy_pieces(
+                copy_ranges(
                     lo[a:b], hi[a:b], at[a:b], sids[a:b], ts, values, ids, out_ts, out_values
                 )
 
@@ -462,27 +462,6 @@ def _piece_bounds(
         lo[i] = a + np.searchsorted(timestamps[a:b], start_ms)
         hi[i] = a + np.searchsorted(timestamps[a:b], end_ms, side="right")
     return lo, hi
-
-
-@numba.njit(cache=True, nogil=True)
-def _copy_pieces(
-    lo: npt.NDArray[np.int64],
-    hi: npt.NDArray[np.int64],
-    at: npt.NDArray[np.int64],
-    sids: npt.NDArray[np.int64],
-    timestamps: npt.NDArray[np.int64],
-    values: npt.NDArray[np.float64],
-    ids: npt.NDArray[np.int64],
-    ts: npt.NDArray[np.int64],
-    vals: npt.NDArray[np.float64],
-) -> None:
-    for i in range(len(lo)):
-        k = at[i]
-        for r in range(lo[i], hi[i]):
-            ids[k] = sids[i]
-            ts[k] = timestamps[r]
-            vals[k] = values[r]
-            k += 1
 
 
 @dataclass(frozen=True)

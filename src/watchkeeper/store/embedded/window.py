@@ -77,7 +77,7 @@ def _block_bounds(
 
 
 @numba.njit(cache=True, nogil=True)
-def _copy_ranges(
+def copy_ranges(
     lo: npt.NDArray[np.int64],
     hi: npt.NDArray[np.int64],
     at: npt.NDArray[np.int64],
@@ -121,7 +121,7 @@ def block_rows(
     vals = np.empty(total, np.float64)
 
     def copy(first: int, past: int) -> None:
-        _copy_ranges(
+        copy_ranges(
             lo[first:past],
             hi[first:past],
             at[first:past],
