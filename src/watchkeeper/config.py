@@ -434,6 +434,14 @@ _yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextV
 )
 
 
+class SecuritySettings(_Section):
+    """Boundaries against hostile or careless callers: outbound guard, rate limits, TLS, headers."""
+
+
+class RetentionSettings(_Section):
+    """How long each kind of record is kept (global defaults; tenants may override)."""
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """The YAML config file, already read by `load_settings`."""
 
@@ -510,6 +518,8 @@ class Settings(BaseSettings):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(
