@@ -253,7 +253,7 @@ class EventRelay:
                 self.received += 1
                 self.bus.fan_out([item])
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             await client.aclose()
 
 
