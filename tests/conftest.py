@@ -11,13 +11,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import ADMIN_PASSWORD, POSTGRES_DSN, missing, port_open
+from tests.support import ADMIN_PASSWORD, POSTGRES_DSN, free_port, missing, port_open
 from watchkeeper.clock import ManualClock
 from watchkeeper.wiring import AppContext
+
+if TYPE_CHECKING:
+    from tests.test_server_process import Server
 
 
 @pytest.fixture(scope="session")
@@ -173,3 +177,48 @@ def acme(env: Env, root: dict[str, str]) -> TenantFixture:
 @pytest.fixture
 def globex(env: Env, root: dict[str, str]) -> TenantFixture:
     return make_tenant(env, root, "globex")
+
+
+# One real `watchkeeper serve` shared by the suite's tests with real clients (Prometheus,
+# Alertmanager, amtool, the OpenTelemetry SDK): starting one takes seconds. Tests that use it
+# keep to their own metric and alert names.
+
+
+@pytest.fixture(scope="session")
+def stack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    import signal
+
+    import yaml
+
+    from tests.test_server_process import Server as RunningServer
+    from watchkeeper.bootstrap import initialise
+    from watchkeeper.clock import SystemClock
+
+    root = tmp_path_factory.mktemp("stack")
+    result = initialise(root / "data", clock=SystemClock(), admin_password=ADMIN_PASSWORD)
+    config = yaml.safe_load(result.config_file.read_text())
+    config["metrics"] = {"host_collector_enabled": False}
+    config["observability"] = {"access_log": False, "log_level": "warning"}
+    result.config_file.write_text(yaml.safe_dump(config))
+    running = RunningServer(result.config_file, free_port())
+    running.start()
+    try:
+        yield running
+    finally:
+        if running.process is not None and running.process.poll() is None:
+            running.kill(signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def stack_key(stack_server: Server) -> str:
+    """An API key of the stack server's default tenant with every scope."""
+    import httpx
+
+    with httpx.Client(timeout=30) as client:
+        response = client.post(
+            f"{stack_server.url}/api/v1/apikeys",
+            headers=stack_server.login(client),
+            json={"name": "stack", "scopes": ["read", "write", "ingest"]},
+        )
+    assert response.status_code == 201, response.text
+    return str(response.json()["key"])

@@ -23,6 +23,7 @@ from watchkeeper.api.routers import (
     ai,
     alerting,
     alertmanager_in,
+    alertmanager_v2,
     apikeys,
     auth,
     events,
@@ -123,6 +124,7 @@ def create_app(
         templates.router,
         oncall.router,
         alertmanager_in.router,
+        alertmanager_v2.router,
     ):
         if serves_api or router in (health.router, system.router, metrics.router):
             app.include_router(router)
