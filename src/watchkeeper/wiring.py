@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +17,7 @@ from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
 from watchkeeper.db.engine import build_engine
 from watchkeeper.domain.series import SeriesSamples
+from watchkeeper.ingest.metadata import MetadataRegistry, MetadataSink
 from watchkeeper.ingest.service import IngestService
 from watchkeeper.notify.events import EventBus
 from watchkeeper.notify.outbox import OutboxPruner
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # the detectors import numba: loaded only when a context is b
     from watchkeeper.detect.training import Trainer
     from watchkeeper.incidents.classifier import IncidentClassifier
     from watchkeeper.incidents.lifecycle import Policy
+    from watchkeeper.ingest.scrape import ScrapeWorker
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +73,10 @@ class AppContext:
     """Per-tenant incident category models (built on first use: fitting takes a second)."""
     events: EventBus = field(default_factory=EventBus)
     """Committed events to /ws/notifications clients (directly or through Redis)."""
+    scraper: ScrapeWorker | None = None
+    """The scrape worker of this process, for `GET /api/v1/targets` (None: no scrape jobs)."""
+    metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
+    """Metric type/help/unit per tenant, as scrapes, remote_write and collectors state it."""
 
 
 def build_store(settings: Settings, clock: Clock) -> MetricStore:
@@ -122,6 +128,15 @@ def ingest_sink(
     return sink
 
 
+def metadata_sink(context: AppContext) -> MetadataSink:
+    """Where collectors state their families' TYPE/HELP: tenant by name, as `ingest_sink`."""
+
+    def record(tenant: str, types: Mapping[str, str], helps: Mapping[str, str]) -> None:
+        context.metadata.record_exposition(context.tenants.id_of(tenant), types, helps)
+
+    return record
+
+
 def build_workers(context: AppContext) -> list[Worker]:
     from watchkeeper.ingest.host import HostCollector
     from watchkeeper.ingest.scrape import ScrapeWorker, jobs_from_settings
@@ -148,6 +163,7 @@ def build_workers(context: AppContext) -> list[Worker]:
                 ingest_sink(context.ingest, context.tenants, "host"),
                 clock,
                 settings.metrics.collection_interval,
+                metadata=metadata_sink(context),
             )
         )
     context.detection = None
@@ -184,10 +200,15 @@ def build_workers(context: AppContext) -> list[Worker]:
     workers.extend(build_realtime_workers(context))
     workers.extend(build_delivery_workers(context))
     jobs = jobs_from_settings(settings.metrics)
+    context.scraper = None
     if jobs:
-        workers.append(
-            ScrapeWorker(jobs, ingest_sink(context.ingest, context.tenants, "scrape"), clock)
+        context.scraper = ScrapeWorker(
+            jobs,
+            ingest_sink(context.ingest, context.tenants, "scrape"),
+            clock,
+            metadata=metadata_sink(context),
         )
+        workers.append(context.scraper)
     if "workers" not in settings.server.roles:
         # An API-only process still feeds its own WebSocket clients and watches its host.
         workers = [w for w in workers if w.name.startswith(API_PROCESS_WORKERS)]

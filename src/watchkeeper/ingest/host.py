@@ -22,6 +22,7 @@ import psutil
 
 from watchkeeper.clock import Clock
 from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples, labels_from_dict
+from watchkeeper.ingest.metadata import MetadataSink
 from watchkeeper.ingest.sink import Sink, deliver
 from watchkeeper.ingest.staleness import StalenessTracker
 from watchkeeper.runtime.worker import PeriodicWorker
@@ -57,6 +58,34 @@ _NETWORK_COUNTERS = {
     "dropin": "node_network_receive_drop_total",
     "dropout": "node_network_transmit_drop_total",
 }
+
+
+HELP = {
+    "node_load1": "1m load average.",
+    "node_load5": "5m load average.",
+    "node_load15": "15m load average.",
+    "node_processes_pids": "Number of PIDs.",
+    "node_boot_time_seconds": "Node boot time, in unixtime.",
+    "node_cpu_seconds_total": "Seconds the CPUs spent in each mode.",
+    "host_cpu_utilization_ratio": "Share of CPU time not idle since the previous reading (0-1).",
+    "node_filesystem_size_bytes": "Filesystem size in bytes.",
+    "node_filesystem_avail_bytes": "Filesystem space available to non-root users in bytes.",
+    "node_filesystem_used_bytes": "Filesystem space used in bytes.",
+    "process_resident_memory_bytes": "Resident memory size in bytes.",
+    "process_virtual_memory_bytes": "Virtual memory size in bytes.",
+    "process_cpu_seconds_total": "Total user and system CPU time spent in seconds.",
+    "process_start_time_seconds": "Start time of the process since unix epoch in seconds.",
+    "process_threads": "Number of OS threads in the process.",
+    "process_open_fds": "Number of open file descriptors.",
+    "process_max_fds": "Maximum number of open file descriptors.",
+}
+"""HELP texts of the fixed families; the others (memory, disk, network) get a generic one."""
+
+
+def _generic_help(name: str) -> str:
+    return (
+        f"{name.replace('_', ' ')}, read by Watchkeeper's host collector (node_exporter's meaning)."
+    )
 
 
 @dataclass
@@ -95,9 +124,12 @@ class HostCollector(PeriodicWorker):
         instance: str | None = None,
         job: str = "watchkeeper",
         process: psutil.Process | None = None,
+        metadata: MetadataSink | None = None,
     ) -> None:
         super().__init__(clock, interval)
         self.sink = sink
+        self.metadata = metadata
+        self._described: set[str] = set()
         self.tenant_id = tenant_id
         self.labels = {"job": job, "instance": instance or socket.gethostname()}
         self.process = process or psutil.Process()
@@ -110,6 +142,18 @@ class HostCollector(PeriodicWorker):
         batch = await asyncio.to_thread(self.collect, timestamp_ms)
         batch += self._tracker.update((s.labels for s in batch), timestamp_ms)
         await deliver(self.sink, self.tenant_id, batch)
+        if self.metadata is not None:
+            self._describe(batch)
+
+    def _describe(self, batch: list[SeriesSamples]) -> None:
+        """State TYPE/HELP of families not yet described (node_exporter's meanings)."""
+        names = {dict(s.labels)[METRIC_NAME_LABEL] for s in batch} - self._described
+        if not names or self.metadata is None:
+            return
+        types = {n: "counter" if n.endswith("_total") else "gauge" for n in names}
+        helps = {n: HELP.get(n, _generic_help(n)) for n in names}
+        self.metadata(self.tenant_id, types, helps)
+        self._described |= names
 
     def collect(self, timestamp_ms: int) -> list[SeriesSamples]:
         """One reading of every host and process metric, stamped `timestamp_ms`."""

@@ -34,6 +34,7 @@ from watchkeeper.domain.series import (
     labels_from_dict,
 )
 from watchkeeper.ingest.exposition import ExposedSample, ExpositionError, parse_exposition
+from watchkeeper.ingest.metadata import MetadataSink
 from watchkeeper.ingest.outcome import RejectedBatch
 from watchkeeper.ingest.sink import Sink, deliver
 from watchkeeper.ingest.staleness import StalenessTracker, stale_markers
@@ -151,6 +152,8 @@ class ScrapeLoop:
         self._target_labels = job.target_labels(target)
         self._tracker = StalenessTracker()
         self._reported = False
+        self.metadata: MetadataSink | None = None
+        self._families: tuple[dict[str, str], dict[str, str]] = ({}, {})
 
     def offset(self) -> float:
         """A stable delay inside the interval, so targets do not all scrape at once."""
@@ -214,6 +217,8 @@ class ScrapeLoop:
         self._tracker.replace(current)
         self._reported = True
         self.last_report = report
+        if self.metadata is not None:
+            self.metadata(self.job.tenant, *self._families)
         return report
 
     async def _fail(self, started: float, ts_ms: int, error: str) -> ScrapeReport:
@@ -265,7 +270,9 @@ class ScrapeLoop:
 
     def _samples(self, body: str, ts_ms: int) -> tuple[list[SeriesSamples], set[Labels], int, int]:
         """Series for the exposed samples; the set to track for staleness; counts."""
-        exposed = parse_exposition(body).samples
+        exposition = parse_exposition(body)
+        exposed = exposition.samples
+        self._families = (exposition.types, exposition.help)
         batch: list[SeriesSamples] = []
         tracked: set[Labels] = set()
         seen: set[tuple[Labels, int]] = set()
@@ -334,6 +341,7 @@ class ScrapeWorker:
         sink: Sink,
         clock: Clock,
         limits: IngestLimits | None = None,
+        metadata: MetadataSink | None = None,
     ) -> None:
         self.clock = clock
         validator = BatchValidator(limits)
@@ -342,6 +350,8 @@ class ScrapeWorker:
             for job in jobs
             for target in job.targets
         ]
+        for loop in self.loops:
+            loop.metadata = metadata
 
     def reports(self) -> list[ScrapeReport]:
         """The last report of every target that has been scraped (for status pages)."""

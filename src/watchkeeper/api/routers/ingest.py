@@ -8,7 +8,9 @@ from fastapi.concurrency import run_in_threadpool
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
 from watchkeeper.ingest.remote_write import RemoteWriteDecodeError
+from watchkeeper.ingest.remote_write_metadata import MetadataDecodeError, metadata_of
 from watchkeeper.ingest.service import IngestResult
+from watchkeeper.wiring import AppContext
 
 router = APIRouter(
     prefix="/api/v1", tags=["ingest"], dependencies=[Depends(require("metrics:write"))]
@@ -68,7 +70,21 @@ async def remote_write(request: Request, context: Context, principal: CurrentPri
     if not result.ok:
         raise _refusal(result)
     _raise_for_store_rejections(result)
+    if result.appended is not None and result.appended.appended == 0:
+        _record_metadata(context, principal.tenant_id, body)
     return Response(status_code=204)
+
+
+def _record_metadata(context: AppContext, tenant_id: str, body: bytes) -> None:
+    """A request without samples is Prometheus' periodic metadata send: keep what it says."""
+    try:
+        found = metadata_of(body, max_decoded_bytes=context.settings.metrics.max_body_bytes * 8)
+    except MetadataDecodeError as exc:
+        raise ApiError(
+            400, f"not a remote_write request: {exc}", code="malformed_remote_write"
+        ) from None
+    for name, metadata in found:
+        context.metadata.record(tenant_id, name, metadata)
 
 
 @router.post("/ingest", summary="JSON push: [{metric, labels, samples: [[ts, value], ...]}]")

@@ -1,0 +1,92 @@
+"""The metadata of a remote_write request (`WriteRequest.metadata`, field 3).
+
+Prometheus sends metric metadata in requests of their own, every `metadata_config.send_interval`
+(1 minute), with no series in them; the sample path's compiled scanner skips the field. This
+reads only the top-level fields of such a request, so it costs nothing for the sample path:
+the receiver calls it only for requests that carried no samples.
+"""
+
+from __future__ import annotations
+
+import cramjam
+
+from watchkeeper.ingest.metadata import MetricMetadata
+
+# prometheus.MetricMetadata.MetricType
+_TYPES = ("unknown", "counter", "gauge", "histogram", "gaugehistogram", "summary", "info")
+_TYPES += ("stateset",)
+MAX_ENTRIES = 10_000
+
+
+class MetadataDecodeError(ValueError):
+    """The body's metadata is not well-formed protobuf."""
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise MetadataDecodeError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(data: bytes) -> list[tuple[int, int, bytes | int]]:
+    """(field number, wire type, value) of one message's fields; nested ones left as bytes."""
+    found: list[tuple[int, int, bytes | int]] = []
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+            found.append((number, wire, value))
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise MetadataDecodeError("truncated field")
+            found.append((number, wire, data[pos : pos + length]))
+            pos += length
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise MetadataDecodeError(f"unsupported wire type {wire}")
+    return found
+
+
+def metadata_of(body: bytes, *, max_decoded_bytes: int) -> list[tuple[str, MetricMetadata]]:
+    """(metric family, metadata) pairs of a snappy-compressed WriteRequest."""
+    try:
+        raw = bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:  # cramjam raises its own error type
+        raise MetadataDecodeError(f"not snappy: {exc}") from None
+    if len(raw) > max_decoded_bytes:
+        raise MetadataDecodeError("decoded body too large")
+    found: list[tuple[str, MetricMetadata]] = []
+    for number, wire, value in _fields(raw):
+        if number != 3 or wire != 2 or not isinstance(value, bytes):
+            continue
+        kind, name, help_text, unit = 0, "", "", ""
+        for inner, inner_wire, inner_value in _fields(value):
+            if inner == 1 and inner_wire == 0 and isinstance(inner_value, int):
+                kind = inner_value
+            elif inner_wire == 2 and isinstance(inner_value, bytes):
+                text = inner_value.decode("utf-8", "replace")
+                if inner == 2:
+                    name = text
+                elif inner == 4:
+                    help_text = text
+                elif inner == 5:
+                    unit = text
+        if name:
+            type_name = _TYPES[kind] if 0 <= kind < len(_TYPES) else "unknown"
+            found.append((name, MetricMetadata(type_name, help_text, unit)))
+        if len(found) >= MAX_ENTRIES:
+            break
+    return found
