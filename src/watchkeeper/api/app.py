@@ -37,6 +37,7 @@ from watchkeeper.api.routers import (
     prometheus,
     prometheus_status,
     receivers,
+    remote_read,
     rules,
     silences,
     system,
@@ -52,7 +53,15 @@ from watchkeeper.wiring import AppContext, build_context
 
 # Data-plane writes arrive many times a second from machines; auditing each would drown
 # the trail. They are counted on /metrics instead (documented in docs/operations.md).
-AUDIT_EXEMPT_PREFIXES = ("/api/v1/write", "/api/v1/ingest")
+# Reads sent as POST (Grafana's default for PromQL, remote_read) change nothing: not audited.
+AUDIT_EXEMPT_PREFIXES = (
+    "/api/v1/write",
+    "/api/v1/ingest",
+    "/api/v1/read",
+    "/api/v1/query",
+    "/api/v1/series",
+    "/api/v1/labels",
+)
 INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest")
 
 
@@ -108,6 +117,7 @@ def create_app(
         ingest.router,
         prometheus.router,
         prometheus_status.router,
+        remote_read.router,
         metrics_query.router,
         metrics.router,
         auth.router,
