@@ -34,6 +34,7 @@ from watchkeeper.api.routers import (
     metrics_query,
     notifications,
     oncall,
+    otlp,
     prometheus,
     prometheus_status,
     receivers,
@@ -57,12 +58,13 @@ from watchkeeper.wiring import AppContext, build_context
 AUDIT_EXEMPT_PREFIXES = (
     "/api/v1/write",
     "/api/v1/ingest",
+    "/v1/metrics",
     "/api/v1/read",
     "/api/v1/query",
     "/api/v1/series",
     "/api/v1/labels",
 )
-INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest")
+INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest", "/v1/metrics")
 
 
 def create_app(
@@ -115,6 +117,7 @@ def create_app(
         health.router,
         system.router,
         ingest.router,
+        otlp.router,
         prometheus.router,
         prometheus_status.router,
         remote_read.router,
