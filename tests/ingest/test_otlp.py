@@ -158,6 +158,13 @@ def test_bad_otlp_bodies_are_refused(env: Env, acme: TenantFixture) -> None:
     assert refused.status_code == 400 and "exceeds" in refused.json()["error"]["message"]
     assert post(b"{}", **{"content-type": "text/plain"}).status_code == 415
     assert env.client.post("/v1/metrics", content=b"{}").status_code == 401
+    # Prometheus 3's path for the same receiver.
+    same = env.client.post(
+        "/api/v1/otlp/v1/metrics",
+        content=b"{}",
+        headers={**acme.key, "content-type": "application/json"},
+    )
+    assert same.status_code == 200 and same.json() == {}
 
 
 @pytest.mark.services

@@ -59,12 +59,13 @@ AUDIT_EXEMPT_PREFIXES = (
     "/api/v1/write",
     "/api/v1/ingest",
     "/v1/metrics",
+    "/api/v1/otlp/",
     "/api/v1/read",
     "/api/v1/query",
     "/api/v1/series",
     "/api/v1/labels",
 )
-INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest", "/v1/metrics")
+INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest", "/v1/metrics", "/api/v1/otlp/")
 
 
 def create_app(

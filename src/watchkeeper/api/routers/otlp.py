@@ -21,6 +21,13 @@ _TYPES = ("application/x-protobuf", "application/json")
     "/v1/metrics",
     summary="OTLP/HTTP metrics export (ExportMetricsServiceRequest, protobuf or JSON)",
     response_class=Response,
+    operation_id="otlp_metrics",
+)
+@router.post(
+    "/api/v1/otlp/v1/metrics",
+    summary="The same, at Prometheus 3's OTLP receiver path",
+    response_class=Response,
+    operation_id="otlp_metrics_prometheus_path",
 )
 async def export_metrics(
     request: Request, context: Context, principal: CurrentPrincipal
