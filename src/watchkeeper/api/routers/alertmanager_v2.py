@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -67,13 +67,17 @@ def _routes(handling: Handling, labels: dict[str, str]) -> list[Route]:
     return handling.config.tree.route_for(labels)
 
 
-def _gettable(row: AlertInstance, mute: MuteStatus, receivers: list[str]) -> dict[str, Any]:
-    """One `gettableAlert`."""
+def _gettable(
+    row: AlertInstance, mute: MuteStatus, receivers: list[str], valid_for: float
+) -> dict[str, Any]:
+    """One `gettableAlert`. A rule's firing alert has no end yet: like Prometheus' notifier,
+    state one `valid_for` seconds after its last evaluation (it is re-stated every pass)."""
+    ends = row.ends_at or row.last_evaluation + timedelta(seconds=valid_for)
     return {
         "labels": dict(row.labels),
         "annotations": dict(row.annotations),
         "startsAt": _iso(row.fired_at or row.active_at),
-        "endsAt": _iso(row.ends_at or row.last_evaluation),
+        "endsAt": _iso(ends),
         "updatedAt": _iso(row.last_evaluation),
         "generatorURL": row.generator_url or "",
         "fingerprint": row.fingerprint,
@@ -84,6 +88,11 @@ def _gettable(row: AlertInstance, mute: MuteStatus, receivers: list[str]) -> dic
             "inhibitedBy": list(mute.inhibited_by),
         },
     }
+
+
+def _valid_for(context: Context) -> float:
+    """Prometheus' `ValidUntil`: four evaluation intervals ahead."""
+    return 4 * context.settings.alerting.evaluation_interval_seconds
 
 
 def _keep(mute: MuteStatus, *, active: bool, silenced: bool, inhibited: bool) -> bool:
@@ -130,7 +139,7 @@ def get_alerts(
         receivers = sorted({r.receiver for r in _routes(handling, dict(row.labels))})
         if wanted is not None and not any(wanted.matches(name) for name in receivers):
             continue
-        answer.append(_gettable(row, mute, receivers))
+        answer.append(_gettable(row, mute, receivers, _valid_for(context)))
     return answer
 
 
@@ -170,7 +179,7 @@ def get_alert_groups(
                     "alerts": [],
                 },
             )
-            group["alerts"].append(_gettable(row, mute, receivers))
+            group["alerts"].append(_gettable(row, mute, receivers, _valid_for(context)))
     return [groups[key] for key in sorted(groups)]
 
 
