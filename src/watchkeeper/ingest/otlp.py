@@ -109,8 +109,8 @@ def response(translation: Translation, *, content_type: str) -> bytes:
         answer.partial_success.rejected_data_points = translation.rejected_points
         answer.partial_success.error_message = "; ".join(translation.reasons)
     if content_type == "application/json":
-        return json_format.MessageToJson(answer, indent=None).encode()
-    return answer.SerializeToString()
+        return str(json_format.MessageToJson(answer, indent=None)).encode()
+    return bytes(answer.SerializeToString())
 
 
 def _value(value: AnyValue) -> str:
@@ -118,7 +118,7 @@ def _value(value: AnyValue) -> str:
     if kind is None:
         return ""
     if kind in ("array_value", "kvlist_value", "bytes_value"):
-        return json_format.MessageToJson(value, indent=None)
+        return str(json_format.MessageToJson(value, indent=None))
     return str(getattr(value, kind)).lower() if kind == "bool_value" else str(getattr(value, kind))
 
 

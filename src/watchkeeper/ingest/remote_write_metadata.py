@@ -13,8 +13,16 @@ import cramjam
 from watchkeeper.ingest.metadata import MetricMetadata
 
 # prometheus.MetricMetadata.MetricType
-_TYPES = ("unknown", "counter", "gauge", "histogram", "gaugehistogram", "summary", "info")
-_TYPES += ("stateset",)
+_TYPES: tuple[str, ...] = (
+    "unknown",
+    "counter",
+    "gauge",
+    "histogram",
+    "gaugehistogram",
+    "summary",
+    "info",
+    "stateset",
+)
 MAX_ENTRIES = 10_000
 
 
