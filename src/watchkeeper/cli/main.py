@@ -1,4 +1,4 @@
-"""`watchkeeper`: serve, init, config, db, user, tenant, apikey, audit, bench."""
+"""`watchkeeper`: serve, init, doctor, config, db, user, tenant, apikey, audit, bench."""
 
 from __future__ import annotations
 
@@ -146,6 +146,26 @@ def db_upgrade(config: ConfigOption = None, revision: str = "head") -> None:
         typer.echo(f"database at revision {migrate.current_revision(engine)}")
     finally:
         engine.dispose()
+
+
+@app.command()
+def doctor(
+    config: ConfigOption = None,
+    port: Annotated[
+        bool, typer.Option("--port/--no-port", help="check that server.port is free")
+    ] = True,
+) -> None:
+    """Check the environment: Python, dependencies, data folder, database, Redis, remote
+    store, TLS files, the port; one line each, exit 1 if any check fails."""
+    from watchkeeper.cli.doctor import run_checks
+
+    settings, _ = common.settings_from(config)
+    checks = run_checks(settings, check_port=port)
+    for check in checks:
+        typer.echo(check.line())
+    failed = [c.name for c in checks if c.status == "fail"]
+    if failed:
+        raise CliError(f"{len(failed)} check(s) failed: {', '.join(failed)}")
 
 
 @audit_app.command("verify")
