@@ -41,9 +41,13 @@ class Check:
 
 
 def _python() -> Check:
+    """The interpreter against the package's `Requires-Python` (as installed)."""
+    from packaging.specifiers import SpecifierSet
+
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info < (3, 11):
-        return Check("fail", "python", f"{version}: Watchkeeper needs 3.11 or newer")
+    wanted = SpecifierSet(metadata.metadata("watchkeeper").get("Requires-Python") or "")
+    if not wanted.contains(version):
+        return Check("fail", "python", f"{version}: Watchkeeper needs Python {wanted}")
     return Check("ok", "python", version)
 
 
