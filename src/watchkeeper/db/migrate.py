@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,8 +19,15 @@ def _config() -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 0x5741_544B  # "WATK": the advisory lock replicas migrate under
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations; on PostgreSQL under a transaction-scoped advisory lock, so replicas
+    starting together migrate once (the others wait, then find the schema current)."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         cfg = _config()
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
