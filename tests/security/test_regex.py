@@ -180,14 +180,19 @@ def test_prometheus_semantics(pattern: str, value: str, expected: bool) -> None:
     assert Matcher("job", MatchOp.NOT_REGEX, pattern).matches(value) is not expected
 
 
-def test_plain_string_shortcuts_agree_with_re2() -> None:
+def test_plain_string_shortcuts_and_prefix_checks_agree_with_re2() -> None:
     from watchkeeper.domain.regex import compile_anchored
 
     patterns = [
         "", "foo", "foo.*", ".*foo", ".*foo.*", ".*", ".+", ".*.*", "a|b|", "foo.*|bar",
         "(foo|bar.*)", "(?:foo.*|.*)", "foo-1|foo-1.*", "é.*", "(|x)",
+        # RE2 proper, behind a literal-prefix check
+        "fo?o", "foo*", "fo{0}o", "foo-[0-9]+", "f.o.*", "foo(?i)BAR", "foo$", "fo(o|x)bar",
     ]  # fmt: skip
-    values = ["", "foo", "foobar", "barfoo", "xfoox", "bar", "fo", "a", "x", "é", "\n", "foo\n"]
+    values = [
+        "", "foo", "foobar", "fooBAR", "barfoo", "xfoox", "bar", "fo", "fooo", "foo-12", "a",
+        "x", "é", "\n", "foo\n",
+    ]  # fmt: skip
     for pattern in patterns:
         fast = compile_anchored(pattern)
         reference = compile_anchored(pattern, captures=True)  # always asks RE2

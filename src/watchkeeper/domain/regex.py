@@ -122,14 +122,28 @@ def _shortcut(pattern: str) -> Callable[[str], bool] | None:
     return lambda value: value in literals or value.startswith(starts)
 
 
-def _program_test(program: Any) -> Callable[[str], bool]:
+def _literal_prefix(pattern: str) -> str:
+    """Text every match starts with: the literal run before the first metacharacter, less its
+    last character if a quantifier follows (`ab?` only promises `a`); none with a `|`."""
+    if "|" in pattern:
+        return ""
+    end = next((i for i, char in enumerate(pattern) if char in _METACHARACTERS), len(pattern))
+    if end < len(pattern) and pattern[end] in "?*+{":
+        end -= 1
+    return pattern[: max(end, 0)]
+
+
+def _program_test(program: Any, prefix: str) -> Callable[[str], bool]:
     match = program.Match
 
     def test(value: str) -> bool:
         text = _encode(value)
         return bool(match(_ANCHOR_BOTH, text, 0, len(text))[0] != _NO_MATCH)
 
-    return test
+    if not prefix:
+        return test
+    # Values without the prefix are refused by a string comparison, not a call into RE2.
+    return lambda value: value.startswith(prefix) and test(value)
 
 
 class AnchoredRegex:
@@ -166,7 +180,7 @@ class AnchoredRegex:
         self._program = program
         self.fullmatch: Callable[[str], bool] = (
             None if captures else _shortcut(pattern)
-        ) or _program_test(program)
+        ) or _program_test(program, _literal_prefix(pattern))
         self.group_count: int = program.NumberOfCapturingGroups()
         self.group_names: dict[str, int] = {
             name.decode("utf-8"): index for name, index in program.NamedCapturingGroups()
