@@ -445,7 +445,7 @@ class SecuritySettings(_Section):
         ge=64,
         le=1_000_000,
         description="longest regex (characters) accepted in a selector, label_replace, silence, "
-        "route or inhibition rule; longer ones answer 400",
+        "route or inhibition rule; a longer one is refused with an error naming this key",
     )
     max_regex_memory_bytes: int = Field(
         DEFAULT_REGEX_MAX_MEMORY_BYTES,

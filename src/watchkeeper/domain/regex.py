@@ -20,7 +20,9 @@ composition root calls `configure` with the Settings; until then the defaults ap
 
 Common shapes skip RE2 for a plain string operation that gives the same answer (as Prometheus'
 FastRegexMatcher does): a literal, an alternation of literals, `.*`, `.+`, `prefix.*`,
-`.*suffix` and `.*infix.*`. Label selection over many values stays as fast as it was with `re`.
+`.*suffix` and `.*infix.*`; other patterns check their literal prefix before calling RE2. A call
+into RE2 costs about twice a call into `re` on a short label value, so these keep selection over
+many values as fast as it was (figures in docs/design/query.md).
 
     >>> compile_anchored("web|db").fullmatch("db")
     True
@@ -150,10 +152,10 @@ class AnchoredRegex:
     """A compiled pattern that matches a whole label value; safe to share between threads.
 
     `fullmatch(value)` answers whether all of `value` matches (a plain string test for the
-    shapes `_shortcut` knows, else one RE2 call).
+    shapes `_shortcut` knows, else a literal-prefix check and one RE2 call).
     """
 
-    __slots__ = ("_program", "fullmatch", "group_count", "group_names", "pattern")
+    __slots__ = ("_program", "fullmatch", "group_names", "pattern")
 
     def __init__(self, pattern: str, *, captures: bool, limits: RegexLimits) -> None:
         if len(pattern) > limits.max_length:
@@ -181,7 +183,6 @@ class AnchoredRegex:
         self.fullmatch: Callable[[str], bool] = (
             None if captures else _shortcut(pattern)
         ) or _program_test(program, _literal_prefix(pattern))
-        self.group_count: int = program.NumberOfCapturingGroups()
         self.group_names: dict[str, int] = {
             name.decode("utf-8"): index for name, index in program.NamedCapturingGroups()
         }
