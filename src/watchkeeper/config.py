@@ -30,6 +30,9 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from watchkeeper.domain.regex import DEFAULT_MAX_LENGTH as DEFAULT_REGEX_MAX_LENGTH
+from watchkeeper.domain.regex import DEFAULT_MAX_MEMORY_BYTES as DEFAULT_REGEX_MAX_MEMORY_BYTES
+
 Profile = Literal["dev", "staging", "production"]
 
 DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me"
@@ -436,6 +439,21 @@ _yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextV
 
 class SecuritySettings(_Section):
     """Boundaries against hostile or careless callers: outbound guard, rate limits, TLS, headers."""
+
+    max_regex_length: int = Field(
+        DEFAULT_REGEX_MAX_LENGTH,
+        ge=64,
+        le=1_000_000,
+        description="longest regex (characters) accepted in a selector, label_replace, silence, "
+        "route or inhibition rule; a longer one is refused with an error naming this key",
+    )
+    max_regex_memory_bytes: int = Field(
+        DEFAULT_REGEX_MAX_MEMORY_BYTES,
+        ge=64 * 1024,
+        le=256 * 1024 * 1024,
+        description="memory one compiled regex (RE2 program and DFA cache) may use; a pattern "
+        "needing more is refused",
+    )
 
 
 class RetentionSettings(_Section):

@@ -16,6 +16,7 @@ from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
 from watchkeeper.db.engine import build_engine
+from watchkeeper.domain import regex
 from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.ingest.metadata import MetadataRegistry, MetadataSink
 from watchkeeper.ingest.service import IngestService
@@ -348,6 +349,16 @@ def build_incident_workers(context: AppContext) -> list[Worker]:
     ]
 
 
+def configure_regexes(settings: Settings) -> None:
+    """Every tenant regex (domain/regex.py) is bounded by the security section's limits."""
+    regex.configure(
+        regex.RegexLimits(
+            max_length=settings.security.max_regex_length,
+            max_memory_bytes=settings.security.max_regex_memory_bytes,
+        )
+    )
+
+
 def build_context(
     settings: Settings, *, clock: Clock | None = None, config_file: Path | None = None
 ) -> AppContext:
@@ -355,6 +366,7 @@ def build_context(
     from watchkeeper.detect.training import Trainer
 
     clock = clock or SystemClock()
+    configure_regexes(settings)
     engine = build_engine(settings)
     watch_pool(engine.pool)
     sessions = SessionFactory(engine)

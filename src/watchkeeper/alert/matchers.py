@@ -4,8 +4,8 @@ Parsing follows Alertmanager's matcher grammar (docs "Labels > Matchers"): a lis
 in braces and separated by commas (a trailing comma is fine); label names are identifiers or
 double-quoted strings; values are double-quoted (with `\\"`, `\\\\`, `\\n`, `\\t` escapes) or, as
 in Alertmanager's classic parser, bare text up to the next comma or brace. Regexes are fully
-anchored (`=~"web"` does not match `webserver`) and an absent label matches as the empty
-string, both as in Prometheus. Matching reuses `watchkeeper.domain.series.Matcher`.
+anchored (`=~"web"` does not match `webserver`), RE2 (Go regexp) syntax, and an absent label
+matches as the empty string, all as in Prometheus (see `watchkeeper.domain.regex`). Matching reuses `watchkeeper.domain.series.Matcher`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from watchkeeper.alert.model import ConfigError
+from watchkeeper.domain.regex import RegexError
 from watchkeeper.domain.series import Matcher, MatchOp
 
 _NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -107,9 +108,9 @@ def _checked(scanner: _Scanner, name: str, op: MatchOp, value: str, start: int) 
     if op in (MatchOp.REGEX, MatchOp.NOT_REGEX):
         try:
             _ = matcher.regex
-        except re.error as exc:
+        except RegexError as exc:
             raise MatcherParseError(
-                scanner.text, start, f"invalid regex {value!r}: {exc.msg}"
+                scanner.text, start, f"invalid regex {value!r}: {exc.reason}"
             ) from None
     return matcher
 
@@ -188,9 +189,9 @@ def legacy_matchers(path: str, config: Mapping[str, object], prefix: str = "") -
             if op is MatchOp.REGEX:
                 try:
                     _ = matcher.regex
-                except re.error as exc:
+                except RegexError as exc:
                     raise ConfigError(
-                        f"{path}.{suffix}.{name}", f"invalid regex: {exc.msg}"
+                        f"{path}.{suffix}.{name}", f"invalid regex: {exc.reason}"
                     ) from None
             matchers.append(matcher)
     return matchers

@@ -16,7 +16,6 @@ cache is rebuilt by observing the current alerts again.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,7 @@ from watchkeeper.alert.matchers import (
     matches,
 )
 from watchkeeper.alert.model import Alert, ConfigError
+from watchkeeper.domain.regex import RegexError
 from watchkeeper.domain.series import Matcher, MatchOp
 
 
@@ -63,7 +63,14 @@ class Silence:
         return SilenceState.EXPIRED
 
     def mutes(self, labels: Mapping[str, str], now: float) -> bool:
-        return self.state_at(now) is SilenceState.ACTIVE and matches(self.matchers, labels)
+        if self.state_at(now) is not SilenceState.ACTIVE:
+            return False
+        try:
+            return matches(self.matchers, labels)
+        except RegexError:
+            # Stored before regexes were RE2 (e.g. a lookahead): it mutes nothing rather than
+            # stopping every notification; creating or updating one validates it.
+            return False
 
     def to_dict(self) -> dict[str, Any]:
         """Alertmanager's v2 silence fields (times as Unix seconds), for storage and the API."""
@@ -242,8 +249,8 @@ def _validate(silence: Silence, now: float) -> None:
         if m.op in (MatchOp.REGEX, MatchOp.NOT_REGEX):
             try:
                 _ = m.regex
-            except re.error as exc:
-                raise SilenceError(f"invalid regex in {format_matcher(m)}: {exc.msg}") from None
+            except RegexError as exc:
+                raise SilenceError(f"invalid regex in {format_matcher(m)}: {exc.reason}") from None
     if all(m.matches("") for m in silence.matchers):
         # Alertmanager's rule: such a silence would mute every alert.
         raise SilenceError("at least one matcher must not match the empty string")

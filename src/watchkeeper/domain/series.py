@@ -10,6 +10,8 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.domain.regex import AnchoredRegex, compile_anchored
+
 METRIC_NAME_LABEL = "__name__"
 
 # Prometheus' data model: https://prometheus.io/docs/concepts/data_model/
@@ -63,15 +65,16 @@ class MatchOp(StrEnum):
 
 @dataclass(frozen=True)
 class Matcher:
-    """A label matcher; regexes are fully anchored, as in Prometheus."""
+    """A label matcher; regexes are RE2, fully anchored, as in Prometheus (domain/regex.py)."""
 
     name: str
     op: MatchOp
     value: str
 
     @cached_property
-    def regex(self) -> re.Pattern[str]:
-        return re.compile(f"^(?:{self.value})$", re.DOTALL)
+    def regex(self) -> AnchoredRegex:
+        """The compiled pattern; raises `RegexError` for a pattern RE2 refuses or over a limit."""
+        return compile_anchored(self.value)
 
     def matches(self, value: str) -> bool:
         """Whether a label value (empty string when the label is absent) matches."""
@@ -79,7 +82,7 @@ class Matcher:
             return value == self.value
         if self.op is MatchOp.NOT_EQUAL:
             return value != self.value
-        hit = self.regex.match(value) is not None
+        hit = self.regex.fullmatch(value)
         return hit if self.op is MatchOp.REGEX else not hit
 
     def __str__(self) -> str:

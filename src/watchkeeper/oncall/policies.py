@@ -66,7 +66,10 @@ class EscalationPolicy(_Doc):
     def takes(self, severity: str, labels: Mapping[str, str]) -> bool:
         if self.severities and severity not in self.severities:
             return False
-        return matches([parse_matcher(m) for m in self.matchers], labels)
+        try:
+            return matches([parse_matcher(m) for m in self.matchers], labels)
+        except MatcherParseError:  # stored before regexes were RE2; saving it again says why
+            return False
 
 
 def choose_policy(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from watchkeeper.domain.regex import AnchoredRegex, RegexError, compile_anchored
 from watchkeeper.domain.series import LABEL_NAME_RE, Labels, labels_from_dict
 from watchkeeper.query.errors import QueryError
 from watchkeeper.query.values import (
@@ -103,17 +104,19 @@ def label_replace(
 ) -> InstantVector:
     """label_replace: set dst from a regex match on src, Go `$1`/`${name}` templates."""
     try:
-        regex = re.compile(f"^(?:{pattern})$", re.DOTALL)
-    except re.error as exc:
-        raise QueryError(f"invalid regular expression in label_replace(): {pattern}") from exc
+        regex = compile_anchored(pattern, captures=True)
+    except RegexError as exc:
+        raise QueryError(
+            f"invalid regular expression in label_replace(): {exc.pattern}: {exc.reason}"
+        ) from None
     if not LABEL_NAME_RE.match(dst):
         raise QueryError(f"invalid destination label name in label_replace(): {dst}")
     out = []
     for labels in vector.labels:
         as_dict = dict(labels)
-        match = regex.match(as_dict.get(src, ""))
-        if match is not None:
-            as_dict[dst] = _expand(match, replacement)
+        groups = regex.groups(as_dict.get(src, ""))
+        if groups is not None:
+            as_dict[dst] = _expand(regex, groups, replacement)
             labels = labels_from_dict(as_dict)
         out.append(labels)
     return merge_same_labels(InstantVector(out, vector.values, vector.present))
@@ -122,19 +125,17 @@ def label_replace(
 _GO_GROUP = re.compile(r"\$(?:\{(\w+)\}|(\w+)|\$)")
 
 
-def _expand(match: re.Match[str], template: str) -> str:
+def _expand(regex: AnchoredRegex, groups: list[str | None], template: str) -> str:
     """Go's regexp.Expand: $1, ${1}, $name, $$; an unknown group expands to ""."""
 
     def group(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(2)
         if name is None:
             return "$"
-        if name.isdigit():
-            index = int(name)
-            return (match.group(index) or "") if index <= (match.re.groups) else ""
-        if name in match.re.groupindex:
-            return match.group(name) or ""
-        return ""
+        index = int(name) if name.isdigit() else regex.group_names.get(name)
+        if index is None or index >= len(groups):
+            return ""
+        return groups[index] or ""
 
     return _GO_GROUP.sub(group, template)
 

@@ -15,6 +15,7 @@ import promql_parser as pp
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Labels, Matcher, MatchOp, labels_from_dict
 from watchkeeper.query.binary import Matching
 from watchkeeper.query.errors import UnsupportedQueryError, bad_data
+from watchkeeper.query.regexes import check_regexes
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -66,9 +67,11 @@ def parse(query: str) -> pp.Expr:
     """The AST of `query`; a syntax error is a `bad_data` QueryError as in Prometheus."""
     _register_prometheus_2_functions()
     try:
-        return pp.parse(query)
+        node = pp.parse(query)
     except ValueError as exc:
         raise bad_data(f"1:1: parse error: {exc}") from exc
+    check_regexes(node)  # RE2, as Prometheus compiles them (query/regexes.py)
+    return node
 
 
 def unwrap_parens(node: pp.Expr) -> pp.Expr:

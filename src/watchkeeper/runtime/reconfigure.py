@@ -15,7 +15,7 @@ from watchkeeper.config import (
     keys_set_by_environment,
     persist_patch,
 )
-from watchkeeper.wiring import AppContext, build_workers
+from watchkeeper.wiring import AppContext, build_workers, configure_regexes
 
 # Keys read once at start-up; a change is saved and takes effect on the next restart.
 RESTART_KEYS = (
@@ -63,5 +63,6 @@ async def update_config(
     context.config_file = target
     context.settings = updated
     context.auth.reconfigure(updated)
+    configure_regexes(updated)
     await context.supervisor.replace(build_workers(context))
     return updated, keys, [k for k in keys if _needs_restart(k)]
