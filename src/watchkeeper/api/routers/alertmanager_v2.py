@@ -28,6 +28,7 @@ from watchkeeper.api.deps import Context, TenantDB, require
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.routers.alerting import current as current_handling
 from watchkeeper.db.tables import AlertInstance
+from watchkeeper.domain.regex import RegexError
 from watchkeeper.domain.series import Matcher, MatchOp
 
 router = APIRouter(prefix="/api/v2", tags=["alertmanager v2"])
@@ -58,7 +59,7 @@ def _receiver_filter(pattern: str | None) -> Matcher | None:
     matcher = Matcher("receiver", MatchOp.REGEX, pattern)
     try:
         matcher.matches("")
-    except Exception as exc:  # the regex engine's own error type
+    except RegexError as exc:
         raise ApiError(400, f"failed to parse receiver param: {exc}", code="bad_data") from None
     return matcher
 

@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
+from watchkeeper.domain.regex import RegexError
 from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.query.remote_read import (
     STREAMED_CONTENT_TYPE,
@@ -42,7 +43,7 @@ def _select(
         for matcher in query.matchers:
             try:
                 matcher.matches("")  # compiles a regex matcher
-            except Exception as exc:  # the regex engine's own error type
+            except RegexError as exc:
                 raise ReadDecodeError(f"invalid matcher {matcher}: {exc}") from None
         if not query.matchers or all(m.matches("") for m in query.matchers):
             raise ReadDecodeError("a query needs at least one matcher that selects something")
