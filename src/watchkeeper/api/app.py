@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import watchkeeper
+from watchkeeper.api.client_address import ClientAddresses
 from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.hotpath import HotPaths
 from watchkeeper.api.middleware import RequestContextMiddleware
@@ -40,6 +41,7 @@ from watchkeeper.api.routers import (
     system,
     templates,
     tenants,
+    two_factor,
     users,
 )
 from watchkeeper.clock import Clock
@@ -108,6 +110,7 @@ def create_app(
         metrics_query.router,
         metrics.router,
         auth.router,
+        two_factor.router,
         admin.router,
         tenants.router,
         users.router,
@@ -144,6 +147,7 @@ def create_app(
         audit=context.audit.record,
         now=context.clock.now,
         audit_exempt=lambda path: path.startswith(AUDIT_EXEMPT_PREFIXES),
+        client_ip=ClientAddresses(lambda: context.settings.security.trusted_proxies),
     )
     if settings.api.cors_origins:
         app.add_middleware(

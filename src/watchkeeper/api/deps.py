@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from watchkeeper.api.errors import ApiError
+from watchkeeper.auth import restrictions
 from watchkeeper.auth.principal import Principal
 from watchkeeper.wiring import AppContext
 
@@ -48,6 +49,15 @@ async def get_principal(request: Request) -> Principal:
     if principal is None:
         principal = await run_in_threadpool(context.auth.authenticate, credential)
     request.state.principal = principal
+    if principal.restriction is not None and not restrictions.allows(
+        principal.restriction, request.scope["path"]
+    ):
+        raise ApiError(
+            403,
+            restrictions.MESSAGES.get(principal.restriction, "this login is restricted"),
+            code=principal.restriction,
+            details={"allowed": sorted(restrictions.ALLOWED_PATHS.get(principal.restriction, ()))},
+        )
     return principal
 
 

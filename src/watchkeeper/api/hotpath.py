@@ -73,7 +73,7 @@ class HotPaths:
 
     def _status(self, scope: Scope) -> bytes | None:
         principal = self._principal(scope)
-        if principal is None or not principal.can("system:read"):
+        if principal is None or principal.restriction or not principal.can("system:read"):
             return None
         components = self.context.status.fresh_components()
         counts = self.context.status.fresh_counts(principal.tenant_id)
