@@ -488,17 +488,17 @@ class SecuritySettings(_Section):
         "are believed; the client is the right-most address not in these networks. "
         "Empty: forwarded headers are ignored",
     )
-    login_user_max_failures: int = Field(
-        50,
+    login_user_max_failures: int | None = Field(
+        None,
         ge=1,
         description="failed logins for one username from any address before it is locked "
-        "out for auth.login_lockout_seconds",
+        "out for auth.login_lockout_seconds; default: 2 x auth.login_max_failures",
     )
-    login_address_max_failures: int = Field(
-        100,
+    login_address_max_failures: int | None = Field(
+        None,
         ge=1,
         description="failed logins from one address for any usernames before it is locked "
-        "out for auth.login_lockout_seconds",
+        "out for auth.login_lockout_seconds; default: 3 x auth.login_max_failures",
     )
     two_factor_challenge_seconds: int = Field(
         300,

@@ -19,6 +19,7 @@ from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.hotpath import HotPaths
 from watchkeeper.api.middleware import RequestContextMiddleware
 from watchkeeper.api.openapi import install_openapi
+from watchkeeper.api.ratelimit import RateLimitMiddleware
 from watchkeeper.api.routers import (
     admin,
     ai,
@@ -47,6 +48,7 @@ from watchkeeper.api.routers import (
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
+from watchkeeper.ratelimit.limiter import RateLimiter
 from watchkeeper.runtime.lease import release_identity
 from watchkeeper.wiring import AppContext, build_context
 
@@ -65,6 +67,14 @@ def create_app(
 ) -> FastAPI:
     context = context or build_context(settings, clock=clock, config_file=config_file)
     provider = build_tracer_provider(settings.observability)
+    limiter = RateLimiter(
+        lambda: context.settings.security.rate_limits,
+        context.clock,
+        redis_url=settings.redis_url,
+        redis_password=settings.redis_password.get_secret_value()
+        if settings.redis_password
+        else None,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -78,6 +88,7 @@ def create_app(
                 await anyio.to_thread.run_sync(context.incident_classifier.wait_for_refits, 30.0)
             if provider is not None:
                 provider.shutdown()
+            await limiter.close()
             context.engine.dispose()
             context.store.close()
             release_identity(settings.data_dir)
@@ -97,6 +108,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.context = context
+    app.state.rate_limiter = limiter
     install_error_handlers(app)
     install_openapi(app)
     # Routes are matched in order: the hot paths (probes, status, ingest, query) come first.
@@ -138,8 +150,10 @@ def create_app(
             else current.api.max_body_bytes
         )
 
-    # Starlette runs the last added middleware first: request context, then the hot paths.
-    app.add_middleware(HotPaths, context=context)
+    # Starlette runs the last added middleware first: request context, the rate limiter's
+    # edge (address refusals, failure counting), then the hot paths.
+    app.add_middleware(HotPaths, context=context, limiter=limiter)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=max_body,

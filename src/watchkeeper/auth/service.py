@@ -148,8 +148,10 @@ def _throttle(settings: Settings, clock: Clock) -> LoginThrottle:
         clock,
         settings.auth.login_max_failures,
         settings.auth.login_lockout_seconds,
-        user_max_failures=settings.security.login_user_max_failures,
-        address_max_failures=settings.security.login_address_max_failures,
+        user_max_failures=settings.security.login_user_max_failures
+        or 2 * settings.auth.login_max_failures,
+        address_max_failures=settings.security.login_address_max_failures
+        or 3 * settings.auth.login_max_failures,
     )
 
 
