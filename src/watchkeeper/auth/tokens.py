@@ -76,7 +76,12 @@ def decode_access_token(secret: str, token: str, *, now: float) -> AccessClaims:
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "tid", "sid"], "verify_exp": False},
+            # iat too: PyJWT would compare it with the system time, not the injected clock.
+            options={
+                "require": ["exp", "iat", "sub", "tid", "sid"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.InvalidSignatureError as exc:
         raise InvalidTokenError("token signature is invalid") from exc
@@ -136,7 +141,12 @@ def decode_challenge_token(secret: str, token: str, *, now: float) -> ChallengeC
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "tid", "sid"], "verify_exp": False},
+            # Times are checked against the injected clock below, not the system time.
+            options={
+                "require": ["exp", "sub", "tid", "sid"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError as exc:
         raise InvalidTokenError("invalid 2FA challenge") from exc

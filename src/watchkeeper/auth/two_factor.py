@@ -12,9 +12,10 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import pyotp
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from watchkeeper.auth import tokens
@@ -138,7 +139,7 @@ class TwoFactor:
                 break
         else:
             return False
-        spent = db.execute(
+        spent: CursorResult[Any] = db.execute(  # type: ignore[assignment]
             update(UserTotp)
             .where(
                 UserTotp.user_id == row.user_id,
@@ -147,14 +148,14 @@ class TwoFactor:
             .values(last_step=step)
             .execution_options(synchronize_session=False)
         )
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
+        if spent.rowcount != 1:
             return False  # this step (or a later one) was already used: a replay
         db.refresh(row)
         return True
 
     def _spend_recovery(self, db: Session, user_id: str, code: str) -> bool:
         digest = tokens.sha256_hex(_normalise(code))
-        spent = db.execute(
+        spent: CursorResult[Any] = db.execute(  # type: ignore[assignment]
             update(RecoveryCode)
             .where(
                 RecoveryCode.user_id == user_id,
@@ -164,7 +165,7 @@ class TwoFactor:
             .values(used_at=self.clock.now())
             .execution_options(synchronize_session=False)
         )
-        return spent.rowcount == 1  # type: ignore[attr-defined]
+        return spent.rowcount == 1
 
     def recovery_codes_left(self, db: Session, user_id: str) -> int:
         return len(
