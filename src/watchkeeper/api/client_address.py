@@ -9,6 +9,7 @@ Anything left of it was written by the client and is ignored.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 
@@ -22,6 +23,7 @@ def parse_networks(cidrs: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(text: str) -> IPAddress | None:
     """An address as proxies write it: bare, `[v6]`, `[v6]:port`, `v4:port`, quoted."""
     text = text.strip().strip('"')
@@ -38,7 +40,8 @@ def _address(text: str) -> IPAddress | None:
     return address
 
 
-def _trusted(address: IPAddress, networks: Sequence[IPNetwork]) -> bool:
+@functools.lru_cache(maxsize=4096)
+def _trusted(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
     return any(address in net for net in networks)
 
 
@@ -63,7 +66,7 @@ def _chain(headers: Iterable[tuple[bytes, bytes]]) -> list[str]:
 
 
 def client_address(
-    peer: str | None, headers: Iterable[tuple[bytes, bytes]], trusted: Sequence[IPNetwork]
+    peer: str | None, headers: Iterable[tuple[bytes, bytes]], trusted: tuple[IPNetwork, ...]
 ) -> str | None:
     """The client's address for throttling and the audit trail."""
     if peer is None or not trusted:

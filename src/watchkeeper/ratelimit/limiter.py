@@ -79,6 +79,7 @@ class RateLimiter:
             else None
         )
         self._redis_down_until = 0.0
+        self._charge_cache: dict[tuple[str, str, str, str], tuple[Charge, Charge]] = {}
         self._cached: tuple[RateLimitSettings, Penalty, dict[str, tuple[float, float]]] | None = (
             None
         )
@@ -96,6 +97,7 @@ class RateLimiter:
                 INGEST: (current.ingest_per_second, current.ingest_burst),
             }
             cached = self._cached = (current, penalty, rates)
+            self._charge_cache = {}
         return cached
 
     def _backend(self) -> Buckets | None:
@@ -107,29 +109,42 @@ class RateLimiter:
         self._redis_down_until = self.clock.time() + REDIS_RETRY_SECONDS
         log.warning("rate_limit_redis_unavailable", error=str(exc), retry_s=REDIS_RETRY_SECONDS)
 
+    def _charges(self, principal: Principal, kind: str) -> tuple[Charge, Charge]:
+        """The principal's and its tenant's charge for `kind`, built once per principal and
+        settings (they are the same for every request)."""
+        key = (principal.kind, principal.id, principal.tenant_id, kind)
+        hit = self._charge_cache.get(key)
+        if hit is None:
+            config, _, rates = self._config()
+            rate, burst = rates[kind]
+            scale = config.tenant_multiplier
+            who = f"{principal.kind}:{principal.id}"
+            tenant = principal.tenant_id
+            hit = (
+                Charge(f"b:{who}:{kind}", rate, burst, f"f:{who}"),
+                Charge(f"b:t:{tenant}:{kind}", rate * scale, burst * scale, f"f:t:{tenant}", True),
+            )
+            if len(self._charge_cache) >= 100_000:
+                self._charge_cache.clear()
+            self._charge_cache[key] = hit
+        return hit
+
     async def check(self, principal: Principal, kind: str) -> None:
         """Charge one request; raises RateLimited when the principal or its tenant is over."""
-        config, penalty, rates = self._config()
+        config, penalty, _ = self._config()
         if not config.enabled:
             return
-        rate, burst = rates[kind]
-        scale = config.tenant_multiplier
-        tenant = principal.tenant_id
-        who = f"{principal.kind}:{principal.id}"
-        charges = [
-            Charge(f"b:{who}:{kind}", rate, burst, f"f:{who}"),
-            Charge(f"b:t:{tenant}:{kind}", rate * scale, burst * scale, f"f:t:{tenant}", True),
-        ]
+        mine, tenants = self._charges(principal, kind)
         now = self.clock.time()
         backend = self._backend()
         if backend is None:
-            wait = self.memory.take_now(charges, now, penalty)
+            wait = self.memory.take_pair(mine, tenants, now, penalty)
         else:
             try:
-                wait = await backend.take(charges, now, penalty)
+                wait = await backend.take([mine, tenants], now, penalty)
             except Exception as exc:  # Redis down: limit locally, do not fail the request
                 self._redis_failed(exc)
-                wait = self.memory.take_now(charges, now, penalty)
+                wait = self.memory.take_pair(mine, tenants, now, penalty)
         if wait:
             raise RateLimited(wait, kind, f"{principal.kind} {principal.name!r}")
 
