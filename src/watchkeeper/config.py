@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextvars
+import ipaddress
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -437,6 +438,50 @@ _yaml_data: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextV
 )
 
 
+class RateLimitSettings(_Section):
+    """Token buckets per principal and per tenant (`security.rate_limits`).
+
+    The defaults sit far above what a person or a Prometheus remote_write at a few hundred
+    requests per second sends; they stop floods, not use. Health probes and /metrics are exempt.
+    """
+
+    enabled: bool = Field(True, description="false: no request is rate limited")
+    reads_per_second: float = Field(
+        1000.0, gt=0, description="sustained GET/HEAD requests per second per principal"
+    )
+    reads_burst: float = Field(2000.0, ge=1, description="reads a principal may send at once")
+    writes_per_second: float = Field(
+        100.0, gt=0, description="sustained state-changing requests per second per principal"
+    )
+    writes_burst: float = Field(500.0, ge=1, description="writes a principal may send at once")
+    ingest_per_second: float = Field(
+        2000.0, gt=0, description="sustained ingest/remote_write requests per second per principal"
+    )
+    ingest_burst: float = Field(4000.0, ge=1, description="ingest requests at once per principal")
+    tenant_multiplier: float = Field(
+        4.0,
+        ge=1,
+        description="a tenant's bucket for each class is this many times a principal's",
+    )
+    failure_threshold: float = Field(
+        50.0,
+        ge=1,
+        description="failures (bad credentials, 4xx answers, refusals of a tenant over its share) "
+        "a principal, address or tenant may accumulate before its limits tighten",
+    )
+    failure_half_life_seconds: float = Field(
+        60.0, gt=0, description="how fast accumulated failures are forgiven"
+    )
+    max_penalty: float = Field(
+        20.0,
+        ge=1,
+        description="the most a persistent failer's requests cost (limits divided by this)",
+    )
+    redis_key_prefix: str = Field(
+        "wk:rl:", min_length=1, max_length=64, description="prefix of the buckets' Redis keys"
+    )
+
+
 class SecuritySettings(_Section):
     """Boundaries against hostile or careless callers: outbound guard, rate limits, TLS, headers."""
 
@@ -454,6 +499,41 @@ class SecuritySettings(_Section):
         description="memory one compiled regex (RE2 program and DFA cache) may use; a pattern "
         "needing more is refused",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For / Forwarded / X-Real-IP "
+        "are believed; the client is the right-most address not in these networks. "
+        "Empty: forwarded headers are ignored",
+    )
+    login_user_max_failures: int | None = Field(
+        None,
+        ge=1,
+        description="failed logins for one username from any address before it is locked "
+        "out for auth.login_lockout_seconds; default: 2 x auth.login_max_failures",
+    )
+    login_address_max_failures: int | None = Field(
+        None,
+        ge=1,
+        description="failed logins from one address for any usernames before it is locked "
+        "out for auth.login_lockout_seconds; default: 3 x auth.login_max_failures",
+    )
+    two_factor_challenge_seconds: int = Field(
+        300,
+        ge=30,
+        le=3600,
+        description="how long the challenge returned by a password login of a 2FA user is valid",
+    )
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {cidr!r} is not an address or CIDR") from exc
+        return value
 
 
 class RetentionSettings(_Section):

@@ -13,6 +13,12 @@ from watchkeeper.observability.logging import configure_logging
 
 _CONFIG_ENV = "WATCHKEEPER_CONFIG"
 
+# uvicorn's own proxy-header handling (on by default, trusting 127.0.0.1) would replace the
+# peer with whatever X-Forwarded-For says before the app sees it, so anything that reaches
+# the port from loopback could pick its address. The app applies `security.trusted_proxies`
+# itself (api/client_address.py).
+UVICORN_OPTIONS: dict[str, object] = {"proxy_headers": False, "forwarded_allow_ips": ""}
+
 
 def app_factory() -> FastAPI:
     """Import target for worker processes (several workers, or granian): rebuilds the app
@@ -82,6 +88,7 @@ def run(
             workers=settings.server.workers,
             access_log=False,
             log_config=None,
+            **UVICORN_OPTIONS,  # type: ignore[arg-type]
         )
         return
     from watchkeeper.api.app import create_app
@@ -93,4 +100,5 @@ def run(
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=10,
+        **UVICORN_OPTIONS,  # type: ignore[arg-type]
     )

@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import watchkeeper
+from watchkeeper.api.client_address import ClientAddresses
 from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.hotpath import HotPaths
 from watchkeeper.api.middleware import RequestContextMiddleware
 from watchkeeper.api.openapi import install_openapi
+from watchkeeper.api.ratelimit import RateLimitMiddleware
 from watchkeeper.api.routers import (
     admin,
     ai,
@@ -44,11 +46,13 @@ from watchkeeper.api.routers import (
     system,
     templates,
     tenants,
+    two_factor,
     users,
 )
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
+from watchkeeper.ratelimit.limiter import RateLimiter
 from watchkeeper.runtime.lease import release_identity
 from watchkeeper.wiring import AppContext, build_context
 
@@ -77,6 +81,14 @@ def create_app(
 ) -> FastAPI:
     context = context or build_context(settings, clock=clock, config_file=config_file)
     provider = build_tracer_provider(settings.observability)
+    limiter = RateLimiter(
+        lambda: context.settings.security.rate_limits,
+        context.clock,
+        redis_url=settings.redis_url,
+        redis_password=settings.redis_password.get_secret_value()
+        if settings.redis_password
+        else None,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +102,7 @@ def create_app(
                 await anyio.to_thread.run_sync(context.incident_classifier.wait_for_refits, 30.0)
             if provider is not None:
                 provider.shutdown()
+            await limiter.close()
             context.engine.dispose()
             context.store.close()
             release_identity(settings.data_dir)
@@ -109,6 +122,7 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.context = context
+    app.state.rate_limiter = limiter
     install_error_handlers(app)
     install_openapi(app)
     # Routes are matched in order: the hot paths (probes, status, ingest, query) come first.
@@ -125,6 +139,7 @@ def create_app(
         metrics_query.router,
         metrics.router,
         auth.router,
+        two_factor.router,
         admin.router,
         tenants.router,
         users.router,
@@ -153,8 +168,10 @@ def create_app(
             else current.api.max_body_bytes
         )
 
-    # Starlette runs the last added middleware first: request context, then the hot paths.
-    app.add_middleware(HotPaths, context=context)
+    # Starlette runs the last added middleware first: request context, the rate limiter's
+    # edge (address refusals, failure counting), then the hot paths.
+    app.add_middleware(HotPaths, context=context, limiter=limiter)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=max_body,
@@ -162,6 +179,7 @@ def create_app(
         audit=context.audit.record,
         now=context.clock.now,
         audit_exempt=lambda path: path.startswith(AUDIT_EXEMPT_PREFIXES),
+        client_ip=ClientAddresses(lambda: context.settings.security.trusted_proxies),
     )
     if settings.api.cors_origins:
         app.add_middleware(

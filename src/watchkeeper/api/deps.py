@@ -10,7 +10,10 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from watchkeeper.api.errors import ApiError
+from watchkeeper.api.ratelimit import retry_after
+from watchkeeper.auth import restrictions
 from watchkeeper.auth.principal import Principal
+from watchkeeper.ratelimit.limiter import RateLimited, RateLimiter, kind_of
 from watchkeeper.wiring import AppContext
 
 # Dependencies that do no I/O are `async def`: FastAPI runs plain `def` dependencies in a
@@ -48,6 +51,28 @@ async def get_principal(request: Request) -> Principal:
     if principal is None:
         principal = await run_in_threadpool(context.auth.authenticate, credential)
     request.state.principal = principal
+    if principal.restriction is not None and not restrictions.allows(
+        principal.restriction, request.scope["path"]
+    ):
+        raise ApiError(
+            403,
+            restrictions.MESSAGES.get(principal.restriction, "this login is restricted"),
+            code=principal.restriction,
+            details={"allowed": sorted(restrictions.ALLOWED_PATHS.get(principal.restriction, ()))},
+        )
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    kind = kind_of(request.scope["method"], request.scope["path"])
+    if limiter is not None and kind is not None:
+        try:
+            await limiter.check(principal, kind)
+        except RateLimited as exc:
+            raise ApiError(
+                429,
+                str(exc),
+                code="rate_limited",
+                details={"kind": exc.kind, "retry_after_seconds": exc.retry_after},
+                headers={"Retry-After": retry_after(exc)},
+            ) from exc
     return principal
 
 

@@ -19,6 +19,7 @@ import watchkeeper
 from watchkeeper.auth.principal import Principal
 from watchkeeper.observability.health import CheckResult
 from watchkeeper.observability.status import TenantCounts
+from watchkeeper.ratelimit.limiter import READS, RateLimited, RateLimiter
 from watchkeeper.wiring import AppContext
 
 _JSON = [(b"content-type", b"application/json")]
@@ -48,9 +49,12 @@ class _Route:
 
 
 class HotPaths:
-    def __init__(self, app: ASGIApp, context: AppContext) -> None:
+    def __init__(
+        self, app: ASGIApp, context: AppContext, limiter: RateLimiter | None = None
+    ) -> None:
         self.app = app
         self.context = context
+        self.limiter = limiter
         self._live_route = _Route("/health/live")
         self._status_route = _Route("/system/status")
         # tenant -> (components, counts, body before the uptime, body after it)
@@ -65,15 +69,25 @@ class HotPaths:
                 return
             if path == "/system/status":
                 body = self._status(scope)
-                if body is not None:
+                if body is not None and await self._within_limits(scope):
                     scope["route"] = self._status_route
                     await _send(send, body)
                     return
         await self.app(scope, receive, send)
 
+    async def _within_limits(self, scope: Scope) -> bool:
+        """Over a rate limit: the route answers (with the 429)."""
+        if self.limiter is None:
+            return True
+        try:
+            await self.limiter.check(scope["state"]["principal"], READS)
+        except RateLimited:
+            return False
+        return True
+
     def _status(self, scope: Scope) -> bytes | None:
         principal = self._principal(scope)
-        if principal is None or not principal.can("system:read"):
+        if principal is None or principal.restriction or not principal.can("system:read"):
             return None
         components = self.context.status.fresh_components()
         counts = self.context.status.fresh_counts(principal.tenant_id)

@@ -41,6 +41,7 @@ class RequestContextMiddleware:
         audit: Callable[[AuditEntry], None],
         now: Callable[[], Any],
         audit_exempt: Callable[[str], bool],
+        client_ip: Callable[[Scope], str | None] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -48,6 +49,7 @@ class RequestContextMiddleware:
         self.audit = audit
         self.now = now
         self.audit_exempt = audit_exempt
+        self.client_ip = client_ip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,6 +62,12 @@ class RequestContextMiddleware:
         request_id = given if _REQUEST_ID_RE.match(given) else f"{random.getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        # The client as a trusted proxy reports it (api/client_address.py); routes, the
+        # rate limiter and the audit trail read it from here.
+        client = scope.get("client")
+        state["client_ip"] = (
+            self.client_ip(scope) if self.client_ip else (client[0] if client else None)
+        )
         structlog.contextvars.bind_contextvars(request_id=request_id)
         method: str = scope["method"]
         path: str = scope["path"]
@@ -127,7 +135,6 @@ class RequestContextMiddleware:
         request_id: str,
     ) -> None:
         principal: Principal | None = state.get("principal")
-        client = scope.get("client")
         entry = AuditEntry(
             at=self.now(),
             tenant_id=principal.tenant_id if principal else state.get("audit_tenant_id"),
@@ -139,7 +146,7 @@ class RequestContextMiddleware:
             path=path,
             status_code=status,
             request_id=request_id,
-            client_ip=client[0] if client else None,
+            client_ip=state.get("client_ip"),
             details={"path_params": scope.get("path_params", {}), **state.get("audit_details", {})},
         )
         try:

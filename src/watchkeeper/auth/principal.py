@@ -17,6 +17,8 @@ class Principal:
     scopes: tuple[str, ...] = ()
     superadmin: bool = False
     session_id: str | None = None
+    restriction: str | None = None
+    """Set while the user may only change their password or enrol in 2FA (auth/restrictions.py)."""
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

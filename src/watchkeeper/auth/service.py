@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from watchkeeper.auth import passwords, rbac, tokens
+from watchkeeper.auth import passwords, rbac, restrictions, tokens
 from watchkeeper.auth.principal import Principal
+from watchkeeper.auth.two_factor import Enrolment, TwoFactor
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.db.tables import ApiKey, Membership, RefreshToken, Tenant, User, new_id
+from watchkeeper.notify.crypto import SecretBox
 from watchkeeper.tenancy.scope import SessionFactory
 
 
@@ -36,38 +38,82 @@ class TokenPair:
     tenant_name: str
     role: str
     password_change_required: bool
+    restriction: str | None = None
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """The password was right; a second factor is needed (`POST /auth/login/2fa`)."""
+
+    challenge_token: str
+    expires_in: int
 
 
 class LoginThrottle:
-    """Failed logins per (username, address) in a sliding window; blocks after too many.
+    """Failed logins in a sliding window, counted three ways, each with its own threshold:
+    per (username, address), per username from any address (a botnet rotating addresses),
+    and per address for any username (one host spraying many usernames).
 
     Kept in memory: each replica counts its own attempts (documented in docs/operations.md).
+    At most `max_keys` keys per dimension are kept; past that the oldest are forgotten.
     """
 
-    def __init__(self, clock: Clock, max_failures: int, window_seconds: int) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        max_failures: int,
+        window_seconds: int,
+        *,
+        user_max_failures: int | None = None,
+        address_max_failures: int | None = None,
+        max_keys: int = 100_000,
+    ) -> None:
         self._clock = clock
-        self._max = max_failures
         self._window = window_seconds
-        self._failures: dict[tuple[str, str], list[float]] = {}
+        self._limits = (max_failures, user_max_failures, address_max_failures)
+        self._max_keys = max_keys
+        self._failures: tuple[dict[object, list[float]], ...] = ({}, {}, {})
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(username: str, address: str) -> tuple[object, object, object]:
+        return (username, address), username, address
 
     def check(self, username: str, address: str) -> None:
         now = self._clock.time()
         with self._lock:
-            recent = [
-                t for t in self._failures.get((username, address), []) if now - t < self._window
-            ]
-            self._failures[(username, address)] = recent
-            if len(recent) >= self._max:
-                raise LockedOutError(self._window - (now - recent[0]))
+            for table, key, limit in zip(
+                self._failures, self._keys(username, address), self._limits, strict=True
+            ):
+                if limit is None or key not in table:
+                    continue
+                recent = [t for t in table[key] if now - t < self._window]
+                if recent:
+                    table[key] = recent
+                else:
+                    del table[key]
+                if len(recent) >= limit:
+                    raise LockedOutError(self._window - (now - recent[-limit]))
 
     def failed(self, username: str, address: str) -> None:
+        now = self._clock.time()
         with self._lock:
-            self._failures.setdefault((username, address), []).append(self._clock.time())
+            for table, key, limit in zip(
+                self._failures, self._keys(username, address), self._limits, strict=True
+            ):
+                if limit is None:
+                    continue
+                if key not in table and len(table) >= self._max_keys:
+                    table.pop(next(iter(table)))  # the longest-known key
+                times = table.setdefault(key, [])
+                times.append(now)
+                del times[:-limit]  # only the last `limit` failures decide a lockout
 
     def succeeded(self, username: str, address: str) -> None:
+        """The right password from this address: its own count starts again; the username's
+        and the address's counts stand (a success must not reset a spray across users)."""
         with self._lock:
-            self._failures.pop((username, address), None)
+            self._failures[0].pop((username, address), None)
 
 
 class _TtlCache:
@@ -97,6 +143,25 @@ class _TtlCache:
             self._items.pop(key, None)
 
 
+def _throttle(settings: Settings, clock: Clock) -> LoginThrottle:
+    return LoginThrottle(
+        clock,
+        settings.auth.login_max_failures,
+        settings.auth.login_lockout_seconds,
+        user_max_failures=settings.security.login_user_max_failures
+        or 2 * settings.auth.login_max_failures,
+        address_max_failures=settings.security.login_address_max_failures
+        or 3 * settings.auth.login_max_failures,
+    )
+
+
+def _box(settings: Settings) -> SecretBox | None:
+    """TOTP secrets are encrypted at rest like channel secrets, when a key is configured."""
+    if settings.encryption_key is None:
+        return None
+    return SecretBox.from_encoded(settings.encryption_key.get_secret_value())
+
+
 class AuthService:
     """Everything about credentials. One instance per app; thread-safe."""
 
@@ -107,20 +172,18 @@ class AuthService:
         self.settings = settings
         self.sessions = sessions
         self.clock = clock
-        self.throttle = LoginThrottle(
-            clock, settings.auth.login_max_failures, settings.auth.login_lockout_seconds
-        )
+        self.throttle = _throttle(settings, clock)
         self._sessions_cache = _TtlCache(clock, self.CACHE_SECONDS)
         self._keys_cache = _TtlCache(clock, self.CACHE_SECONDS)
         self._verified: dict[str, tokens.AccessClaims] = {}
+        self.two_factor = TwoFactor(clock, _box(settings))
 
     def reconfigure(self, settings: Settings) -> None:
         """New settings (perhaps a new signing secret): forget every cached verification."""
         self.settings = settings
         self._verified = {}
-        self.throttle = LoginThrottle(
-            self.clock, settings.auth.login_max_failures, settings.auth.login_lockout_seconds
-        )
+        self.throttle = _throttle(settings, self.clock)
+        self.two_factor = TwoFactor(self.clock, _box(settings))
 
     @property
     def _secret(self) -> str:
@@ -131,7 +194,10 @@ class AuthService:
 
     # --- login, refresh, logout -------------------------------------------------------
 
-    def login(self, username: str, password: str, tenant: str | None, address: str) -> TokenPair:
+    def login(
+        self, username: str, password: str, tenant: str | None, address: str
+    ) -> TokenPair | Challenge:
+        """Tokens, or a challenge for the second factor when the user has 2FA enabled."""
         self.throttle.check(username, address)
         with self.sessions.system("login") as db:
             user = db.scalar(select(User).where(User.username == username))
@@ -142,8 +208,82 @@ class AuthService:
                 self.throttle.failed(username, address)
                 raise AuthError("invalid username or password")
             membership = self._membership(db, user, tenant)
+            if self.two_factor.enabled(db, user.id):
+                # The throttle's count stands until the second factor is right too.
+                return Challenge(
+                    challenge_token=tokens.issue_challenge_token(
+                        self._secret,
+                        user_id=user.id,
+                        tenant_id=membership[1].id,
+                        now=self.clock.time(),
+                        ttl_seconds=self.settings.security.two_factor_challenge_seconds,
+                    ),
+                    expires_in=self.settings.security.two_factor_challenge_seconds,
+                )
             self.throttle.succeeded(username, address)
             return self._issue(db, user, membership, family_id=new_id())
+
+    def login_second_factor(self, challenge: str, code: str, address: str) -> TokenPair:
+        """A challenge from `login` plus a TOTP code or a recovery code: the tokens."""
+        claims = tokens.decode_challenge_token(self._secret, challenge, now=self.clock.time())
+        with self.sessions.system("login 2fa") as db:
+            user = db.get(User, claims.user_id)
+            if user is None or user.disabled:
+                raise AuthError("user is disabled")
+            self.throttle.check(user.username, address)
+            if not self.two_factor.verify(db, user.id, code):
+                self.throttle.failed(user.username, address)
+                raise AuthError("invalid or already used two-factor code")
+            membership = self._membership(db, user, claims.tenant_id)
+            self.throttle.succeeded(user.username, address)
+            return self._issue(db, user, membership, family_id=new_id())
+
+    def _restriction(
+        self, db: Session, user: User, member: Membership, tenant: Tenant
+    ) -> str | None:
+        if user.password_change_required:
+            return restrictions.PASSWORD_CHANGE_REQUIRED
+        admin = member.role == "admin" or user.is_superadmin
+        if tenant.require_admin_2fa and admin and not self.two_factor.enabled(db, user.id):
+            return restrictions.TWO_FACTOR_SETUP_REQUIRED
+        return None
+
+    # --- 2FA enrolment (the caller is authenticated) ------------------------------------
+
+    def two_factor_setup(self, user_id: str) -> Enrolment:
+        with self.sessions.system("2fa setup") as db:
+            return self.two_factor.setup(db, self._user(db, user_id))
+
+    def two_factor_enable(self, user_id: str, code: str) -> list[str]:
+        with self.sessions.system("2fa enable") as db:
+            return self.two_factor.enable(db, self._user(db, user_id), code)
+
+    def two_factor_disable(self, user_id: str, password: str, code: str, address: str) -> None:
+        """Both the password and a current code (or a recovery code): a stolen session alone
+        cannot remove the second factor."""
+        with self.sessions.system("2fa disable") as db:
+            user = self._user(db, user_id)
+            self.throttle.check(user.username, address)
+            if not passwords.verify_password(
+                user.password_hash, password
+            ) or not self.two_factor.verify(db, user.id, code):
+                self.throttle.failed(user.username, address)
+                raise AuthError("password or two-factor code is wrong")
+            self.two_factor.remove(db, user.id)
+
+    def two_factor_status(self, user_id: str) -> tuple[bool, int]:
+        """(enabled, unused recovery codes)."""
+        with self.sessions.system("2fa status") as db:
+            if not self.two_factor.enabled(db, user_id):
+                return False, 0
+            return True, self.two_factor.recovery_codes_left(db, user_id)
+
+    @staticmethod
+    def _user(db: Session, user_id: str) -> User:
+        user = db.get(User, user_id)
+        if user is None or user.disabled:
+            raise AuthError("user is disabled")
+        return user
 
     def _membership(self, db: Session, user: User, tenant: str | None) -> tuple[Membership, Tenant]:
         query = (
@@ -171,6 +311,7 @@ class AuthService:
     ) -> TokenPair:
         member, tenant = membership
         now = self._now()
+        restriction = self._restriction(db, user, member, tenant)
         refresh = tokens.new_refresh_token()
         db.add(
             RefreshToken(
@@ -192,6 +333,7 @@ class AuthService:
             superadmin=user.is_superadmin,
             now=self.clock.time(),
             ttl_seconds=self.settings.auth.access_token_ttl_seconds,
+            restriction=restriction,
         )
         return TokenPair(
             access_token=access,
@@ -201,6 +343,7 @@ class AuthService:
             tenant_name=tenant.name,
             role=member.role,
             password_change_required=user.password_change_required,
+            restriction=restriction,
         )
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -297,6 +440,7 @@ class AuthService:
             role=claims.role,
             superadmin=claims.superadmin,
             session_id=claims.session_id,
+            restriction=claims.restriction,
         )
 
     def authenticate(self, credential: str) -> Principal:

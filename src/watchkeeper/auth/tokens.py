@@ -27,6 +27,8 @@ class AccessClaims:
     session_id: str
     superadmin: bool
     expires_at: float
+    restriction: str | None = None
+    """Set while the user must first change their password or enrol in 2FA (auth/restrictions.py)."""
 
 
 def issue_access_token(
@@ -40,8 +42,9 @@ def issue_access_token(
     superadmin: bool,
     now: float,
     ttl_seconds: int,
+    restriction: str | None = None,
 ) -> str:
-    claims = {
+    claims: dict[str, object] = {
         "iss": ISSUER,
         "typ": "access",
         "sub": user_id,
@@ -54,6 +57,8 @@ def issue_access_token(
         "exp": int(now) + ttl_seconds,
         "jti": secrets.token_hex(8),
     }
+    if restriction is not None:
+        claims["rst"] = restriction
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -71,7 +76,12 @@ def decode_access_token(secret: str, token: str, *, now: float) -> AccessClaims:
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "tid", "sid"], "verify_exp": False},
+            # iat too: PyJWT would compare it with the system time, not the injected clock.
+            options={
+                "require": ["exp", "iat", "sub", "tid", "sid"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.InvalidSignatureError as exc:
         raise InvalidTokenError("token signature is invalid") from exc
@@ -90,6 +100,62 @@ def decode_access_token(secret: str, token: str, *, now: float) -> AccessClaims:
         session_id=str(claims["sid"]),
         superadmin=bool(claims.get("sa", False)),
         expires_at=float(claims["exp"]),
+        restriction=str(claims["rst"]) if claims.get("rst") else None,
+    )
+
+
+CHALLENGE_TYPE = "2fa"
+
+
+@dataclass(frozen=True)
+class ChallengeClaims:
+    user_id: str
+    tenant_id: str
+    session_id: str
+
+
+def issue_challenge_token(
+    secret: str, *, user_id: str, tenant_id: str, now: float, ttl_seconds: int
+) -> str:
+    """The proof that a password was right, exchanged with a TOTP or recovery code for tokens
+    at `POST /auth/login/2fa`. Its `typ` is not "access": it opens nothing else."""
+    claims = {
+        "iss": ISSUER,
+        "typ": CHALLENGE_TYPE,
+        "sub": user_id,
+        "tid": tenant_id,
+        "sid": secrets.token_hex(16),
+        "iat": int(now),
+        "exp": int(now) + ttl_seconds,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_challenge_token(secret: str, token: str, *, now: float) -> ChallengeClaims:
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != ALGORITHM:
+            raise InvalidTokenError("challenge algorithm is not accepted")
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            # Times are checked against the injected clock below, not the system time.
+            options={
+                "require": ["exp", "sub", "tid", "sid"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidTokenError("invalid 2FA challenge") from exc
+    if claims.get("typ") != CHALLENGE_TYPE:
+        raise InvalidTokenError("not a 2FA challenge")
+    if float(claims["exp"]) <= now:
+        raise InvalidTokenError("2FA challenge has expired; log in again")
+    return ChallengeClaims(
+        user_id=str(claims["sub"]), tenant_id=str(claims["tid"]), session_id=str(claims["sid"])
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -75,6 +76,8 @@ class Tenant(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    require_admin_2fa: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Admins of this tenant must log in with a second factor (they are sent to enrol first)."""
 
 
 class User(Base):
@@ -133,6 +136,37 @@ class RefreshToken(TenantOwned, Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class UserTotp(Base):
+    """A user's TOTP secret (AES-GCM encrypted when an encryption key is configured).
+
+    `enabled_at` is None while enrolment waits for a first valid code; `last_step` is the
+    time step of the last accepted code, so a code cannot be replayed in its window.
+    """
+
+    __tablename__ = "user_totp"
+
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RecoveryCode(Base):
+    """A one-time 2FA recovery code; only its SHA-256 is kept (codes carry 80 random bits)."""
+
+    __tablename__ = "user_recovery_codes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class AuditRecord(Base):

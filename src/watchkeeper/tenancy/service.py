@@ -49,6 +49,13 @@ def find_tenant(db: Session, name_or_id: str) -> Tenant:
     return tenant
 
 
+def set_security(db: Session, tenant: Tenant, *, require_admin_2fa: bool) -> Tenant:
+    """The tenant's login policy; admins without 2FA are sent to enrol at their next login."""
+    tenant.require_admin_2fa = require_admin_2fa
+    db.flush()
+    return tenant
+
+
 class TenantDirectory:
     """Tenant name -> id for workers configured by name (scrape jobs, the host collector)."""
 

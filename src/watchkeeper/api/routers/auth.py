@@ -12,9 +12,12 @@ from watchkeeper.api.schemas.auth import (
     Me,
     PasswordChange,
     RefreshRequest,
+    SecondFactorLogin,
     TokenResponse,
+    TwoFactorChallenge,
 )
-from watchkeeper.auth.service import AuthError, TokenPair
+from watchkeeper.auth.service import AuthError, Challenge, TokenPair
+from watchkeeper.auth.tokens import InvalidTokenError
 from watchkeeper.db.tables import Tenant, User
 from watchkeeper.observability.metrics import LOGINS
 
@@ -29,20 +32,58 @@ def _tokens(pair: TokenPair) -> TokenResponse:
         tenant=pair.tenant_name,
         role=pair.role,
         password_change_required=pair.password_change_required,
+        restriction=pair.restriction,
     )
 
 
+def client_ip(request: Request) -> str:
+    """The caller's address as the request middleware resolved it (trusted proxies applied)."""
+    address = request.scope.get("state", {}).get("client_ip")
+    if address:
+        return str(address)
+    return request.client.host if request.client else "unknown"
+
+
 @router.post(
-    "/login", response_model=TokenResponse, summary="Log in; get an access and a refresh token"
+    "/login",
+    response_model=TokenResponse | TwoFactorChallenge,
+    summary="Log in; get an access and a refresh token (or a 2FA challenge)",
 )
-async def login(body: LoginRequest, request: Request, context: Context) -> TokenResponse:
-    address = request.client.host if request.client else "unknown"
+async def login(
+    body: LoginRequest, request: Request, context: Context
+) -> TokenResponse | TwoFactorChallenge:
+    address = client_ip(request)
     request.state.audit_actor_name = body.username
     try:
-        pair = await run_in_threadpool(
+        result = await run_in_threadpool(
             context.auth.login, body.username, body.password, body.tenant, address
         )
     except AuthError:
+        LOGINS.labels("failure").inc()
+        raise
+    if isinstance(result, Challenge):
+        LOGINS.labels("second_factor").inc()
+        return TwoFactorChallenge(
+            challenge_token=result.challenge_token, expires_in=result.expires_in
+        )
+    LOGINS.labels("success").inc()
+    request.state.audit_tenant_id = result.tenant_id
+    return _tokens(result)
+
+
+@router.post(
+    "/login/2fa",
+    response_model=TokenResponse,
+    summary="Second login step: the challenge and a TOTP or recovery code; get the tokens",
+)
+async def login_second_factor(
+    body: SecondFactorLogin, request: Request, context: Context
+) -> TokenResponse:
+    try:
+        pair = await run_in_threadpool(
+            context.auth.login_second_factor, body.challenge_token, body.code, client_ip(request)
+        )
+    except (AuthError, InvalidTokenError):
         LOGINS.labels("failure").inc()
         raise
     LOGINS.labels("success").inc()
@@ -101,4 +142,5 @@ def me(principal: CurrentPrincipal, context: Context) -> Me:
         superadmin=principal.superadmin,
         permissions=sorted(principal.permissions),
         password_change_required=bool(user and user.password_change_required),
+        restriction=principal.restriction,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
-from watchkeeper.api.schemas.directory import TenantCreate, TenantPublic
+from watchkeeper.api.schemas.directory import TenantCreate, TenantPublic, TenantSecurity
 from watchkeeper.tenancy import service
 from watchkeeper.tenancy.service import NotFoundError
 
@@ -48,3 +48,21 @@ def get_tenant(tenant: str, context: Context, principal: CurrentPrincipal) -> Te
     if found.id != principal.tenant_id and not principal.can("tenants:read"):
         raise NotFoundError(f"tenant {tenant!r} not found")
     return TenantPublic.model_validate(found)
+
+
+@router.put(
+    "/{tenant}/security",
+    response_model=TenantPublic,
+    dependencies=[Depends(require("users:write"))],
+    summary="Set the tenant's login policy (2FA required for admins)",
+)
+def set_tenant_security(
+    tenant: str, body: TenantSecurity, context: Context, principal: CurrentPrincipal
+) -> TenantPublic:
+    """An admin sets their own tenant's policy; another tenant is not found, as in `get`."""
+    with context.sessions.system("tenant security") as db:
+        found = service.find_tenant(db, tenant)
+        if found.id != principal.tenant_id and not principal.can("tenants:write"):
+            raise NotFoundError(f"tenant {tenant!r} not found")
+        service.set_security(db, found, require_admin_2fa=body.require_admin_2fa)
+        return TenantPublic.model_validate(found)

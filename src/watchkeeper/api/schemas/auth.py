@@ -34,6 +34,55 @@ class TokenResponse(BaseModel):
     tenant: str
     role: str
     password_change_required: bool
+    restriction: str | None = Field(
+        None,
+        description="set while this login may only change its password or enrol in 2FA",
+    )
+
+
+class TwoFactorChallenge(BaseModel):
+    """`POST /auth/login` for a user with two-factor login: send the challenge and a code to
+    `POST /auth/login/2fa` to get the tokens."""
+
+    two_factor_required: bool = True
+    challenge_token: str
+    expires_in: int
+
+
+class SecondFactorLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_token: str = Field(min_length=1, max_length=2048)
+    code: str = Field(
+        min_length=6, max_length=32, description="a 6-digit TOTP code or a recovery code"
+    )
+
+
+class TwoFactorSetup(BaseModel):
+    secret: str = Field(description="base32 TOTP secret, for manual entry")
+    otpauth_uri: str = Field(description="otpauth:// URI, for a QR code")
+
+
+class TwoFactorCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=6, max_length=32)
+
+
+class TwoFactorEnabled(BaseModel):
+    recovery_codes: list[str] = Field(description="one-time codes; shown only now")
+
+
+class TwoFactorDisable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=1024)
+    code: str = Field(min_length=6, max_length=32, description="a TOTP code or a recovery code")
+
+
+class TwoFactorStatus(BaseModel):
+    enabled: bool
+    recovery_codes_left: int
 
 
 class Me(BaseModel):
@@ -47,3 +96,4 @@ class Me(BaseModel):
     superadmin: bool
     permissions: list[str]
     password_change_required: bool = False
+    restriction: str | None = None

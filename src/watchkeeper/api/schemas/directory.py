@@ -24,6 +24,15 @@ class TenantPublic(BaseModel):
     display_name: str
     disabled: bool
     created_at: datetime
+    require_admin_2fa: bool = False
+
+
+class TenantSecurity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    require_admin_2fa: bool = Field(
+        description="admins of the tenant must log in with a second factor (TOTP)"
+    )
 
 
 class UserCreate(BaseModel):

@@ -1,0 +1,1 @@
+"""Adaptive rate limiting: token buckets per principal and per tenant (see limiter.py)."""
