@@ -52,24 +52,14 @@ from watchkeeper.api.routers import (
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
-from watchkeeper.ratelimit.limiter import RateLimiter
+from watchkeeper.ratelimit.limiter import INGEST_PREFIXES, READ_PREFIXES, RateLimiter
 from watchkeeper.runtime.lease import release_identity
 from watchkeeper.wiring import AppContext, build_context
 
 # Data-plane writes arrive many times a second from machines; auditing each would drown
 # the trail. They are counted on /metrics instead (documented in docs/operations.md).
 # Reads sent as POST (Grafana's default for PromQL, remote_read) change nothing: not audited.
-AUDIT_EXEMPT_PREFIXES = (
-    "/api/v1/write",
-    "/api/v1/ingest",
-    "/v1/metrics",
-    "/api/v1/otlp/",
-    "/api/v1/read",
-    "/api/v1/query",
-    "/api/v1/series",
-    "/api/v1/labels",
-)
-INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest", "/v1/metrics", "/api/v1/otlp/")
+AUDIT_EXEMPT_PREFIXES = INGEST_PREFIXES + READ_PREFIXES
 
 
 def create_app(

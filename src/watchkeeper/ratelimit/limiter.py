@@ -29,9 +29,16 @@ from watchkeeper.ratelimit.buckets import Buckets, Charge, MemoryBuckets, Penalt
 log = structlog.get_logger(__name__)
 
 READS, WRITES, INGEST = "reads", "writes", "ingest"
-INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest")
-# PromQL and metadata reads that Grafana and Prometheus clients also send as POST.
-READ_PREFIXES = ("/api/v1/query", "/api/v1/series", "/api/v1/labels", "/api/v1/label/")
+INGEST_PREFIXES = ("/api/v1/write", "/api/v1/ingest", "/v1/metrics", "/api/v1/otlp/")
+"""Data-plane writes: remote_write, JSON push, OTLP (both of its paths)."""
+# PromQL, metadata and remote_read: reads that Grafana and Prometheus clients send as POST.
+READ_PREFIXES = (
+    "/api/v1/query",
+    "/api/v1/series",
+    "/api/v1/labels",
+    "/api/v1/label/",
+    "/api/v1/read",
+)
 EXEMPT_PREFIXES = ("/health/", "/metrics")
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REDIS_RETRY_SECONDS = 30.0
