@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import watchkeeper
+from watchkeeper.api.docs import install_docs
 from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.hotpath import HotPaths
 from watchkeeper.api.middleware import RequestContextMiddleware
@@ -42,6 +43,7 @@ from watchkeeper.api.routers import (
     tenants,
     users,
 )
+from watchkeeper.api.security_headers import SecurityHeaders
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
@@ -80,7 +82,7 @@ def create_app(
             context.store.close()
             release_identity(settings.data_dir)
 
-    docs = settings.api.docs_enabled
+    docs = settings.docs_enabled
     app = FastAPI(
         title="Watchkeeper",
         version=watchkeeper.__version__,
@@ -90,10 +92,13 @@ def create_app(
         # Tracing is ours (observability/tracing.py, opt-in by config); FastAPI's own
         # telemetry would add a second set of spans and costs 13 µs per request to check.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # Our own /docs and /redoc (api/docs.py): FastAPI's load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    if docs:
+        install_docs(app)
     app.state.context = context
     install_error_handlers(app)
     install_openapi(app)
@@ -144,6 +149,7 @@ def create_app(
         audit=context.audit.record,
         now=context.clock.now,
         audit_exempt=lambda path: path.startswith(AUDIT_EXEMPT_PREFIXES),
+        security_headers=SecurityHeaders.from_settings(settings),
     )
     if settings.api.cors_origins:
         app.add_middleware(

@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
-from watchkeeper.ingest.remote_write import RemoteWriteDecodeError
+from watchkeeper.ingest.remote_write import DecodedTooLarge, RemoteWriteDecodeError
 from watchkeeper.ingest.service import IngestResult
 
 router = APIRouter(
@@ -59,8 +59,12 @@ async def remote_write(request: Request, context: Context, principal: CurrentPri
             context.ingest.write_remote,
             principal.tenant_id,
             body,
-            max_decoded_bytes=context.settings.metrics.max_body_bytes * 8,
+            max_decoded_bytes=context.settings.security.max_decoded_body_bytes,
         )
+    except DecodedTooLarge as exc:
+        raise ApiError(
+            413, str(exc), code="decoded_body_too_large", details={"limit_bytes": exc.limit}
+        ) from None
     except RemoteWriteDecodeError as exc:
         raise ApiError(
             400, f"not a remote_write request: {exc}", code="malformed_remote_write"
