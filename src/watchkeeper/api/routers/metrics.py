@@ -54,7 +54,7 @@ _SUMMED = TenantsSummed()
 
 async def _exposition(per_tenant: bool) -> Response:
     registry = REGISTRY if per_tenant else _SUMMED
-    body = await run_in_threadpool(generate_latest, registry)  # type: ignore[arg-type]
+    body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
