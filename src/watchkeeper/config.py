@@ -1096,6 +1096,7 @@ def keys_set_by_environment(keys: list[str]) -> list[str]:
                 names |= {str(choice).upper() for choice in alias.choices if str(choice).isupper()}
         else:
             names.add("WATCHKEEPER_" + parts[0].upper())
+        names |= set(SECRET_FILE_VARIABLES.get(key, {}).values())  # JWT_SECRET_KEY_FILE, ...
         if names & env:
             found.append(key)
     return found
