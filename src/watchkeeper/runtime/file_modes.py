@@ -29,11 +29,24 @@ def restrict_umask() -> int:
 
 
 def secure_data(settings: Settings, config_file: Path | None) -> list[Path]:
-    """Make the data folder (recursively), the SQLite files and the config owner-only;
-    returns what was changed. Paths owned by someone else are left alone (logged)."""
+    """Make the data folder, the metric store and models folders (recursively: they are
+    Watchkeeper's own), the files directly in the data folder, the SQLite files and the config
+    owner-only; returns what was changed. Paths owned by someone else are left alone (logged).
+
+    The data folder itself is not walked recursively: it may be set to a folder that also
+    holds other things (its direct files, the database and config among them, are tightened).
+    """
     changed: list[Path] = []
-    folders = {settings.data_dir, settings.effective_storage_path, settings.effective_models_path}
-    for folder in sorted(folders):
+    data_dir = settings.data_dir
+    if data_dir.is_dir():
+        changed += _tighten(data_dir, PRIVATE_DIR)
+        changed += [
+            path
+            for child in sorted(data_dir.iterdir())
+            if child.is_file() and not child.is_symlink()
+            for path in _tighten(child, PRIVATE_FILE)
+        ]
+    for folder in sorted({settings.effective_storage_path, settings.effective_models_path}):
         if folder.is_dir():
             changed += _tighten_tree(folder)
     files = [config_file] if config_file is not None else []
