@@ -227,3 +227,30 @@ def test_start_up_restricts_modes_left_open(tmp_path: Path) -> None:
     changed = secure_data(result.settings, result.config_file)
     assert database in changed
     assert _mode(tmp_path / "data") == 0o700 and _mode(database) == 0o600
+
+
+def test_an_oversized_error_from_any_handler_is_cut_at_the_edge() -> None:
+    """The backstop in the request middleware, for handlers that build their own errors."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from watchkeeper.api.middleware import RequestContextMiddleware
+
+    async def echo(_request: Any) -> JSONResponse:
+        return JSONResponse({"error": "x" * 200_000}, status_code=400)
+
+    app = Starlette(routes=[Route("/echo", echo)])
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=lambda _path: 1024,
+        access_log=lambda: False,
+        audit=lambda _entry: None,
+        now=time.time,
+        audit_exempt=lambda _path: True,
+    )
+    with TestClient(app) as client:
+        response = client.get("/echo")
+    assert response.status_code == 400
+    assert len(response.content) <= 64 * 1024
+    assert response.json()["error"]["code"] == "error_body_too_large"
