@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from watchkeeper.clock import Clock
 from watchkeeper.config import Settings, load_settings
 from watchkeeper.db import migrate
 from watchkeeper.db.engine import build_engine
+from watchkeeper.runtime.file_modes import PRIVATE_DIR, PRIVATE_FILE, restrict_umask, secure_data
 from watchkeeper.tenancy import service
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -33,7 +35,8 @@ class InitResult:
 
 
 def write_config(data_dir: Path, *, profile: str = "dev", database_url: str | None = None) -> Path:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    data_dir.chmod(PRIVATE_DIR)
     config_file = data_dir / "watchkeeper.yaml"
     if config_file.exists():
         raise FileExistsError(f"{config_file} already exists: this data folder is initialised")
@@ -45,8 +48,10 @@ def write_config(data_dir: Path, *, profile: str = "dev", database_url: str | No
     }
     if database_url:
         values["database_url"] = database_url
-    config_file.write_text(CONFIG_HEADER + yaml.safe_dump(values, sort_keys=False))
-    config_file.chmod(0o600)
+    # Created owner-only (not chmod-ed after): the secrets are never readable by others.
+    descriptor = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(CONFIG_HEADER + yaml.safe_dump(values, sort_keys=False))
     return config_file
 
 
@@ -61,8 +66,21 @@ def initialise(
     generated = admin_password is None
     password = admin_password or passwords.generate_password()
     passwords.check_policy(password)
-    config_file = write_config(data_dir, profile=profile, database_url=database_url)
-    settings = load_settings(config_file)
+    previous_umask = restrict_umask()
+    try:
+        config_file = write_config(data_dir, profile=profile, database_url=database_url)
+        settings = load_settings(config_file)
+        result = _populate(settings, clock, password, password_change_required=generated)
+        secure_data(settings, config_file)
+    finally:
+        os.umask(previous_umask)
+    return InitResult(config_file, settings, result, generated)
+
+
+def _populate(
+    settings: Settings, clock: Clock, password: str, *, password_change_required: bool
+) -> str:
+    """Schema, tenant `default` and user `admin`."""
     engine = build_engine(settings)
     try:
         migrate.upgrade(engine)
@@ -79,8 +97,8 @@ def initialise(
                 role="admin",
                 now=clock.now(),
                 superadmin=True,
-                password_change_required=generated,
+                password_change_required=password_change_required,
             )
     finally:
         engine.dispose()
-    return InitResult(config_file, settings, password, generated)
+    return password

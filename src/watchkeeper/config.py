@@ -13,6 +13,7 @@ import binascii
 import contextvars
 import ipaddress
 import itertools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +222,32 @@ class ServerSettings(_Section):
         description="how long a replica's hold on a run-once worker lasts without renewal "
         "(renewed every third of it); a standby takes over within about this long",
     )
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate chain: `serve` terminates TLS itself (with tls_key_file)"
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file")
+    tls_min_version: Literal["1.2", "1.3"] | None = Field(
+        None,
+        description="oldest TLS version accepted; default 1.3 in production (which refuses 1.2), "
+        "1.2 otherwise",
+    )
+    timeout_keep_alive_seconds: int = Field(
+        5, ge=1, le=600, description="an idle keep-alive connection is closed after this long"
+    )
+    header_read_timeout_seconds: int = Field(
+        15,
+        ge=1,
+        le=600,
+        description="a connection that has not sent a request's complete headers within this "
+        "long is closed (slow-header / slowloris protection)",
+    )
+    max_header_bytes: int = Field(
+        65536,
+        ge=4096,
+        le=1048576,
+        description="largest request line plus headers accepted (uvicorn's h11 parser, granian's "
+        "buffer)",
+    )
 
 
 class AuthSettings(_Section):
@@ -237,7 +264,11 @@ class ApiSettings(_Section):
         1024 * 1024, ge=1024, description="largest accepted body except ingest"
     )
     cors_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
-    docs_enabled: bool = True
+    docs_enabled: bool | None = Field(
+        None,
+        description="/docs, /redoc and /openapi.json (assets served locally); default: on, "
+        "off in the production profile",
+    )
 
 
 class ObservabilitySettings(_Section):
@@ -247,6 +278,17 @@ class ObservabilitySettings(_Section):
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     service_name: str = "watchkeeper"
+    metrics_auth: Literal["none", "token"] = Field(
+        "none",
+        description="GET /metrics: none answers anyone (per-tenant series hidden, totals only); "
+        "token requires `Authorization: Bearer` with metrics_token or an API key/token with "
+        "system:read",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="scrape bearer token for /metrics (operator level: sees per-tenant series); "
+        "or a file named by WATCHKEEPER_METRICS_TOKEN_FILE",
+    )
 
 
 DetectorName = Literal["default", "isolation_forest", "lstm", "vae", "ensemble"]
@@ -535,6 +577,27 @@ class SecuritySettings(_Section):
                 raise ValueError(f"trusted_proxies: {cidr!r} is not an address or CIDR") from exc
         return value
 
+    tls_proxy: bool = Field(
+        False,
+        description="a TLS-terminating proxy is in front of this server: production accepts "
+        "plain HTTP behind it and responses carry Strict-Transport-Security",
+    )
+    headers_enabled: bool = Field(
+        True,
+        description="security headers (Content-Security-Policy, X-Frame-Options, nosniff, "
+        "Referrer-Policy, HSTS under TLS) on every response",
+    )
+    hsts_max_age_seconds: int = Field(
+        31_536_000, ge=0, description="Strict-Transport-Security max-age under TLS; 0: no HSTS"
+    )
+    max_decoded_body_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=64 * 1024,
+        description="largest decompressed ingest body (remote_write snappy): a body announcing "
+        "more is refused (413) before anything is allocated. The decoder's working memory "
+        "grows with it (up to ~16 B per 2 B of body for adversarial sample-only bodies)",
+    )
+
 
 class RetentionSettings(_Section):
     """How long each kind of record is kept (global defaults; tenants may override)."""
@@ -548,6 +611,90 @@ class _YamlSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(_yaml_data.get() or {})
+
+
+# Secrets that may also come from a file named by a `*_FILE` variable (Docker and Kubernetes
+# secrets): dotted key -> {variable that sets it directly: variable naming a file}. The metrics
+# token's file variable is not nested: a nested name would read as an unknown section key.
+SECRET_FILE_VARIABLES: dict[str, dict[str, str]] = {
+    key: {name: f"{name}_FILE" for name in names}
+    for key, names in {
+        "jwt_secret_key": ("JWT_SECRET_KEY", "WATCHKEEPER_JWT_SECRET_KEY"),
+        "encryption_key": ("ENCRYPTION_KEY", "WATCHKEEPER_ENCRYPTION_KEY"),
+        "database_url": ("DATABASE_URL", "WATCHKEEPER_DATABASE_URL"),
+        "redis_url": ("REDIS_URL", "WATCHKEEPER_REDIS_URL"),
+        "redis_password": ("REDIS_PASSWORD", "WATCHKEEPER_REDIS_PASSWORD"),
+        "slack_webhook_url": ("SLACK_WEBHOOK_URL", "WATCHKEEPER_SLACK_WEBHOOK_URL"),
+    }.items()
+}
+SECRET_FILE_VARIABLES["observability.metrics_token"] = {
+    "WATCHKEEPER_OBSERVABILITY__METRICS_TOKEN": "WATCHKEEPER_METRICS_TOKEN_FILE"
+}
+
+
+def secret_from_environment(variable: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """`VARIABLE`, or the content of the file `VARIABLE_FILE` names; a ConfigError when both
+    are set. For variables read outside Settings (`WATCHKEEPER_ADMIN_PASSWORD` of `init`)."""
+    env = _environment() if environ is None else environ
+    direct, path = env.get(variable), env.get(f"{variable}_FILE")
+    if path is None:
+        return direct
+    if direct is not None:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    f"{variable}_FILE",
+                    repr(path),
+                    f"{variable} is set too; set the secret or the file that holds it, not both",
+                )
+            ]
+        )
+    return _read_secret_file(f"{variable}_FILE", path)
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    """The file's text less one trailing newline (what `echo secret > file` leaves)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            [ConfigProblem(variable, repr(path), f"cannot read the secret file: {exc}")]
+        ) from None
+    return text.removesuffix("\n").removesuffix("\r")
+
+
+class _SecretFileSource(PydanticBaseSettingsSource):
+    """`JWT_SECRET_KEY_FILE=/run/secrets/jwt` and the like: secrets read from files."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = _environment()
+        out: dict[str, Any] = {}
+        for key, variables in SECRET_FILE_VARIABLES.items():
+            files = [f for f in variables.values() if f in env]
+            if not files:
+                continue
+            others = [v for v in variables if v in env] + files[1:]
+            if others:
+                raise ConfigError(
+                    [
+                        ConfigProblem(
+                            files[0],
+                            repr(env[files[0]]),
+                            f"{' and '.join(others)} set {key} too; give the secret once",
+                        )
+                    ]
+                )
+            section, _, name = key.rpartition(".")
+            target = out.setdefault(section, {}) if section else out
+            target[name] = _read_secret_file(files[0], env[files[0]])
+        return out
+
+
+def _environment() -> Mapping[str, str]:
+    return os.environ
 
 
 class Settings(BaseSettings):
@@ -631,6 +778,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
+            _SecretFileSource(settings_cls),
             dotenv_settings,
             _YamlSource(settings_cls),
             file_secret_settings,
@@ -641,6 +789,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'watchkeeper.db').as_posix()}"
+
+    @property
+    def docs_enabled(self) -> bool:
+        """/docs, /redoc and /openapi.json: as set, else on except in production."""
+        if self.api.docs_enabled is not None:
+            return self.api.docs_enabled
+        return self.profile != "production"
+
+    @property
+    def tls_min_version(self) -> Literal["1.2", "1.3"]:
+        if self.server.tls_min_version is not None:
+            return self.server.tls_min_version
+        return "1.3" if self.profile == "production" else "1.2"
 
     @property
     def effective_models_path(self) -> Path:
@@ -709,7 +870,14 @@ class ConfigError(Exception):
 
 
 _SECRET_KEYS = frozenset(
-    {"jwt_secret_key", "encryption_key", "redis_password", "slack_webhook_url", "bearer_token"}
+    {
+        "jwt_secret_key",
+        "encryption_key",
+        "redis_password",
+        "slack_webhook_url",
+        "bearer_token",
+        "metrics_token",
+    }
 )
 
 
@@ -823,6 +991,7 @@ def check_profile(settings: Settings) -> list[ConfigProblem]:
                 "the embedded store belongs to one process; use workers: 1 or storage.backend: remote",
             )
         )
+    problems.extend(_tls_problems(settings))
     if settings.profile != "production":
         return problems
     weak = is_weak_secret(settings.jwt_secret_key.get_secret_value())
@@ -862,6 +1031,46 @@ def check_profile(settings: Settings) -> list[ConfigProblem]:
                     f"SQLite on a network filesystem ({fs}) loses data (locking is unreliable); use a local disk or PostgreSQL",
                 )
             )
+    return problems
+
+
+def _tls_problems(settings: Settings) -> list[ConfigProblem]:
+    """TLS in `serve`: both files or neither."""
+    server = settings.server
+    if (server.tls_cert_file is None) == (server.tls_key_file is None):
+        return []
+    given = "tls_cert_file" if server.tls_key_file is None else "tls_key_file"
+    return [
+        ConfigProblem(
+            "server.tls_cert_file / server.tls_key_file",
+            f"only {given} set",
+            "TLS needs both the certificate chain and its private key",
+        )
+    ]
+
+
+def serving_problems(settings: Settings) -> list[ConfigProblem]:
+    """What `serve` refuses to start with, beyond `check_profile`: production serves HTTPS
+    only, TLS 1.3 here or a declared TLS-terminating proxy. (Not in `check_profile`, so that
+    `init --profile production` and the other commands work before a certificate exists.)"""
+    server = settings.server
+    problems: list[ConfigProblem] = []
+    if settings.profile != "production":
+        return problems
+    if server.tls_cert_file is None and not settings.security.tls_proxy:
+        problems.append(
+            ConfigProblem(
+                "server.tls_cert_file",
+                "unset",
+                "production serves HTTPS only: set server.tls_cert_file and server.tls_key_file "
+                "(or serve --tls-cert/--tls-key), or declare a TLS-terminating proxy in front "
+                "with security.tls_proxy: true",
+            )
+        )
+    if server.tls_min_version == "1.2":
+        problems.append(
+            ConfigProblem("server.tls_min_version", "'1.2'", "production requires TLS 1.3 or newer")
+        )
     return problems
 
 
@@ -963,14 +1172,16 @@ def persist_patch(config_file: Path, patch: Mapping[str, Any]) -> None:
     current = read_yaml(config_file) if config_file.exists() else {}
     merged = deep_merge(current, patch)
     tmp = config_file.with_suffix(config_file.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
+    tmp.unlink(missing_ok=True)
+    # Owner-only from its creation: the file holds the signing and encryption secrets.
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(yaml.safe_dump(merged, sort_keys=False))
     tmp.replace(config_file)
 
 
 def keys_set_by_environment(keys: list[str]) -> list[str]:
     """Which of these dotted keys the environment sets (and would override after a restart)."""
-    import os
-
     env = {name.upper() for name in os.environ}
     found = []
     for key in keys:
@@ -983,6 +1194,7 @@ def keys_set_by_environment(keys: list[str]) -> list[str]:
                 names |= {str(choice).upper() for choice in alias.choices if str(choice).isupper()}
         else:
             names.add("WATCHKEEPER_" + parts[0].upper())
+        names |= set(SECRET_FILE_VARIABLES.get(key, {}).values())  # JWT_SECRET_KEY_FILE, ...
         if names & env:
             found.append(key)
     return found

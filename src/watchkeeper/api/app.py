@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import watchkeeper
 from watchkeeper.api.client_address import ClientAddresses
+from watchkeeper.api.docs import install_docs
 from watchkeeper.api.errors import install_error_handlers
 from watchkeeper.api.hotpath import HotPaths
 from watchkeeper.api.middleware import RequestContextMiddleware
@@ -49,6 +50,7 @@ from watchkeeper.api.routers import (
     two_factor,
     users,
 )
+from watchkeeper.api.security_headers import SecurityHeaders
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
@@ -97,7 +99,7 @@ def create_app(
             context.store.close()
             release_identity(settings.data_dir)
 
-    docs = settings.api.docs_enabled
+    docs = settings.docs_enabled
     app = FastAPI(
         title="Watchkeeper",
         version=watchkeeper.__version__,
@@ -107,10 +109,13 @@ def create_app(
         # Tracing is ours (observability/tracing.py, opt-in by config); FastAPI's own
         # telemetry would add a second set of spans and costs 13 µs per request to check.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # Our own /docs and /redoc (api/docs.py): FastAPI's load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    if docs:
+        install_docs(app)
     app.state.context = context
     app.state.rate_limiter = limiter
     install_error_handlers(app)
@@ -170,6 +175,7 @@ def create_app(
         now=context.clock.now,
         audit_exempt=lambda path: path.startswith(AUDIT_EXEMPT_PREFIXES),
         client_ip=ClientAddresses(lambda: context.settings.security.trusted_proxies),
+        security_headers=SecurityHeaders.from_settings(settings),
     )
     if settings.api.cors_origins:
         app.add_middleware(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from typing import Any
 
 import structlog
@@ -53,6 +55,55 @@ class ApiError(Exception):
         self.headers = headers
 
 
+MAX_ERROR_BODY_BYTES = 64 * 1024
+"""No error answer is larger: a refused request must not be echoed back (or multiplied)."""
+MAX_ECHOED_CHARS = 256
+"""Each string in an error's details is cut to this, with an ellipsis."""
+MAX_MESSAGE_CHARS = 2048
+_ELLIPSIS = "…"
+
+
+def clip(
+    value: Any, max_chars: int = MAX_ECHOED_CHARS, max_items: int = 100, depth: int = 0
+) -> Any:
+    """`value` with every string cut to `max_chars` (ellipsis added) and every list or object
+    to `max_items` entries (a last entry says how many more): what an error may echo."""
+    if isinstance(value, str):
+        return value if len(value) <= max_chars else value[:max_chars] + _ELLIPSIS
+    if depth > 8:
+        return _ELLIPSIS
+    if isinstance(value, dict):
+        out = {
+            clip(str(k), max_chars): clip(v, max_chars, max_items, depth + 1)
+            for k, v in itertools.islice(value.items(), max_items)
+        }
+        if len(value) > max_items:
+            out[_ELLIPSIS] = f"{len(value) - max_items} more"
+        return out
+    if isinstance(value, list | tuple):
+        items = [clip(v, max_chars, max_items, depth + 1) for v in value[:max_items]]
+        if len(value) > max_items:
+            items.append(f"{_ELLIPSIS} {len(value) - max_items} more")
+        return items
+    return value
+
+
+def bounded_error_body(code: str, message: str, details: Any) -> dict[str, Any]:
+    """The error body, cut until it serialises to at most MAX_ERROR_BODY_BYTES."""
+    message = clip(message, MAX_MESSAGE_CHARS)
+    for max_items, max_chars in ((100, MAX_ECHOED_CHARS), (20, 128), (5, 64)):
+        body = {
+            "error": {
+                "code": code,
+                "message": message,
+                "details": clip(details, max_chars, max_items),
+            }
+        }
+        if len(json.dumps(body, ensure_ascii=False).encode()) <= MAX_ERROR_BODY_BYTES:
+            return body
+    return {"error": {"code": code, "message": message, "details": {"truncated": True}}}
+
+
 def error_response(
     status: int,
     message: str,
@@ -61,13 +112,7 @@ def error_response(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = {
-        "error": {
-            "code": code or _CODES.get(status, "error"),
-            "message": message,
-            "details": details,
-        }
-    }
+    body = bounded_error_body(code or _CODES.get(status, "error"), message, details)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware for every request: request id, body limit, metrics, log, audit.
+"""One pure-ASGI middleware for every request: request id, body limit, security headers, a
+cap on error bodies, metrics, log, audit.
 
 Pure ASGI rather than BaseHTTPMiddleware: it adds no task or stream copies per request,
 which matters for the hot read and ingest paths.
@@ -17,6 +18,8 @@ import anyio
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchkeeper.api.errors import MAX_ERROR_BODY_BYTES
+from watchkeeper.api.security_headers import SecurityHeaders
 from watchkeeper.audit import AuditEntry
 from watchkeeper.auth.principal import Principal
 from watchkeeper.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -42,8 +45,10 @@ class RequestContextMiddleware:
         now: Callable[[], Any],
         audit_exempt: Callable[[str], bool],
         client_ip: Callable[[Scope], str | None] | None = None,
+        security_headers: SecurityHeaders | None = None,
     ) -> None:
         self.app = app
+        self.security_headers = security_headers
         self.max_body_bytes = max_body_bytes
         self.access_log = access_log
         self.audit = audit
@@ -74,14 +79,25 @@ class RequestContextMiddleware:
         limit = self.max_body_bytes(path)
         status = 500
         response_started = False
+        extra = [(b"x-request-id", request_id.encode())]
+        if self.security_headers is not None:
+            extra += self.security_headers.for_scope(scope)
+        cut = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, cut
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                headers = [*message.get("headers", ()), *extra]
+                if status >= 400 and _declared_length(headers) > MAX_ERROR_BODY_BYTES:
+                    # Every error body is bounded, whichever handler built it.
+                    cut = True
+                    await _send_cut_error(send, status, headers)
+                    return
+                message["headers"] = headers
+            elif cut:
+                return
             await send(message)
 
         received = 0
@@ -153,6 +169,41 @@ class RequestContextMiddleware:
             await anyio.to_thread.run_sync(self.audit, entry)
         except Exception as exc:  # an audit failure must be loud, but the response is already sent
             log.error("audit_write_failed", error=str(exc), request_id=request_id)
+
+
+def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+async def _send_cut_error(
+    send: Callable[[Message], Awaitable[None]], status: int, headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "error_body_too_large",
+                "message": f"the error answer was longer than {MAX_ERROR_BODY_BYTES} bytes and "
+                "was left out",
+                "details": {"limit_bytes": MAX_ERROR_BODY_BYTES},
+            }
+        }
+    ).encode()
+    kept = [(n, v) for n, v in headers if n not in (b"content-length", b"content-type")]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *kept,
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:

@@ -55,6 +55,13 @@ def serve(
             "processes can serve one database; run-once workers take leases"
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate chain: serve HTTPS (default: server.tls_cert_file)"),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key (default: server.tls_key_file)")
+    ] = None,
 ) -> None:
     """Run the API server and every background worker (or the roles asked for)."""
     from watchkeeper.serve import run
@@ -70,6 +77,10 @@ def serve(
         # Through the environment, so server processes started by uvicorn or granian
         # (server.workers > 1) load the same roles.
         os.environ["WATCHKEEPER_SERVER__ROLES"] = json.dumps(wanted)
+    # Likewise the TLS files, so worker processes load the same.
+    for option, key in ((tls_cert, "TLS_CERT_FILE"), (tls_key, "TLS_KEY_FILE")):
+        if option is not None:
+            os.environ[f"WATCHKEEPER_SERVER__{key}"] = str(option.resolve())
     settings, path = common.settings_from(config)
     run(settings, config_file=path, host=host, port=port, migrate=migrate_db)
 
@@ -83,7 +94,8 @@ def init(
         str | None,
         typer.Option(
             envvar="WATCHKEEPER_ADMIN_PASSWORD",
-            help="default: generated, must be changed at first login",
+            help="default: WATCHKEEPER_ADMIN_PASSWORD_FILE's content, else generated (must be "
+            "changed at first login)",
         ),
     ] = None,
     profile: Annotated[str, typer.Option(help="dev, staging or production")] = "dev",
@@ -95,7 +107,12 @@ def init(
     and user `admin`; print the admin's password."""
     from watchkeeper.bootstrap import initialise
     from watchkeeper.clock import SystemClock
+    from watchkeeper.config import secret_from_environment
 
+    # WATCHKEEPER_ADMIN_PASSWORD_FILE (a Docker/Kubernetes secret); both variables: an error.
+    from_environment = secret_from_environment("WATCHKEEPER_ADMIN_PASSWORD")
+    if admin_password is None:
+        admin_password = from_environment
     result = initialise(
         data_dir,
         clock=SystemClock(),
@@ -113,7 +130,7 @@ def init(
         )
         typer.echo(result.admin_password)
     else:
-        typer.echo("admin password: as given in WATCHKEEPER_ADMIN_PASSWORD")
+        typer.echo("admin password: as given (option, WATCHKEEPER_ADMIN_PASSWORD or its _FILE)")
 
 
 @config_app.command("validate")

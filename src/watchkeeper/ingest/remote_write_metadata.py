@@ -71,11 +71,13 @@ def _fields(data: bytes) -> list[tuple[int, int, bytes | int]]:
 def metadata_of(body: bytes, *, max_decoded_bytes: int) -> list[tuple[str, MetricMetadata]]:
     """(metric family, metadata) pairs of a snappy-compressed WriteRequest."""
     try:
+        if cramjam.snappy.decompress_raw_len(body) > max_decoded_bytes:
+            raise MetadataDecodeError(f"decoded body exceeds {max_decoded_bytes} bytes")
         raw = bytes(cramjam.snappy.decompress_raw(body))
+    except MetadataDecodeError:
+        raise
     except Exception as exc:  # cramjam raises its own error type
         raise MetadataDecodeError(f"not snappy: {exc}") from None
-    if len(raw) > max_decoded_bytes:
-        raise MetadataDecodeError("decoded body too large")
     found: list[tuple[str, MetricMetadata]] = []
     for number, wire, value in _fields(raw):
         if number != 3 or wire != 2 or not isinstance(value, bytes):

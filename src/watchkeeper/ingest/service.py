@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from prometheus_client import Counter, Gauge
 
 from watchkeeper.clock import Clock
-from watchkeeper.domain.series import SeriesSamples
+from watchkeeper.domain.series import Labels, SeriesSamples
 from watchkeeper.ingest import remote_write
 from watchkeeper.ingest.json_batch import parse_json_batch
 from watchkeeper.ingest.outcome import AcceptedBatch, RejectedBatch, Rejection, RejectReason
-from watchkeeper.ingest.validation import BatchValidator, IngestLimits
+from watchkeeper.ingest.validation import BatchValidator, IngestLimits, preview_labels
 from watchkeeper.store.base import AppendResult, CardinalityLimitError, MetricStore
 from watchkeeper.store.embedded.columns import SampleColumns
 
@@ -62,11 +63,41 @@ class IngestService:
         Python object per series: labels are checked once per distinct set (cached), times
         as arrays. Prometheus sends thousands of one-sample series per request.
         """
+        limits = self.validator.limits
+        bounds = remote_write.LabelBounds(
+            max_name_bytes=limits.max_label_name_length,
+            max_value_bytes=limits.max_label_value_length,
+            max_labels=limits.max_labels_per_series,
+            max_listed=limits.max_rejections_listed,
+        )
+        # New label sets wait here until the request is accepted: a refused one is not cached.
+        pending: list[tuple[bytes, Labels]] = []
         append_columns = getattr(self.store, "append_columns", None)
+        try:
+            if append_columns is None:
+                batch = remote_write.decode(
+                    body, max_decoded_bytes=max_decoded_bytes, bounds=bounds, pending=pending
+                )
+            else:
+                columns = remote_write.decode_columns(
+                    body, max_decoded_bytes=max_decoded_bytes, bounds=bounds, pending=pending
+                )
+        except remote_write.LabelsRefused as refused:
+            return self._commit(tenant_id, refused.rejected, "remote_write")
         if append_columns is None:
-            batch = remote_write.decode(body, max_decoded_bytes=max_decoded_bytes)
-            return self.write(tenant_id, batch, source="remote_write")
-        columns = remote_write.decode_columns(body, max_decoded_bytes=max_decoded_bytes)
+            result = self.write(tenant_id, batch, source="remote_write")
+        else:
+            result = self._write_columns(tenant_id, columns, append_columns)
+        if result.ok:
+            remote_write.remember(pending)
+        return result
+
+    def _write_columns(
+        self,
+        tenant_id: str,
+        columns: SampleColumns,
+        append_columns: Callable[[str, SampleColumns], AppendResult],
+    ) -> IngestResult:
         rejected = self._check_columns(columns)
         if rejected is not None:
             return self._commit(tenant_id, rejected, "remote_write")
@@ -75,6 +106,7 @@ class IngestService:
         except CardinalityLimitError as exc:
             SAMPLES_REJECTED.labels("series_limit").inc(len(columns))
             return IngestResult(cardinality_error=str(exc))
+        self.validator.remember(columns.series_labels)
         return self._appended(tenant_id, appended, "remote_write", 0)
 
     def _check_columns(self, columns: SampleColumns) -> RejectedBatch | None:
@@ -84,7 +116,11 @@ class IngestService:
                 count = int(np.count_nonzero(columns.series_index == index))
                 rejected.add(
                     Rejection(
-                        reason, message, series_index=index, labels=dict(labels), samples=count
+                        reason,
+                        message,
+                        series_index=index,
+                        labels=preview_labels(labels),
+                        samples=count,
                     )
                 )
         newest = int(self.clock.time() * 1000) + int(
@@ -99,7 +135,7 @@ class IngestService:
                         f"timestamp {int(columns.timestamps[position])} is more than "
                         f"{self.validator.limits.future_tolerance_seconds:g} s in the future",
                         timestamp_ms=int(columns.timestamps[position]),
-                        labels=dict(labels),
+                        labels=preview_labels(labels),
                     )
                 )
         return rejected if rejected.rejected_by_reason else None
@@ -133,6 +169,7 @@ class IngestService:
         except CardinalityLimitError as exc:
             SAMPLES_REJECTED.labels("series_limit").inc(outcome.samples)
             return IngestResult(cardinality_error=str(exc))
+        self.validator.remember(series.labels for series in outcome.series)
         return self._appended(tenant_id, appended, source, outcome.duplicates_dropped)
 
     def _appended(

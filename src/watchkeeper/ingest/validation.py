@@ -15,7 +15,7 @@ duplicates relative to what is already stored are the store's business (`AppendR
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,7 @@ from watchkeeper.domain.series import (
     Labels,
     SeriesSamples,
 )
+from watchkeeper.ingest.memo import BoundedMemo, labels_bytes
 from watchkeeper.ingest.outcome import (
     AcceptedBatch,
     RejectedBatch,
@@ -72,30 +73,64 @@ def _utf8_bytes(text: str) -> int | None:
         return None
 
 
-GOOD_SET_CACHE_SIZE = 1_000_000
-"""Valid label sets remembered by a validator before it starts over (about 100 MB at most)."""
+GOOD_SET_CACHE_BYTES = 64 * 1024 * 1024
+"""Memory for the valid label sets a validator remembers (about 200,000 ordinary series)."""
+GOOD_SET_ENTRY_BYTES = 16 * 1024
+"""A valid set larger than this is checked every time rather than remembered."""
+GOOD_NAME_CACHE_BYTES = 4 * 1024 * 1024
+"""Memory for valid label and metric names remembered."""
+
+_PREVIEW_CHARS = 64
+
+
+def preview(text: str) -> str:
+    """At most 64 characters of caller text for a message, with an ellipsis when cut."""
+    return text if len(text) <= _PREVIEW_CHARS else text[:_PREVIEW_CHARS] + "…"
+
+
+def preview_labels(labels: Labels) -> dict[str, str]:
+    """A label set as echoed in a rejection: each name and value cut to a preview."""
+    return {preview(name): preview(value) for name, value in labels[:_PREVIEW_LABELS]}
+
+
+_PREVIEW_LABELS = 30
 
 
 class LabelChecker:
-    """Checks label sets against the rules; remembers valid names, which repeat endlessly."""
+    """Checks label sets against the rules; remembers valid names and sets, which repeat
+    endlessly. Every memo is bounded in bytes, and a set is remembered only when the caller
+    says its batch was accepted (`remember`): a refused series leaves nothing behind."""
 
     def __init__(self, limits: IngestLimits) -> None:
         self.limits = limits
-        self._good_names: set[str] = {METRIC_NAME_LABEL}
-        self._good_metric_names: set[str] = set()
-        self._good_sets: set[Labels] = set()
+        self._good_names = BoundedMemo[str, bool](
+            max_bytes=GOOD_NAME_CACHE_BYTES, max_entry_bytes=limits.max_label_name_length + 128
+        )
+        self._good_names.put(METRIC_NAME_LABEL, True, size=128)
+        self._good_metric_names = BoundedMemo[str, bool](
+            max_bytes=GOOD_NAME_CACHE_BYTES, max_entry_bytes=limits.max_label_value_length + 128
+        )
+        self._good_sets = BoundedMemo[Labels, bool](
+            max_bytes=GOOD_SET_CACHE_BYTES, max_entry_bytes=GOOD_SET_ENTRY_BYTES
+        )
 
     def problems(self, labels: Labels) -> list[tuple[RejectReason, str]]:
         """Everything wrong with one label set (empty when it is valid)."""
         # Senders repeat the same series every interval: a valid set is checked once.
         if labels in self._good_sets:
             return []
-        found = self._check(labels)
-        if not found:
-            if len(self._good_sets) >= GOOD_SET_CACHE_SIZE:
-                self._good_sets.clear()
-            self._good_sets.add(labels)
-        return found
+        return self._check(labels)
+
+    def remember(self, accepted: Iterable[Labels]) -> None:
+        """Remember valid sets of an accepted batch, so their next check is one lookup."""
+        for labels in accepted:
+            if labels not in self._good_sets:
+                self._good_sets.put(labels, True, size=labels_bytes(labels))
+
+    @property
+    def cached_bytes(self) -> int:
+        """Estimated memory of every memo of this checker."""
+        return self._good_names.bytes + self._good_metric_names.bytes + self._good_sets.bytes
 
     def _check(self, labels: Labels) -> list[tuple[RejectReason, str]]:
         found: list[tuple[RejectReason, str]] = []
@@ -110,7 +145,7 @@ class LabelChecker:
                 )
             )
         if len(set(names)) != len(names):
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            dupes = sorted({preview(n) for n in names if names.count(n) > 1})[:10]
             found.append((RejectReason.DUPLICATE_LABEL_NAME, f"label names repeated: {dupes}"))
         metric_name = None
         for name, value in labels:
@@ -123,54 +158,62 @@ class LabelChecker:
             size = len(value) if value.isascii() else _utf8_bytes(value)
             if size is None:
                 found.append(
-                    (RejectReason.INVALID_LABEL_VALUE, f"label {name!r} value is not valid UTF-8")
+                    (
+                        RejectReason.INVALID_LABEL_VALUE,
+                        f"label {preview(name)!r} value is not valid UTF-8",
+                    )
                 )
             elif size > limits.max_label_value_length:
                 found.append(
                     (
                         RejectReason.LABEL_VALUE_TOO_LONG,
-                        f"label {name!r} value is {size} bytes, longer than the limit of "
-                        f"{limits.max_label_value_length}",
+                        f"label {preview(name)!r} value is {size} bytes, longer than the limit "
+                        f"of {limits.max_label_value_length}",
                     )
                 )
         if not metric_name:
             found.append((RejectReason.MISSING_METRIC_NAME, "series has no metric name"))
         elif metric_name not in self._good_metric_names:
-            if METRIC_NAME_RE.match(metric_name) is None:
+            if len(metric_name) > limits.max_label_value_length:
+                pass  # reported above as a value too long; not matched, not remembered
+            elif METRIC_NAME_RE.match(metric_name) is None:
                 found.append(
                     (
                         RejectReason.INVALID_METRIC_NAME,
-                        f"metric name {metric_name!r} does not match {METRIC_NAME_RE.pattern}",
+                        f"metric name {preview(metric_name)!r} does not match "
+                        f"{METRIC_NAME_RE.pattern}",
                     )
                 )
             else:
-                self._good_metric_names.add(metric_name)
+                self._good_metric_names.put(metric_name, True, size=len(metric_name) + 128)
         return found
 
     def _name_problems(self, name: str) -> list[tuple[RejectReason, str]]:
+        # Length first: a megabyte name is refused without running a regex over it.
+        if len(name) > self.limits.max_label_name_length:
+            return [
+                (
+                    RejectReason.LABEL_NAME_TOO_LONG,
+                    f"label name {preview(name)!r} is {len(name)} bytes, longer than the limit "
+                    f"of {self.limits.max_label_name_length}",
+                )
+            ]
         if LABEL_NAME_RE.match(name) is None:
             return [
                 (
                     RejectReason.INVALID_LABEL_NAME,
-                    f"label name {name!r} does not match {LABEL_NAME_RE.pattern}",
+                    f"label name {preview(name)!r} does not match {LABEL_NAME_RE.pattern}",
                 )
             ]
         if name.startswith("__"):
             return [
                 (
                     RejectReason.RESERVED_LABEL_NAME,
-                    f"label name {name!r} is reserved: names starting with __ are internal",
+                    f"label name {preview(name)!r} is reserved: names starting with __ are "
+                    "internal",
                 )
             ]
-        if len(name) > self.limits.max_label_name_length:
-            return [
-                (
-                    RejectReason.LABEL_NAME_TOO_LONG,
-                    f"label name {name[:64]!r}... is {len(name)} bytes, longer than the limit "
-                    f"of {self.limits.max_label_name_length}",
-                )
-            ]
-        self._good_names.add(name)
+        self._good_names.put(name, True, size=len(name) + 128)
         return []
 
 
@@ -210,8 +253,21 @@ class BatchValidator:
         self._labels = LabelChecker(self.limits)
 
     def label_problems(self, labels: Labels) -> list[tuple[RejectReason, str]]:
-        """Problems of one canonical label set (cached once a set is known to be good)."""
+        """Problems of one canonical label set (one lookup once a set was `remember`ed)."""
         return self._labels.problems(labels)
+
+    def remember(self, accepted: Iterable[Labels]) -> None:
+        """Label sets of a batch the store accepted: their next check is one lookup."""
+        self._labels.remember(accepted)
+
+    def remembered(self, labels: Labels) -> bool:
+        """Whether this set's next check is one lookup (it came in an accepted batch)."""
+        return labels in self._labels._good_sets
+
+    @property
+    def cached_bytes(self) -> int:
+        """Estimated memory of the validator's memos (bounded in bytes)."""
+        return self._labels.cached_bytes
 
     def validate(
         self,
@@ -237,7 +293,7 @@ class BatchValidator:
                         RejectReason.INVALID_SAMPLES,
                         columns,
                         series_index=index,
-                        labels=dict(labels),
+                        labels=preview_labels(labels),
                         samples=max(len(series.timestamps), 1),
                     )
                 )
@@ -248,7 +304,11 @@ class BatchValidator:
             for reason, message in self._labels.problems(labels):
                 rejected.add(
                     Rejection(
-                        reason, message, series_index=index, labels=dict(labels), samples=len(ts)
+                        reason,
+                        message,
+                        series_index=index,
+                        labels=preview_labels(labels),
+                        samples=len(ts),
                     )
                 )
             kept.append(_Part(index, labels, ts, values, series))
@@ -337,7 +397,7 @@ def _check_times(
                 series_index=index,
                 sample_index=int(i),
                 timestamp_ms=int(ts[i]),
-                labels=dict(labels),
+                labels=preview_labels(labels),
             )
         )
     if oldest_ms is None:
@@ -351,7 +411,7 @@ def _check_times(
                 series_index=index,
                 sample_index=int(i),
                 timestamp_ms=int(ts[i]),
-                labels=dict(labels),
+                labels=preview_labels(labels),
             )
         )
 
@@ -384,7 +444,7 @@ def _merge_series(
                         f"({_show(values[i - 1])} and {_show(values[i])})",
                         series_index=index,
                         timestamp_ms=int(ts[i]),
-                        labels=dict(labels),
+                        labels=preview_labels(labels),
                     )
                 )
             keep = np.ones(len(ts), dtype=bool)

@@ -27,6 +27,10 @@ RESTART_KEYS = (
     "redis_password",
     "server",
     "observability",
+    "api.docs_enabled",
+    "security.tls_proxy",  # the security headers are computed once, at start-up
+    "security.headers_enabled",
+    "security.hsts_max_age_seconds",
 )
 
 

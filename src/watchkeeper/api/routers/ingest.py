@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
-from watchkeeper.ingest.remote_write import RemoteWriteDecodeError
+from watchkeeper.ingest.remote_write import DecodedTooLarge, RemoteWriteDecodeError
 from watchkeeper.ingest.remote_write_metadata import MetadataDecodeError, metadata_of
 from watchkeeper.ingest.service import IngestResult
 from watchkeeper.wiring import AppContext
@@ -61,8 +61,12 @@ async def remote_write(request: Request, context: Context, principal: CurrentPri
             context.ingest.write_remote,
             principal.tenant_id,
             body,
-            max_decoded_bytes=context.settings.metrics.max_body_bytes * 8,
+            max_decoded_bytes=context.settings.security.max_decoded_body_bytes,
         )
+    except DecodedTooLarge as exc:
+        raise ApiError(
+            413, str(exc), code="decoded_body_too_large", details={"limit_bytes": exc.limit}
+        ) from None
     except RemoteWriteDecodeError as exc:
         raise ApiError(
             400, f"not a remote_write request: {exc}", code="malformed_remote_write"
@@ -78,7 +82,8 @@ async def remote_write(request: Request, context: Context, principal: CurrentPri
 def _record_metadata(context: AppContext, tenant_id: str, body: bytes) -> None:
     """A request without samples is Prometheus' periodic metadata send: keep what it says."""
     try:
-        found = metadata_of(body, max_decoded_bytes=context.settings.metrics.max_body_bytes * 8)
+        limit = context.settings.security.max_decoded_body_bytes
+        found = metadata_of(body, max_decoded_bytes=limit)
     except MetadataDecodeError as exc:
         raise ApiError(
             400, f"not a remote_write request: {exc}", code="malformed_remote_write"

@@ -37,7 +37,7 @@ async def export_metrics(
         raise ApiError(415, f"unsupported Content-Type {content_type!r}: use {' or '.join(_TYPES)}")
     body = await request.body()
     encoding = request.headers.get("content-encoding", "").strip().lower()
-    limit = context.settings.metrics.max_body_bytes  # decoded size, gzip or not
+    limit = context.settings.security.max_decoded_body_bytes  # gunzipped size
     try:
         decoded = await run_in_threadpool(
             otlp.decode, body, content_type=content_type, encoding=encoding, max_bytes=limit
