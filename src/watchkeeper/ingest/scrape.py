@@ -215,10 +215,10 @@ class ScrapeLoop:
         except CardinalityLimitError as exc:  # nothing written: the previous series are live
             return await self._fail(started, ts_ms, f"samples refused: {exc}")
         self._tracker.replace(current)
-        self._reported = True
-        self.last_report = report
         if self.metadata is not None:
             self.metadata(self.job.tenant, *self._families)
+        self._reported = True
+        self.last_report = report
         return report
 
     async def _fail(self, started: float, ts_ms: int, error: str) -> ScrapeReport:
