@@ -132,7 +132,6 @@ async def post(
     try:
         async with client.post(url, **kwargs) as response:
             status = response.status
-            phrase = response.reason or ""
             body = await _read_some(response)
             retry_after = response.headers.get("Retry-After")
             charset = response.charset or "utf-8"
@@ -151,10 +150,8 @@ async def post(
         return DeliveryResult.retry(channel, reason, undelivered=undelivered)
     if 200 <= status < 300:
         return DeliveryResult.ok(channel, status)
-    reason = f"HTTP {status} {excerpt(phrase, 60)}".rstrip()
     text = excerpt(_redact(_decode(body, charset), url))
-    if text:
-        reason = f"{reason}: {text}"
+    reason = f"HTTP {status}: {text}" if text else f"HTTP {status}"
     if is_retryable_status(status):
         return DeliveryResult.retry(
             channel,

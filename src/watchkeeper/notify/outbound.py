@@ -44,6 +44,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 EXCERPT_LIMIT = 200
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 _LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$")
 ALLOW_HINT = "the operator can allow it in security.outbound_allow"
 
@@ -129,9 +130,15 @@ class OutboundPolicy:
         for entry in entries:
             text = entry.strip()
             try:
-                networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
+                network = ipaddress.ip_network(text.strip("[]"), strict=False)
             except ValueError:
                 hosts.append(_host_key(text))
+                continue
+            if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+                # ::ffff:a.b.c.d/n is a.b.c.d/(n-96): judged by its IPv4, as addresses are
+                start = int(network.network_address) & 0xFFFFFFFF
+                network = ipaddress.IPv4Network((start, max(network.prefixlen - 96, 0)))
+            networks.append(network)
         return cls(tuple(networks), tuple(hosts))
 
     @classmethod
