@@ -525,17 +525,22 @@ class DeliveryWorker(PeriodicWorker):
                 raise LookupError(
                     f"receiver {claim.receiver!r} has no {kind.value} integration #{index}"
                 )
-            config = integrations[index].config
+            integration = integrations[index]
         else:
             found = self.receivers.channel_default(db, kind)
             if found is None:
                 raise LookupError(f"no default {kind.value} configuration for direct messages")
-            config = found
-        problem = tenant_config_problem(kind, config)  # a row stored before the rule existed
-        if problem is not None:
-            raise ValueError(problem)
+            integration = found
+        config = integration.config
+        if integration.operator:  # the operator's own relay (EMAIL_SMTP_*), maybe on localhost
+            outbound = OutboundPolicy.everywhere()
+        else:
+            outbound = self.outbound
+            problem = tenant_config_problem(kind, config)  # a row stored before the rule
+            if problem is not None:
+                raise ValueError(problem)
         return channel_from_config(
-            kind, config, client=self.client, clock=self.clock, outbound=self.outbound
+            kind, config, client=self.client, clock=self.clock, outbound=outbound
         )
 
     # -- send, record --------------------------------------------------------------------

@@ -142,6 +142,11 @@ class OutboundPolicy:
         return cls(tuple(networks), tuple(hosts))
 
     @classmethod
+    def everywhere(cls) -> OutboundPolicy:
+        """Every address: for destinations the operator configured, never for a tenant's."""
+        return cls((ipaddress.IPv4Network("0.0.0.0/0"), ipaddress.IPv6Network("::/0")))
+
+    @classmethod
     def from_settings(cls, security: SecuritySettings) -> OutboundPolicy:
         return cls.parse(security.outbound_allow)
 

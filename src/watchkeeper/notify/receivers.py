@@ -54,6 +54,9 @@ class Integration:
 
     type: NotificationChannel
     config: dict[str, Any]
+    operator: bool = False
+    """Built from the operator's settings (the implicit default), not by a tenant: its
+    destination is the operator's, so the outbound guard does not apply to it."""
 
 
 @dataclass(frozen=True)
@@ -209,16 +212,18 @@ class ReceiverStore:
         configs = channel_configs_from_settings(self.settings)
         return Receiver(
             DEFAULT_RECEIVER,
-            tuple(Integration(NotificationChannel(k), v) for k, v in configs.items()),
+            tuple(
+                Integration(NotificationChannel(k), v, operator=True) for k, v in configs.items()
+            ),
             implicit=True,
         )
 
-    def channel_default(self, db: Session, kind: NotificationChannel) -> dict[str, Any] | None:
-        """The tenant's config for direct messages on `kind`: the first such integration of
-        its "default" receiver."""
+    def channel_default(self, db: Session, kind: NotificationChannel) -> Integration | None:
+        """The tenant's integration for direct messages on `kind`: the first such integration
+        of its "default" receiver."""
         for integration in self.get(db, DEFAULT_RECEIVER).integrations:
             if integration.type is kind:
-                return integration.config
+                return integration
         return None
 
     @staticmethod
