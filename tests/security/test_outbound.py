@@ -534,3 +534,66 @@ def test_global_channels_are_the_operator_tenants_implicit_default_only(
     assert kinds == {"default": {"slack", "email"}, "acme": set()}
     empty = env.client.post("/api/v1/receivers/default/test", headers=acme.admin)
     assert empty.status_code == 409 and "no integrations" in empty.text
+
+
+def test_a_ca_file_stored_before_the_rule_is_not_loaded_at_delivery(database_url: str) -> None:
+    from tests.notify.conftest import make_delivery_rig
+    from watchkeeper.db.tables import NotificationReceiver
+
+    rig, engine = make_delivery_rig(database_url)
+    try:
+        config = {"host": "relay.example.com", "security": "tls", "ca_file": "/etc/shadow"}
+        with rig.sessions.tenant(rig.tenant_id) as db:  # as an older release stored it
+            db.add(
+                NotificationReceiver(
+                    name="mail",
+                    integrations=[{"type": "email", "config": config}],
+                    created_at=rig.clock.now(),
+                    updated_at=rig.clock.now(),
+                )
+            )
+        rig.enqueue("m-1", receiver="mail", recipients=("oncall@example.com",))
+
+        async def drain() -> None:
+            worker = rig.worker()
+            await worker.drain_once()
+            await worker.drain_once()
+            await worker.aclose()
+
+        anyio.run(drain)
+        row = rig.row("m-1:0")
+        assert row.status == "dead" and "ca_file" in row.last_error, row.last_error
+    finally:
+        engine.dispose()
+
+
+def test_the_operators_own_relay_needs_no_allowlist(
+    database_url: str,
+    smtp_plain: Mailbox,
+) -> None:
+    """The global EMAIL_SMTP_* relay is the operator's destination: a relay on this machine
+    keeps working for the operator's tenant with an empty `outbound_allow`."""
+    from tests.notify.conftest import make_delivery_rig
+
+    security = {"outbound_allow": [], "global_channels_tenant": "acme"}
+    rig, engine = make_delivery_rig(
+        database_url,
+        overrides={
+            "email_smtp_server": "127.0.0.1",
+            "email_smtp_port": smtp_plain.port,
+            "security": security,
+        },
+    )
+    try:
+        rig.enqueue("op-1", channel="email", recipients=("oncall@example.com",))
+
+        async def drain() -> None:
+            worker = rig.worker()
+            await worker.drain_once()
+            await worker.aclose()
+
+        anyio.run(drain)
+        assert rig.row("op-1").status == "sent", rig.row("op-1").last_error
+        assert len(smtp_plain.mails) == 1
+    finally:
+        engine.dispose()
