@@ -27,7 +27,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import aiohappyeyeballs
 import aiohttp
@@ -189,19 +188,16 @@ class OutboundPolicy:
         ip = parse_address(name.split("%")[0])
         return None if ip is None else self.refusal(ip)
 
-    def url_refusal(self, url: str) -> str | None:
-        try:
-            host = urlsplit(url).hostname
-        except ValueError:
-            return "the URL cannot be parsed"
-        return self.host_refusal(host) if host else "the URL has no host"
-
 
 class GuardedConnector(aiohttp.TCPConnector):
     """A TCPConnector that connects only to addresses its policy allows: the resolved ones,
     and IP literals (which aiohttp does not send through the resolver) alike."""
 
     def __init__(self, policy: OutboundPolicy, **kwargs: Any) -> None:
+        # The hook is aiohttp's own (3.x); fail loudly rather than connect unchecked if an
+        # upgrade renames it (tests/security/test_outbound.py would fail as well).
+        if not hasattr(aiohttp.TCPConnector, "_wrap_create_connection"):
+            raise RuntimeError("this aiohttp has no TCPConnector._wrap_create_connection")
         super().__init__(**kwargs)
         self.policy = policy
 
