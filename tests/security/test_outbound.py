@@ -425,9 +425,17 @@ def test_a_kept_secret_cannot_follow_a_changed_destination(env: Env, acme: Tenan
     relay = {"host": "relay.example.com", "username": "wk", "password": "smtp-pass"}
     _create(env, acme, "mail", "email", relay)
     kept = _shown(env, acme, "mail")
-    for change in ({"host": "attacker.example.net"}, {"port": 2525}, {"security": "none"}):
+    for change in (
+        {"host": "attacker.example.net"},
+        {"port": 2525},
+        {"security": "none"},
+        {"validate_certs": False},
+    ):
         moved = _put(env, acme, "mail", "email", {**kept, **change})
         assert moved.status_code == 422 and "password" in moved.text, (change, moved.text)
+
+    same_relay = {**kept, "from_address": "alerts@example.com", "to": ["ops@example.com"]}
+    assert _put(env, acme, "mail", "email", same_relay).is_success
 
     sms = {
         "account_sid": "AC1",

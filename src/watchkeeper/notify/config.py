@@ -268,12 +268,16 @@ def _url_of(kind: NotificationChannel, config: Mapping[str, Any]) -> str:
 
 def destination(channel_type: NotificationChannel | str, config: Mapping[str, Any]) -> str:
     """Where a config sends (scheme, host and port, as one string), for binding stored secrets
-    to it: `https://hooks.example:443`, `smtp+starttls://relay.example:587`."""
+    to it: `https://[hooks.example]:443`, `smtp+starttls://[relay.example]:587`. For email the
+    certificate check belongs to it too: turning it off, or trusting another CA, would hand
+    the password to whoever answers on the path."""
     kind = NotificationChannel(channel_type)
     if kind is NotificationChannel.EMAIL:
         security = config.get("security") or "starttls"
         host = str(config.get("host") or "").strip().rstrip(".").lower()
-        return f"smtp+{security}://[{host}]:{config.get('port') or 587}"
+        verify = config.get("validate_certs") is not False
+        trust = (config.get("ca_pem") or "").strip()
+        return f"smtp+{security}://[{host}]:{config.get('port') or 587}#{verify}/{trust}"
     url = _url_of(kind, config)
     try:
         parts = urlsplit(url)
