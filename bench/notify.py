@@ -121,6 +121,8 @@ def throughput(
         settings = load_settings(
             overrides={
                 "encryption_key": "q2y5l2oQ1FQk8cR0o3aJt6vYB4wN9mZx7eL1pH3sK0U=",
+                # The receiver runs on this machine: allow loopback past the outbound guard.
+                "security": {"outbound_allow": ["127.0.0.0/8"]},
                 "notifications": {
                     "rate_limit_per_recipient": 0,
                     "dedup_window_seconds": 0,

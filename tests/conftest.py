@@ -6,6 +6,7 @@ WATCHKEEPER_REQUIRE_SERVICES=1 (set by .ci/run), which turns those skips into fa
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,14 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import ADMIN_PASSWORD, POSTGRES_DSN, free_port, missing, port_open
+from tests.support import (
+    ADMIN_PASSWORD,
+    LOCAL_OUTBOUND_ALLOW,
+    POSTGRES_DSN,
+    free_port,
+    missing,
+    port_open,
+)
 from watchkeeper.clock import ManualClock
 from watchkeeper.wiring import AppContext
 
@@ -94,10 +102,24 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Env]:
+def outbound_allow() -> list[str]:
+    """`security.outbound_allow` of the `env` app: this machine's test receivers. A module
+    testing the outbound guard itself overrides this fixture with []."""
+    return LOCAL_OUTBOUND_ALLOW
+
+
+@pytest.fixture
+def env(
+    tmp_path: Path,
+    database_url: str,
+    clock: ManualClock,
+    outbound_allow: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Env]:
     from watchkeeper.api.app import create_app
     from watchkeeper.bootstrap import initialise
 
+    monkeypatch.setenv("WATCHKEEPER_SECURITY__OUTBOUND_ALLOW", json.dumps(outbound_allow))
     data_dir = tmp_path / "data"
     result = initialise(
         data_dir, clock=clock, admin_password=ADMIN_PASSWORD, database_url=database_url

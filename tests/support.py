@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import time
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,16 @@ POSTGRES_DSN = os.environ.get(
 )
 REDIS_URL = os.environ.get("WATCHKEEPER_TEST_REDIS", "redis://127.0.0.1:6379/15")
 ADMIN_PASSWORD = "correct-horse-battery-staple"
+LOCAL_OUTBOUND_ALLOW = ["127.0.0.0/8", "::1", "localhost"]
+"""`security.outbound_allow` for tests whose receivers listen on this machine (the outbound
+guard refuses loopback destinations unless the operator allows them)."""
+
+
+def local_outbound() -> Any:
+    """The outbound policy allowing this machine's receivers, for channels built directly."""
+    from watchkeeper.notify.outbound import OutboundPolicy
+
+    return OutboundPolicy.parse(LOCAL_OUTBOUND_ALLOW)
 
 
 def missing(reason: str) -> None:

@@ -598,6 +598,38 @@ class SecuritySettings(_Section):
         "grows with it (up to ~16 B per 2 B of body for adversarial sample-only bodies)",
     )
 
+    outbound_allow: list[str] = Field(
+        default_factory=list,
+        description=(
+            "non-public destinations tenants' notification channels may reach: CIDRs/IPs "
+            "(10.0.0.0/8, ::1) or host names (relay.internal, *.corp.example); default none"
+        ),
+    )
+    global_channels_tenant: str | None = Field(
+        "default",
+        description=(
+            "the tenant (by name) whose implicit 'default' receiver uses the global "
+            "SLACK_WEBHOOK_URL/EMAIL_SMTP_* settings; null: no tenant; others never do"
+        ),
+    )
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_entries(cls, value: list[str]) -> list[str]:
+        import ipaddress
+        import re
+
+        for entry in value:
+            text = entry.strip().strip("[]")
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                if not re.fullmatch(r"(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]{0,252})\.?", text):
+                    raise ValueError(
+                        f"outbound_allow entry {entry!r} is neither a CIDR nor a host name"
+                    ) from None
+        return value
+
 
 class RetentionSettings(_Section):
     """How long each kind of record is kept (global defaults; tenants may override)."""

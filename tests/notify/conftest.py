@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.support import free_port
+from tests.support import LOCAL_OUTBOUND_ALLOW, free_port
 from watchkeeper.notify import DEFAULT_TEMPLATES, NotificationChannel, RenderedMessage, preview
 
 
@@ -311,6 +311,7 @@ def make_delivery_rig(
                 "dedup_window_seconds": 0,
                 **notification_settings,
             },
+            "security": {"outbound_allow": LOCAL_OUTBOUND_ALLOW},
             **(overrides or {}),
         }
     )

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.support import local_outbound
 from watchkeeper.config import Settings
 from watchkeeper.notify import (
     DeliveryResult,
@@ -22,6 +23,8 @@ from watchkeeper.notify import (
 from watchkeeper.notify.api import channel_configs_from_settings
 
 from .conftest import HttpReceiver, Mailbox
+
+LOCAL = local_outbound()
 
 pytestmark = pytest.mark.anyio
 
@@ -49,7 +52,8 @@ async def test_send_notification_reaches_every_channel(
             },
             "webhook": {"url": receiver.url("/hook"), "secret": "s3"},
             "email": {"host": "127.0.0.1", "port": smtp_plain.port, "security": "none"},
-        }
+        },
+        outbound=LOCAL,
     )
     request = NotificationRequest(
         template_id="default",
@@ -103,6 +107,7 @@ async def test_custom_template_for_its_channels_default_for_others(
                 priority=NotificationPriority.HIGH,
             )
         ],
+        outbound=LOCAL,
     )
 
     results = await service.send_notification(
@@ -118,7 +123,7 @@ async def test_custom_template_for_its_channels_default_for_others(
 
 
 async def test_unknown_template_sends_nothing(receiver: HttpReceiver) -> None:
-    service = initialize_notification_service({"webhook": {"url": receiver.url()}})
+    service = initialize_notification_service({"webhook": {"url": receiver.url()}}, outbound=LOCAL)
 
     with pytest.raises(UnknownTemplateError):
         await service.send_notification(NotificationRequest(template_id="nope"))
@@ -134,7 +139,7 @@ async def test_unconfigured_channel_and_render_failure_are_permanent(
         "unsafe", "Unsafe", "x", "{{ ''.__class__.__mro__ }}", [NotificationChannel.WEBHOOK]
     )
     service = initialize_notification_service(
-        {"webhook": {"url": receiver.url()}}, templates=[unsafe]
+        {"webhook": {"url": receiver.url()}}, templates=[unsafe], outbound=LOCAL
     )
 
     results = await service.send_notification(
@@ -159,7 +164,7 @@ async def test_deliver_seam_receives_rendered_messages() -> None:
         return DeliveryResult.ok(kind.value)
 
     service = initialize_notification_service(
-        {"slack": {"webhook_url": "https://hooks.example.com/x"}}, deliver=enqueue
+        {"slack": {"webhook_url": "https://hooks.example.com/x"}}, deliver=enqueue, outbound=LOCAL
     )
     await service.send_notification(
         NotificationRequest(template_id="default", variables={"alert": ALERT})

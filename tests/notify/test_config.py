@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.support import local_outbound
 from watchkeeper.notify import (
     CHANNEL_TYPES,
     Channel,
@@ -21,6 +22,8 @@ from watchkeeper.notify import (
 from watchkeeper.notify.crypto import is_encrypted
 
 from .conftest import HttpReceiver, rendered
+
+LOCAL = local_outbound()
 
 pytestmark = pytest.mark.anyio
 
@@ -93,7 +96,9 @@ def test_invalid_config_is_not_stored() -> None:
 
 async def test_built_webhook_channel_sends(receiver: HttpReceiver) -> None:
     channel = channel_from_config(
-        NotificationChannel.WEBHOOK, {"url": receiver.url(), "alertmanager_format": True}
+        NotificationChannel.WEBHOOK,
+        {"url": receiver.url(), "alertmanager_format": True},
+        outbound=LOCAL,
     )
 
     result = await channel.send(rendered("webhook"))

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import ADMIN_PASSWORD, free_port
+from tests.support import ADMIN_PASSWORD, LOCAL_OUTBOUND_ALLOW, free_port
 from tests.test_server_process import Server
 
 COUNT = 20
@@ -88,6 +88,7 @@ def notify_server(tmp_path: Path) -> Iterator[Server]:
     config["observability"] = {"access_log": False, "log_level": "warning"}
     config["enable_anomaly_detection"] = False
     config["metrics"] = {"host_collector_enabled": False}
+    config["security"] = {"outbound_allow": LOCAL_OUTBOUND_ALLOW}
     config["notifications"] = {
         "lease_seconds": 3,
         "poll_interval_seconds": 0.2,

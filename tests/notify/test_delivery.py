@@ -253,9 +253,13 @@ async def test_implicit_default_receiver_comes_from_the_settings(
     database_url: str, receiver: HttpReceiver
 ) -> None:
     from tests.notify.conftest import make_delivery_rig
+    from tests.support import LOCAL_OUTBOUND_ALLOW
 
+    # Opt-in: the rig's tenant is the operator's (security.global_channels_tenant).
+    security = {"outbound_allow": LOCAL_OUTBOUND_ALLOW, "global_channels_tenant": "acme"}
     rig, engine = make_delivery_rig(
-        database_url, overrides={"slack_webhook_url": receiver.url("/slack")}
+        database_url,
+        overrides={"slack_webhook_url": receiver.url("/slack"), "security": security},
     )
     try:
         rig.enqueue("ag:default", receiver="default")

@@ -7,18 +7,20 @@ import json
 
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, local_outbound
 from watchkeeper.notify.base import DeliveryResult, DeliveryStatus
 from watchkeeper.notify.webhook import IDEMPOTENCY_HEADER, WebhookChannel
 
 from .conftest import HttpReceiver, Reply, rendered
+
+LOCAL = local_outbound()
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_failing_receiver_gives_retryable_then_delivered(receiver: HttpReceiver) -> None:
     receiver.replies = [Reply(500, b"boom"), Reply(502, b"bad gateway")]
-    hook = WebhookChannel(receiver.url())
+    hook = WebhookChannel(receiver.url(), outbound=LOCAL)
     message = rendered("webhook")
 
     results = [await hook.send(message) for _ in range(3)]
@@ -36,7 +38,7 @@ async def test_failing_receiver_gives_retryable_then_delivered(receiver: HttpRec
 async def test_retries_reach_an_idempotent_receiver_once(receiver: HttpReceiver) -> None:
     """Every attempt carries the same key, so a receiver storing by key keeps one copy."""
     receiver.replies = [Reply(503), Reply(503)]
-    hook = WebhookChannel(receiver.url())
+    hook = WebhookChannel(receiver.url(), outbound=LOCAL)
     message = rendered("webhook")
 
     result: DeliveryResult | None = None
@@ -56,7 +58,7 @@ async def test_retries_reach_an_idempotent_receiver_once(receiver: HttpReceiver)
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
 async def test_client_errors_are_permanent(receiver: HttpReceiver, status: int) -> None:
     receiver.default = Reply(status, b"no")
-    hook = WebhookChannel(receiver.url())
+    hook = WebhookChannel(receiver.url(), outbound=LOCAL)
 
     result = await hook.send(rendered("webhook"))
     await hook.aclose()
@@ -69,7 +71,7 @@ async def test_server_errors_and_throttling_are_retryable(
     receiver: HttpReceiver, status: int
 ) -> None:
     receiver.default = Reply(status, b"later")
-    hook = WebhookChannel(receiver.url())
+    hook = WebhookChannel(receiver.url(), outbound=LOCAL)
 
     result = await hook.send(rendered("webhook"))
     await hook.aclose()
@@ -79,7 +81,7 @@ async def test_server_errors_and_throttling_are_retryable(
 
 async def test_slow_receiver_times_out_as_retryable(receiver: HttpReceiver) -> None:
     receiver.replies = [Reply(200, delay=1.0)]
-    hook = WebhookChannel(receiver.url(), timeout=0.2)
+    hook = WebhookChannel(receiver.url(), timeout=0.2, outbound=LOCAL)
 
     result = await hook.send(rendered("webhook"))
     await hook.aclose()
@@ -89,7 +91,7 @@ async def test_slow_receiver_times_out_as_retryable(receiver: HttpReceiver) -> N
 
 
 async def test_nothing_listening_is_retryable() -> None:
-    hook = WebhookChannel(f"http://127.0.0.1:{free_port()}/hook")
+    hook = WebhookChannel(f"http://127.0.0.1:{free_port()}/hook", outbound=LOCAL)
 
     result = await hook.send(rendered("webhook"))
     await hook.aclose()
@@ -101,7 +103,7 @@ async def test_nothing_listening_is_retryable() -> None:
 async def test_redirects_are_not_followed(receiver: HttpReceiver) -> None:
     """A webhook that moved must be reconfigured: following would resend it somewhere else."""
     receiver.replies = [Reply(302, b"moved", headers={"Location": receiver.url() + "/elsewhere"})]
-    hook = WebhookChannel(receiver.url())
+    hook = WebhookChannel(receiver.url(), outbound=LOCAL)
 
     result = await hook.send(rendered("webhook"))
     await hook.aclose()
@@ -112,7 +114,7 @@ async def test_redirects_are_not_followed(receiver: HttpReceiver) -> None:
 
 @pytest.mark.parametrize("url", ["http://", "ftp://127.0.0.1/hook", "not a url"])
 async def test_invalid_url_is_permanent_and_not_echoed(url: str) -> None:
-    hook = WebhookChannel(url)
+    hook = WebhookChannel(url, outbound=LOCAL)
 
     result = await hook.send(rendered("webhook"))
     await hook.aclose()

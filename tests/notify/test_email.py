@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, local_outbound
 from watchkeeper.notify import DEFAULT_TEMPLATES, NotificationChannel, preview
 from watchkeeper.notify.base import DeliveryStatus, NotificationPriority, RenderedMessage
 from watchkeeper.notify.email import EmailChannel
 
 from .conftest import PASSWORD, USER, Certificate, Mailbox
+
+LOCAL = local_outbound()
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +39,7 @@ def channel(port: int, **kwargs: object) -> EmailChannel:
         "timeout": 5.0,
         **kwargs,
     }
-    return EmailChannel(**options)  # type: ignore[arg-type]
+    return EmailChannel(**options, outbound=LOCAL)  # type: ignore[arg-type]
 
 
 async def test_plain_smtp_delivers_text_and_html_parts(smtp_plain: Mailbox) -> None:

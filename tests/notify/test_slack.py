@@ -6,16 +6,19 @@ import json
 
 import pytest
 
+from tests.support import local_outbound
 from watchkeeper.notify.base import DeliveryStatus, NotificationPriority
 from watchkeeper.notify.slack import HEADER_LIMIT, SECTION_LIMIT, SlackChannel
 
 from .conftest import HttpReceiver, Reply, rendered
 
+LOCAL = local_outbound()
+
 pytestmark = pytest.mark.anyio
 
 
 async def test_block_kit_message_reaches_the_webhook(receiver: HttpReceiver) -> None:
-    slack = SlackChannel(receiver.url("/services/T000/B000/XXXX"))
+    slack = SlackChannel(receiver.url("/services/T000/B000/XXXX"), outbound=LOCAL)
     try:
         result = await slack.send(rendered("slack", priority=NotificationPriority.CRITICAL))
     finally:
@@ -43,7 +46,7 @@ async def test_block_kit_message_reaches_the_webhook(receiver: HttpReceiver) -> 
 
 
 async def test_long_text_is_cut_to_block_kit_limits(receiver: HttpReceiver) -> None:
-    slack = SlackChannel(receiver.url())
+    slack = SlackChannel(receiver.url(), outbound=LOCAL)
     message = rendered("slack", subject="S" * 500, text="x" * 10_000)
 
     result = await slack.send(message)
@@ -57,7 +60,7 @@ async def test_long_text_is_cut_to_block_kit_limits(receiver: HttpReceiver) -> N
 
 async def test_rate_limit_is_retryable_with_retry_after(receiver: HttpReceiver) -> None:
     receiver.replies = [Reply(429, b"rate_limited", {"Retry-After": "30"})]
-    slack = SlackChannel(receiver.url())
+    slack = SlackChannel(receiver.url(), outbound=LOCAL)
 
     result = await slack.send(rendered("slack"))
     await slack.aclose()
@@ -69,7 +72,7 @@ async def test_rate_limit_is_retryable_with_retry_after(receiver: HttpReceiver) 
 async def test_archived_channel_is_permanent_and_url_not_leaked(receiver: HttpReceiver) -> None:
     receiver.replies = [Reply(410, b"channel_is_archived")]
     url = receiver.url("/services/T000/B000/SECRET")
-    slack = SlackChannel(url)
+    slack = SlackChannel(url, outbound=LOCAL)
 
     result = await slack.send(rendered("slack"))
     await slack.aclose()

@@ -7,10 +7,13 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.support import local_outbound
 from watchkeeper.notify.base import DeliveryStatus
 from watchkeeper.notify.sms import BODY_LIMIT, SmsChannel
 
 from .conftest import HttpReceiver, Reply, rendered
+
+LOCAL = local_outbound()
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +28,7 @@ def channel(receiver: HttpReceiver, **kwargs: object) -> SmsChannel:
         "base_url": receiver.url(""),
         **kwargs,
     }
-    return SmsChannel(**options)  # type: ignore[arg-type]
+    return SmsChannel(**options, outbound=LOCAL)  # type: ignore[arg-type]
 
 
 async def test_one_form_post_per_recipient_with_basic_auth(receiver: HttpReceiver) -> None:

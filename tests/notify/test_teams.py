@@ -6,17 +6,22 @@ import json
 
 import pytest
 
+from tests.support import local_outbound
 from watchkeeper.notify.base import DeliveryStatus, NotificationPriority
 from watchkeeper.notify.teams import TeamsChannel
 
 from .conftest import HttpReceiver, Reply, rendered
+
+LOCAL = local_outbound()
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_adaptive_card_reaches_the_workflow(receiver: HttpReceiver) -> None:
     receiver.default = Reply(202, b"")
-    teams = TeamsChannel(receiver.url("/workflows/abc/triggers/manual/paths/invoke?sig=s"))
+    teams = TeamsChannel(
+        receiver.url("/workflows/abc/triggers/manual/paths/invoke?sig=s"), outbound=LOCAL
+    )
 
     result = await teams.send(rendered("teams", priority=NotificationPriority.HIGH))
     await teams.aclose()
@@ -46,7 +51,7 @@ async def test_adaptive_card_reaches_the_workflow(receiver: HttpReceiver) -> Non
 
 async def test_bad_request_is_permanent(receiver: HttpReceiver) -> None:
     receiver.replies = [Reply(400, b'{"error":{"code":"TriggerInputSchemaMismatch"}}')]
-    teams = TeamsChannel(receiver.url())
+    teams = TeamsChannel(receiver.url(), outbound=LOCAL)
 
     result = await teams.send(rendered("teams"))
     await teams.aclose()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.support import local_outbound
 from watchkeeper.alert.model import fingerprint as label_fingerprint
 from watchkeeper.clock import ManualClock
 from watchkeeper.notify.webhook import (
@@ -18,6 +19,8 @@ from watchkeeper.notify.webhook import (
 
 from .conftest import HttpReceiver, rendered
 
+LOCAL = local_outbound()
+
 pytestmark = pytest.mark.anyio
 
 SECRET = "whsec-0123456789"
@@ -27,7 +30,11 @@ NOW = 1_700_000_000.0
 async def test_signed_json_reaches_the_receiver(receiver: HttpReceiver) -> None:
     clock = ManualClock(NOW)
     hook = WebhookChannel(
-        receiver.url(), secret=SECRET, headers={"Authorization": "Bearer t0k"}, clock=clock
+        receiver.url(),
+        secret=SECRET,
+        headers={"Authorization": "Bearer t0k"},
+        clock=clock,
+        outbound=LOCAL,
     )
 
     result = await hook.send(rendered("webhook"))
@@ -56,7 +63,7 @@ async def test_signed_json_reaches_the_receiver(receiver: HttpReceiver) -> None:
 async def test_signature_rejects_tampering_wrong_secret_and_replay(
     receiver: HttpReceiver,
 ) -> None:
-    hook = WebhookChannel(receiver.url(), secret=SECRET, clock=ManualClock(NOW))
+    hook = WebhookChannel(receiver.url(), secret=SECRET, clock=ManualClock(NOW), outbound=LOCAL)
     await hook.send(rendered("webhook"))
     await hook.aclose()
     request = receiver.requests[0]
@@ -72,7 +79,7 @@ async def test_signature_rejects_tampering_wrong_secret_and_replay(
 
 
 async def test_unsigned_when_no_secret(receiver: HttpReceiver) -> None:
-    hook = WebhookChannel(receiver.url())
+    hook = WebhookChannel(receiver.url(), outbound=LOCAL)
 
     await hook.send(rendered("webhook"))
     await hook.aclose()
@@ -99,7 +106,7 @@ async def test_alertmanager_compatible_body(receiver: HttpReceiver) -> None:
     message = rendered(
         "webhook", variables={"alerts": [firing, resolved], "external_url": "http://wk:8000"}
     )
-    hook = WebhookChannel(receiver.url(), alertmanager_format=True, name="ops-hook")
+    hook = WebhookChannel(receiver.url(), alertmanager_format=True, name="ops-hook", outbound=LOCAL)
 
     await hook.send(message)
     await hook.aclose()
@@ -124,7 +131,7 @@ async def test_alertmanager_compatible_body(receiver: HttpReceiver) -> None:
 
 async def test_alertmanager_max_alerts_truncates(receiver: HttpReceiver) -> None:
     alerts = [{"name": "A", "labels": {"i": str(i)}} for i in range(5)]
-    hook = WebhookChannel(receiver.url(), alertmanager_format=True, max_alerts=2)
+    hook = WebhookChannel(receiver.url(), alertmanager_format=True, max_alerts=2, outbound=LOCAL)
 
     await hook.send(rendered("webhook", variables={"alerts": alerts}))
     await hook.aclose()

@@ -37,6 +37,7 @@ from .base import (
 from .config import channel_from_config
 from .default_templates import DEFAULT_TEMPLATES
 from .http import HttpClient, OwnedClient
+from .outbound import OutboundPolicy
 from .templates import NotificationTemplate, TemplateRenderError, render
 
 if TYPE_CHECKING:  # delivery imports this module
@@ -293,18 +294,23 @@ def initialize_notification_service(
     client: HttpClient | None = None,
     clock: Clock | None = None,
     outbox: OutboxTarget | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> NotificationService:
     """A service with one channel per config entry (`{"slack": {...}, "email": {...}}`).
 
     `channels` adds ready-made channels (e.g. the WebSocket broadcaster); HTTP channels share
-    `client`, or one session the service makes on first use and closes in `aclose`.
+    `client` (a guarded session), or one the service makes on first use and closes in
+    `aclose`. `outbound` lists the non-public destinations allowed (`OutboundPolicy.parse(
+    ["10.0.0.0/8"])`); without it only public addresses are reached.
     Raises pydantic.ValidationError for an invalid channel config.
     """
     owned: OwnedClient | None = None
     if client is None:
-        client = owned = OwnedClient(None)
+        client = owned = OwnedClient(None, outbound)
     built: dict[NotificationChannel, Channel] = {
-        NotificationChannel(kind): channel_from_config(kind, cfg, client=client, clock=clock)
+        NotificationChannel(kind): channel_from_config(
+            kind, cfg, client=client, clock=clock, outbound=outbound
+        )
         for kind, cfg in config.items()
     }
     built.update(channels or {})

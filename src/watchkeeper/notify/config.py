@@ -7,9 +7,11 @@ must never echo back. `CHANNEL_TYPES` is the explicit registry (no discovery by 
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -19,12 +21,14 @@ from .base import Channel, NotificationChannel
 from .crypto import SecretBox, decrypt_fields, encrypt_fields
 from .email import EmailChannel
 from .http import HttpClient
+from .outbound import OutboundPolicy
 from .slack import SlackChannel
 from .sms import SmsChannel
 from .teams import TeamsChannel
 from .webhook import WebhookChannel
 
 _SECRET: dict[str, Any] = {"secret": True, "writeOnly": True}
+CA_PEM_LIMIT = 65536  # characters of an inline CA bundle: dozens of certificates
 
 
 def _http_url(value: str) -> str:
@@ -48,7 +52,27 @@ class EmailConfig(_ChannelConfig):
     from_address: str = "watchkeeper@localhost"
     to: list[str] = Field(default_factory=list, description="used when a request names none")
     validate_certs: bool = True
-    ca_file: str | None = Field(None, description="extra CA bundle, e.g. a private relay's")
+    ca_file: str | None = Field(
+        None, description="extra CA bundle file on the server; operator configuration only"
+    )
+    ca_pem: str | None = Field(
+        None,
+        max_length=CA_PEM_LIMIT,
+        description="extra CA certificates as inline PEM, e.g. a private relay's",
+    )
+
+    @field_validator("ca_pem")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "-----BEGIN CERTIFICATE-----" not in value:
+            raise ValueError("must be PEM certificates (-----BEGIN CERTIFICATE-----)")
+        try:
+            ssl.create_default_context().load_verify_locations(cadata=value)
+        except (ssl.SSLError, ValueError):
+            raise ValueError("is not a valid PEM certificate bundle") from None
+        return value
 
 
 class SlackConfig(_ChannelConfig):
@@ -102,7 +126,9 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def _email(c: EmailConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
+def _email(
+    c: EmailConfig, client: HttpClient | None, clock: Clock | None, outbound: OutboundPolicy | None
+) -> Channel:
     return EmailChannel(
         host=c.host,
         port=c.port,
@@ -114,23 +140,29 @@ def _email(c: EmailConfig, client: HttpClient | None, clock: Clock | None) -> Ch
         timeout=c.timeout,
         validate_certs=c.validate_certs,
         ca_file=c.ca_file,
+        ca_pem=c.ca_pem,
         clock=clock,
+        outbound=outbound,
     )
 
 
-def _slack(c: SlackConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
-    return SlackChannel(
-        c.webhook_url.get_secret_value(), timeout=c.timeout, client=client, clock=clock
-    )
+def _slack(
+    c: SlackConfig, client: HttpClient | None, clock: Clock | None, outbound: OutboundPolicy | None
+) -> Channel:
+    url = c.webhook_url.get_secret_value()
+    return SlackChannel(url, timeout=c.timeout, client=client, clock=clock, outbound=outbound)
 
 
-def _teams(c: TeamsConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
-    return TeamsChannel(
-        c.webhook_url.get_secret_value(), timeout=c.timeout, client=client, clock=clock
-    )
+def _teams(
+    c: TeamsConfig, client: HttpClient | None, clock: Clock | None, outbound: OutboundPolicy | None
+) -> Channel:
+    url = c.webhook_url.get_secret_value()
+    return TeamsChannel(url, timeout=c.timeout, client=client, clock=clock, outbound=outbound)
 
 
-def _sms(c: SmsConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
+def _sms(
+    c: SmsConfig, client: HttpClient | None, clock: Clock | None, outbound: OutboundPolicy | None
+) -> Channel:
     return SmsChannel(
         account_sid=c.account_sid,
         auth_token=c.auth_token.get_secret_value(),
@@ -141,10 +173,16 @@ def _sms(c: SmsConfig, client: HttpClient | None, clock: Clock | None) -> Channe
         timeout=c.timeout,
         client=client,
         clock=clock,
+        outbound=outbound,
     )
 
 
-def _webhook(c: WebhookConfig, client: HttpClient | None, clock: Clock | None) -> Channel:
+def _webhook(
+    c: WebhookConfig,
+    client: HttpClient | None,
+    clock: Clock | None,
+    outbound: OutboundPolicy | None,
+) -> Channel:
     return WebhookChannel(
         c.url,
         secret=_secret(c.secret),
@@ -154,6 +192,7 @@ def _webhook(c: WebhookConfig, client: HttpClient | None, clock: Clock | None) -
         timeout=c.timeout,
         client=client,
         clock=clock,
+        outbound=outbound,
     )
 
 
@@ -162,7 +201,7 @@ class ChannelType:
     """A registered channel kind: its config schema and how to build it from a valid config."""
 
     config: type[_ChannelConfig]
-    build: Callable[[Any, HttpClient | None, Clock | None], Channel]
+    build: Callable[[Any, HttpClient | None, Clock | None, OutboundPolicy | None], Channel]
 
 
 CHANNEL_TYPES: dict[NotificationChannel, ChannelType] = {
@@ -201,10 +240,72 @@ def channel_from_config(
     *,
     client: HttpClient | None = None,
     clock: Clock | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> Channel:
-    """A ready Channel from a plain (decrypted) config; raises pydantic.ValidationError."""
+    """A ready Channel from a plain (decrypted) config; raises pydantic.ValidationError.
+
+    `outbound` guards the channel's connections when it makes its own (no `client`, or
+    email); without one only public addresses are reached.
+    """
     kind = _registered(channel_type)
-    return kind.build(kind.config.model_validate(dict(config)), client, clock)
+    return kind.build(kind.config.model_validate(dict(config)), client, clock, outbound)
+
+
+_DESTINATION_FIELD = {
+    NotificationChannel.WEBHOOK: "url",
+    NotificationChannel.SLACK: "webhook_url",
+    NotificationChannel.TEAMS: "webhook_url",
+    NotificationChannel.SMS: "base_url",
+}
+SMS_DEFAULT_BASE_URL = "https://api.twilio.com"
+
+
+def _url_of(kind: NotificationChannel, config: Mapping[str, Any]) -> str:
+    field = _DESTINATION_FIELD.get(kind)
+    default = SMS_DEFAULT_BASE_URL if kind is NotificationChannel.SMS else ""
+    return str(config.get(field) or default) if field else ""
+
+
+def destination(channel_type: NotificationChannel | str, config: Mapping[str, Any]) -> str:
+    """Where a config sends (scheme, host and port, as one string), for binding stored secrets
+    to it: `https://[hooks.example]:443`, `smtp+starttls://[relay.example]:587`. For email the
+    certificate check belongs to it too: turning it off, or trusting another CA, would hand
+    the password to whoever answers on the path."""
+    kind = NotificationChannel(channel_type)
+    if kind is NotificationChannel.EMAIL:
+        security = config.get("security") or "starttls"
+        host = str(config.get("host") or "").strip().rstrip(".").lower()
+        verify = config.get("validate_certs") is not False
+        trust = (config.get("ca_pem") or "").strip()
+        return f"smtp+{security}://[{host}]:{config.get('port') or 587}#{verify}/{trust}"
+    url = _url_of(kind, config)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return url
+    return f"{parts.scheme}://[{(parts.hostname or '').rstrip('.')}]:{port}"
+
+
+def destination_host(channel_type: NotificationChannel | str, config: Mapping[str, Any]) -> str:
+    """The host a config connects to, as written (for the save-time literal check)."""
+    kind = NotificationChannel(channel_type)
+    if kind is NotificationChannel.EMAIL:
+        return str(config.get("host") or "")
+    try:
+        return urlsplit(_url_of(kind, config)).hostname or ""
+    except ValueError:
+        return ""
+
+
+def tenant_config_problem(
+    channel_type: NotificationChannel | str, config: Mapping[str, Any]
+) -> str | None:
+    """What a tenant may not set that the operator may: a server file path (`ca_file`)
+    would let a tenant probe which files exist from the error text."""
+    if NotificationChannel(channel_type) is NotificationChannel.EMAIL and config.get("ca_file"):
+        return "ca_file names a server file, which a tenant may not do; give ca_pem (inline PEM)"
+    return None
 
 
 def encrypt_channel_config(

@@ -47,8 +47,9 @@ from .base import (
     NotificationPriority,
     RenderedMessage,
 )
-from .config import channel_from_config
+from .config import channel_from_config, tenant_config_problem
 from .http import new_session
+from .outbound import OutboundPolicy, excerpt
 from .outbox import OutboxMessage, enqueue
 from .receivers import ReceiverStore
 from .template_store import load_template
@@ -216,7 +217,10 @@ class DeliveryWorker(PeriodicWorker):
         client: aiohttp.ClientSession | None = None,
         rng: random.Random | None = None,
         name: str = "notify-delivery",
+        outbound: OutboundPolicy | None = None,
     ) -> None:
+        """`outbound` is the guard on every destination (default: `security.outbound_allow`
+        of the receivers' settings); a given `client` must be a guarded session too."""
         super().__init__(clock, settings.poll_interval_seconds)
         self.name = name
         self.sessions = sessions
@@ -224,6 +228,7 @@ class DeliveryWorker(PeriodicWorker):
         self.receivers = receivers
         self.templates: TemplateSource = templates or load_template
         self.extra_channels = dict(extra_channels or {})
+        self.outbound = outbound or OutboundPolicy.from_settings(receivers.settings.security)
         self._client = client
         self._owns_client = client is None
         self._rng = rng or random.Random()
@@ -239,7 +244,7 @@ class DeliveryWorker(PeriodicWorker):
         event loop by `_session` (a session binds to the running loop, `_prepare` runs in a
         thread), with room for every concurrent send."""
         if self._client is None:
-            self._client = new_session(limit=self.settings.concurrency * 2)
+            self._client = new_session(self.outbound, limit=self.settings.concurrency * 2)
         return self._client
 
     @contextlib.asynccontextmanager
@@ -520,13 +525,23 @@ class DeliveryWorker(PeriodicWorker):
                 raise LookupError(
                     f"receiver {claim.receiver!r} has no {kind.value} integration #{index}"
                 )
-            config = integrations[index].config
+            integration = integrations[index]
         else:
             found = self.receivers.channel_default(db, kind)
             if found is None:
                 raise LookupError(f"no default {kind.value} configuration for direct messages")
-            config = found
-        return channel_from_config(kind, config, client=self.client, clock=self.clock)
+            integration = found
+        config = integration.config
+        if integration.operator:  # the operator's own relay (EMAIL_SMTP_*), maybe on localhost
+            outbound = OutboundPolicy.everywhere()
+        else:
+            outbound = self.outbound
+            problem = tenant_config_problem(kind, config)  # a row stored before the rule
+            if problem is not None:
+                raise ValueError(problem)
+        return channel_from_config(
+            kind, config, client=self.client, clock=self.clock, outbound=outbound
+        )
 
     # -- send, record --------------------------------------------------------------------
 
@@ -536,7 +551,7 @@ class DeliveryWorker(PeriodicWorker):
             result = await job.channel.send(job.message)
         except Exception as exc:  # a channel must classify, but a bug must not kill the batch
             log.exception("notification_channel_raised", channel=claim.channel)
-            result = DeliveryResult.retry(claim.channel, f"{type(exc).__name__}: {exc}")
+            result = DeliveryResult.retry(claim.channel, excerpt(f"{type(exc).__name__}: {exc}"))
         if result.delivered:
             ATTEMPTS.labels(claim.channel, "delivered").inc()
             now = self.clock.now()

@@ -1,8 +1,10 @@
 """One HTTP POST for the webhook-style channels, with its outcome classified for retry.
 
 5xx, 408, 429, timeouts and connection errors are retryable; every other 4xx is permanent
-(the same request will be refused again). The response text goes into the reason, cut short,
-and the target URL is never echoed: for Slack and Teams the URL itself is the secret.
+(the same request will be refused again), and so is a destination the outbound guard refuses.
+The reason keeps the status line and a short printable excerpt of the reply (a tenant reads
+it back), and the target URL is never echoed: for Slack and Teams the URL itself is the secret.
+Every session here is the guarded one of `outbound.new_session`.
 """
 
 from __future__ import annotations
@@ -19,19 +21,21 @@ from yarl import URL
 
 from watchkeeper.clock import Clock, SystemClock
 
+from . import outbound
 from .base import DeliveryResult, RenderedMessage
+from .outbound import OutboundPolicy, OutboundRefused, excerpt
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})
-REASON_LIMIT = 300
+BODY_READ_LIMIT = 4096  # bytes of a reply read for its excerpt; a longer one is cut off
 CONNECTION_LIMIT = 100  # aiohttp's own default, stated: one process's outgoing connections
 
 
-def new_session(limit: int = CONNECTION_LIMIT) -> aiohttp.ClientSession:
-    """A session for notification POSTs; must be called inside the running event loop.
-
-    `trust_env` keeps what httpx did by default: HTTP(S)_PROXY/NO_PROXY are honoured.
-    """
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit), trust_env=True)
+def new_session(
+    policy: OutboundPolicy | None = None, limit: int = CONNECTION_LIMIT
+) -> aiohttp.ClientSession:
+    """A guarded session for notification POSTs (`outbound.new_session`); must be called
+    inside the running event loop. Without a policy only public addresses are reached."""
+    return outbound.new_session(policy or OutboundPolicy(), limit=limit)
 
 
 class OwnedClient:
@@ -43,8 +47,9 @@ class OwnedClient:
     owner: that is how the channels of one service share a session made on first use.
     """
 
-    def __init__(self, client: HttpClient | None) -> None:
+    def __init__(self, client: HttpClient | None, policy: OutboundPolicy | None = None) -> None:
         self._client = client
+        self._policy = policy
         self._owned: aiohttp.ClientSession | None = None
 
     def get(self) -> aiohttp.ClientSession:
@@ -53,7 +58,7 @@ class OwnedClient:
         if self._client is not None:
             return self._client
         if self._owned is None or self._owned.closed:
-            self._owned = new_session()
+            self._owned = new_session(self._policy)
         return self._owned
 
     async def aclose(self) -> None:
@@ -108,7 +113,10 @@ async def post(
 
     Redirects are not followed: a 3xx is a permanent failure, as a webhook that moved must be
     reconfigured (and following it would resend the body, and any auth, somewhere else).
+    `client` must be a guarded session (`outbound.new_session`): a tenant chose the URL.
     """
+    if not outbound.is_guarded(client):
+        raise TypeError("tenant destinations are reached only through outbound.new_session")
     undelivered = (recipient,) if recipient else ()
     kwargs: dict[str, Any] = {
         "headers": dict(headers or {}),
@@ -124,24 +132,26 @@ async def post(
     try:
         async with client.post(url, **kwargs) as response:
             status = response.status
-            # Read to the end even on success, so the connection goes back to the pool.
-            body = await response.read()
+            body = await _read_some(response)
             retry_after = response.headers.get("Retry-After")
             charset = response.charset or "utf-8"
+    except OutboundRefused as exc:
+        return DeliveryResult.fail(channel, str(exc), undelivered=undelivered)
     except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError) as exc:
         return DeliveryResult.fail(channel, f"invalid URL: {type(exc).__name__}")
     except TimeoutError as exc:  # asyncio.TimeoutError and aiohttp's ServerTimeoutError
         reason = f"timed out after {timeout:g} s ({type(exc).__name__})"
         return DeliveryResult.retry(channel, reason, undelivered=undelivered)
     except aiohttp.ClientResponseError as exc:  # a malformed response; its str names the URL
-        reason = _redact(f"{type(exc).__name__}: {exc.message}", url)
+        reason = excerpt(_redact(f"{type(exc).__name__}: {exc.message}", url))
         return DeliveryResult.retry(channel, reason, undelivered=undelivered)
     except (aiohttp.ClientError, OSError) as exc:  # connection refused, reset, DNS, TLS
-        reason = _redact(f"{type(exc).__name__}: {exc}", url)
+        reason = excerpt(_redact(f"{type(exc).__name__}: {exc}", url))
         return DeliveryResult.retry(channel, reason, undelivered=undelivered)
     if 200 <= status < 300:
         return DeliveryResult.ok(channel, status)
-    reason = _redact(f"HTTP {status}: {_decode(body, charset)[:REASON_LIMIT]}", url)
+    text = excerpt(_redact(_decode(body, charset), url))
+    reason = f"HTTP {status}: {text}" if text else f"HTTP {status}"
     if is_retryable_status(status):
         return DeliveryResult.retry(
             channel,
@@ -151,6 +161,20 @@ async def post(
             undelivered=undelivered,
         )
     return DeliveryResult.fail(channel, reason, status_code=status, undelivered=undelivered)
+
+
+async def _read_some(response: aiohttp.ClientResponse) -> bytes:
+    """The reply's first `BODY_READ_LIMIT` bytes; a short reply is read to its end, so the
+    connection goes back to the pool, a longer one's connection is closed instead."""
+    body = b""
+    while len(body) < BODY_READ_LIMIT:
+        chunk = await response.content.read(BODY_READ_LIMIT - len(body))
+        if not chunk:
+            return body
+        body += chunk
+    if not response.content.at_eof():
+        response.close()
+    return body
 
 
 def _decode(body: bytes, charset: str) -> str:
@@ -186,10 +210,11 @@ class JsonPostChannel(abc.ABC):
         client: HttpClient | None = None,
         clock: Clock | None = None,
         name: str | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self._url = webhook_url
         self._timeout = timeout
-        self._client = OwnedClient(client)
+        self._client = OwnedClient(client, outbound)
         self._clock = clock or SystemClock()
         self._name = name or self.default_name
 

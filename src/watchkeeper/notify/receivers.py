@@ -2,8 +2,12 @@
 
 Configs are validated by their channel's schema and stored with secret fields encrypted
 (`crypto.SecretBox`, key from ENCRYPTION_KEY); what the API returns has them redacted.
-A tenant without a receiver named "default" gets one built from the process settings
-(SLACK_WEBHOOK_URL, EMAIL_SMTP_*), so routes to "default" work on a fresh install.
+The operator's tenant (`security.global_channels_tenant`, "default": the one `init` makes)
+without a receiver named "default" gets one built from the process settings
+(SLACK_WEBHOOK_URL, EMAIL_SMTP_*), so routes to "default" work on a fresh install; every
+other tenant's implicit "default" is empty, so no tenant sends through the operator's
+credentials. A kept secret stays bound to its destination: a PUT that sends the redaction
+mark back must leave the scheme, host and port unchanged (as Grafana's contact points do).
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from watchkeeper.config import Settings
-from watchkeeper.db.tables import NotificationReceiver
+from watchkeeper.db.tables import NotificationReceiver, Tenant
 from watchkeeper.tenancy.scope import tenant_of
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
 
@@ -28,11 +33,15 @@ from .base import NotificationChannel
 from .config import (
     CHANNEL_TYPES,
     decrypt_channel_config,
+    destination,
+    destination_host,
     encrypt_channel_config,
     secret_fields,
+    tenant_config_problem,
     validate_config,
 )
 from .crypto import SecretBox
+from .outbound import OutboundPolicy
 
 DEFAULT_RECEIVER = "default"
 REDACTED = "<secret>"
@@ -45,6 +54,9 @@ class Integration:
 
     type: NotificationChannel
     config: dict[str, Any]
+    operator: bool = False
+    """Built from the operator's settings (the implicit default), not by a tenant: its
+    destination is the operator's, so the outbound guard does not apply to it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,7 @@ class ReceiverStore:
     def __init__(self, settings: Settings, box: SecretBox | None) -> None:
         self.settings = settings
         self.box = box
+        self.outbound = OutboundPolicy.from_settings(settings.security)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReceiverStore:
@@ -102,6 +115,12 @@ class ReceiverStore:
             config = item.get("config") or {}
             if not isinstance(config, Mapping):
                 raise ReceiverConfigError(f"integrations[{index}].config must be an object")
+            problem = tenant_config_problem(kind, config)
+            if problem is None:
+                host = destination_host(kind, config)
+                problem = self.outbound.host_refusal(host) if host else None
+            if problem is not None:
+                raise ReceiverConfigError(f"integrations[{index}] ({kind}): {problem}")
             if secret_fields(kind) & {k for k, v in config.items() if v is not None}:
                 if self.box is None:
                     raise ReceiverConfigError(
@@ -128,14 +147,14 @@ class ReceiverStore:
         rows = db.scalars(select(NotificationReceiver).order_by(NotificationReceiver.name))
         found = [self._from_row(db, r) for r in rows]
         if not any(r.name == DEFAULT_RECEIVER for r in found):
-            found.insert(0, self.implicit_default())
+            found.insert(0, self.implicit_default(db))
         return found
 
     def get(self, db: Session, name: str) -> Receiver:
         row = self._row(db, name)
         if row is None:
             if name == DEFAULT_RECEIVER:
-                return self.implicit_default()
+                return self.implicit_default(db)
             raise NotFoundError(f"receiver {name!r} not found")
         return self._from_row(db, row)
 
@@ -158,7 +177,8 @@ class ReceiverStore:
     def replace(
         self, db: Session, name: str, integrations: Sequence[Mapping[str, Any]], now: datetime
     ) -> Receiver:
-        """Create or replace; a secret sent back as the redaction mark keeps its stored value."""
+        """Create or replace; a secret sent back as the redaction mark keeps its stored value,
+        provided the integration still sends to the same scheme, host and port."""
         row = self._row(db, name)
         tenant_id = _tenant(db)
         if row is None:
@@ -169,9 +189,7 @@ class ReceiverStore:
             config = dict(item.get("config") or {})
             kind = str(item.get("type", ""))
             if index < len(old) and old[index].type.value == kind:
-                for field in secret_fields(kind):
-                    if config.get(field) == REDACTED:
-                        config[field] = old[index].config.get(field)
+                config = _keep_secrets(index, old[index], config)
             merged.append({"type": kind, "config": config})
         row.integrations = self._validate(tenant_id, name, merged)
         row.updated_at = now
@@ -184,20 +202,28 @@ class ReceiverStore:
             raise NotFoundError(f"receiver {name!r} not found")
         db.delete(row)
 
-    def implicit_default(self) -> Receiver:
+    def implicit_default(self, db: Session) -> Receiver:
+        """The settings' channels for the operator's tenant; nothing for any other tenant."""
+        operator = self.settings.security.global_channels_tenant
+        tenant_id = tenant_of(db)
+        name = db.scalar(select(Tenant.name).where(Tenant.id == tenant_id)) if tenant_id else None
+        if operator is None or name != operator:
+            return Receiver(DEFAULT_RECEIVER, (), implicit=True)
         configs = channel_configs_from_settings(self.settings)
         return Receiver(
             DEFAULT_RECEIVER,
-            tuple(Integration(NotificationChannel(k), v) for k, v in configs.items()),
+            tuple(
+                Integration(NotificationChannel(k), v, operator=True) for k, v in configs.items()
+            ),
             implicit=True,
         )
 
-    def channel_default(self, db: Session, kind: NotificationChannel) -> dict[str, Any] | None:
-        """The tenant's config for direct messages on `kind`: the first such integration of
-        its "default" receiver."""
+    def channel_default(self, db: Session, kind: NotificationChannel) -> Integration | None:
+        """The tenant's integration for direct messages on `kind`: the first such integration
+        of its "default" receiver."""
         for integration in self.get(db, DEFAULT_RECEIVER).integrations:
             if integration.type is kind:
-                return integration.config
+                return integration
         return None
 
     @staticmethod
@@ -226,6 +252,40 @@ def _tenant(db: Session) -> str:
     return tenant_id
 
 
+def _secret_keys(kind: NotificationChannel, config: Mapping[str, Any]) -> set[str]:
+    """The config's secret fields, and a webhook URL that carries credentials or a token
+    (userinfo or a query string): those are redacted on read and kept only unchanged."""
+    keys = set(secret_fields(kind))
+    url = config.get("url")
+    if kind is NotificationChannel.WEBHOOK and isinstance(url, str) and _carries_token(url):
+        keys.add("url")
+    return keys
+
+
+def _carries_token(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return True
+    return bool(parts.query or parts.username or parts.password or "@" in parts.netloc)
+
+
+def _keep_secrets(index: int, old: Integration, config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with each field sent back as the mark replaced by its stored value; refused
+    (naming the fields) when the destination differs from the stored one, since keeping the
+    secrets would send them to wherever the editor now points."""
+    kept = sorted(k for k in _secret_keys(old.type, old.config) if config.get(k) == REDACTED)
+    if not kept:
+        return config
+    merged = {**config, **{k: old.config.get(k) for k in kept}}
+    if destination(old.type, merged) != destination(old.type, old.config):
+        raise ReceiverConfigError(
+            f"integrations[{index}] ({old.type.value}): the destination changed, so the stored "
+            f"{', '.join(kept)} cannot be kept; enter {'it' if len(kept) == 1 else 'them'} again"
+        )
+    return merged
+
+
 def redacted(receiver: Receiver) -> dict[str, Any]:
     """The receiver as the API shows it: every secret field replaced by the mark."""
     return {
@@ -235,7 +295,7 @@ def redacted(receiver: Receiver) -> dict[str, Any]:
             {
                 "type": i.type.value,
                 "config": {
-                    k: (REDACTED if k in secret_fields(i.type) and v is not None else v)
+                    k: (REDACTED if k in _secret_keys(i.type, i.config) and v is not None else v)
                     for k, v in i.config.items()
                 },
             }

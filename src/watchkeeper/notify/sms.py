@@ -15,6 +15,7 @@ from watchkeeper.clock import Clock, SystemClock
 
 from .base import DeliveryResult, RenderedMessage
 from .http import HttpClient, OwnedClient, post
+from .outbound import OutboundPolicy
 
 BODY_LIMIT = 1600  # Twilio's maximum message length (10 concatenated segments)
 
@@ -35,6 +36,7 @@ class SmsChannel:
         client: HttpClient | None = None,
         clock: Clock | None = None,
         name: str = "sms",
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not (from_number or messaging_service_sid):
             raise ValueError("an SMS channel needs from_number or messaging_service_sid")
@@ -48,7 +50,7 @@ class SmsChannel:
             "/Messages.json"
         )
         self._timeout = timeout
-        self._client = OwnedClient(client)
+        self._client = OwnedClient(client, outbound)
         self._clock = clock or SystemClock()
         self._name = name
 

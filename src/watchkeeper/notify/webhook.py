@@ -26,6 +26,7 @@ from watchkeeper.clock import Clock, SystemClock
 
 from .base import DeliveryResult, RenderedMessage
 from .http import HttpClient, OwnedClient, post
+from .outbound import OutboundPolicy
 
 SIGNATURE_HEADER = "X-Watchkeeper-Signature"
 TIMESTAMP_HEADER = "X-Watchkeeper-Timestamp"
@@ -159,6 +160,7 @@ class WebhookChannel:
         client: HttpClient | None = None,
         clock: Clock | None = None,
         name: str = "webhook",
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self._url = url
         self._secret = secret.encode() if secret else None
@@ -166,7 +168,7 @@ class WebhookChannel:
         self._max_alerts = max_alerts
         self._headers = dict(headers or {})
         self._timeout = timeout
-        self._client = OwnedClient(client)
+        self._client = OwnedClient(client, outbound)
         self._clock = clock or SystemClock()
         self._name = name
 

@@ -101,11 +101,14 @@ def test_receiver(
     name: str, context: Context, db: TenantDB, body: ReceiverTest | None = None
 ) -> NotificationPublic:
     """Queue a test message to every integration; follow it at /api/v1/notifications."""
-    row = queue_test_message(
-        db,
-        _store(context),
-        name,
-        context.clock.now(),
-        recipients=body.recipients if body else (),
-    )
+    try:
+        row = queue_test_message(
+            db,
+            _store(context),
+            name,
+            context.clock.now(),
+            recipients=body.recipients if body else (),
+        )
+    except ValueError as exc:  # no integrations (another tenant's empty implicit default)
+        raise ApiError(409, str(exc), code="receiver_empty") from None
     return NotificationPublic.model_validate(row, from_attributes=True)
