@@ -11,6 +11,7 @@ import anyio
 import structlog
 from sqlalchemy import Engine as DbEngine
 
+from watchkeeper import template_sandbox
 from watchkeeper.audit import AuditLog
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
@@ -251,6 +252,7 @@ def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
         clock=context.clock,
         flap=FlapPolicy(alerting.flap_max_changes, alerting.flap_window_seconds),
         external_url=server.public_url or f"http://{server.host}:{server.port}",
+        budget_seconds=settings.security.rule_group_evaluation_seconds,
     )
     return RuleEvaluationWorker(
         evaluator=evaluator,
@@ -260,6 +262,7 @@ def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
         rule_files=settings.rule_files,
         default_interval=alerting.evaluation_interval_seconds,
         base_path=context.config_file.parent if context.config_file else None,
+        tenant_pass_seconds=settings.security.rule_tenant_pass_seconds,
     )
 
 
@@ -334,6 +337,8 @@ def build_context(
     from watchkeeper.detect.training import Trainer
 
     clock = clock or SystemClock()
+    # Every template renders under these (template_sandbox.py): rules, notifications, previews.
+    template_sandbox.configure(template_sandbox.limits_from(settings.security))
     engine = build_engine(settings)
     watch_pool(engine.pool)
     sessions = SessionFactory(engine)
