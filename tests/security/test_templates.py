@@ -36,7 +36,7 @@ PREVIEW_BOMBS = [
     "{{ '{:>50000000}'.format(1) | length }}",
     "{{ ('x' * 100000) | replace('x', 'y' * 1000) | length }}",
     "{{ (7 ** 1000000) > 1 }}",
-    "{% macro m(n) %}{% if n < 30 %}{{ m(n + 1) }}{{ m(n + 1) }}{% endif %}{% endmacro %}{{ m(0) }}",
+    "{% macro m(n) %}{% if n < 19 %}{{ m(n + 1) }}{{ m(n + 1) }}{% endif %}{% endmacro %}{{ m(0) }}",
     "{{ 'y' * 3000000 }}",
 ]
 
