@@ -365,19 +365,16 @@ def _bounded_concat(value: Any) -> Any:
     return value
 
 
-class _Instrument:
-    """Rewrites the parsed template so loops and `~` go through the budget."""
-
-    @staticmethod
-    def tree(template: nodes.Template) -> nodes.Template:
-        for loop in template.find_all(nodes.For):
-            loop.iter = _env_call("bounded_iter", loop.iter)
-        for concat in list(template.find_all(nodes.Concat)):
-            _replace_child(template, concat, _env_call("bounded_concat", concat))
-        return template
+def _instrument(template: nodes.Template) -> nodes.Template:
+    """Rewrite the parsed template so every loop and `~` goes through the budget."""
+    for loop in template.find_all(nodes.For):
+        loop.iter = _env_call("bounded_iter", loop.iter)
+    for concat in list(template.find_all(nodes.Concat)):
+        _replace_child(template, concat, _env_call("bounded_concat", concat))
+    return template
 
 
-def _env_call(name: str, arg: nodes.Expr) -> nodes.Call:
+def _env_call(name: str, arg: nodes.Node) -> nodes.Call:
     call = nodes.Call(nodes.EnvironmentAttribute(name), [arg], [], None, None)
     call.set_lineno(arg.lineno)
     return call
@@ -428,7 +425,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         # The one place every template (from_string, parse) passes on its way to code.
-        return _Instrument.tree(super()._parse(source, name, filename))
+        return _instrument(super()._parse(source, name, filename))
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget = _budget()
@@ -488,8 +485,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             if is_map:
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one argument")
-                args, kwargs = (), args[0]
-            result = kind(formatter.vformat(owner, args, kwargs))
+                result = kind(formatter.vformat(owner, (), args[0]))
+            else:
+                result = kind(formatter.vformat(owner, args, kwargs))
             _check_result(result, _budget())
             return result
 

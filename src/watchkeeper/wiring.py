@@ -128,6 +128,8 @@ def build_workers(context: AppContext) -> list[Worker]:
     from watchkeeper.ingest.scrape import ScrapeWorker, jobs_from_settings
 
     settings, clock = context.settings, context.clock
+    # Also here: a run-time config change rebuilds the workers with the new limits.
+    template_sandbox.configure(template_sandbox.limits_from(settings.security))
     workers: list[Worker] = [
         TokenCleanup(clock, context.sessions),
         OutboxPruner(

@@ -41,9 +41,7 @@ PREVIEW_BOMBS = [
 ]
 
 
-def test_preview_bombs_answer_422_naming_the_limit_quickly(
-    env: Env, acme: TenantFixture
-) -> None:
+def test_preview_bombs_answer_422_naming_the_limit_quickly(env: Env, acme: TenantFixture) -> None:
     answers: list[tuple[int, str, float]] = []
     for bomb in PREVIEW_BOMBS:
         started = time.monotonic()
