@@ -45,6 +45,7 @@ from jinja2.sandbox import (
     SandboxedFormatter,
 )
 from jinja2.utils import generate_lorem_ipsum
+from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 MAX_INT_BITS = 16_384
@@ -82,11 +83,52 @@ class Deadline:
 class _Budget:
     """What the running render may still spend; found through a context variable."""
 
-    __slots__ = ("deadline", "limits")
+    __slots__ = ("deadline", "limits", "weights")
 
     def __init__(self, limits: RenderLimits, deadline: Deadline) -> None:
         self.limits = limits
         self.deadline = deadline
+        # id -> (the object, kept alive so the id stays its own; its weight): containers are
+        # immutable inside the sandbox, so one walk per object and render is enough.
+        self.weights: dict[int, tuple[Any, int]] = {}
+
+    def weight(self, value: Any) -> int:
+        """A nested value's size: items at every level plus string lengths, counted up to
+        just past `value_size` (a list of 10**5 references to one 10**5-item list is 10**10,
+        though `len()` says 10**5: printing, joining or sorting it would take that long)."""
+        cached = self.weights.get(id(value))
+        if cached is not None and cached[0] is value:
+            return cached[1]
+        cap, total, stack = self.limits.value_size, 0, [value]
+        while stack and total <= cap:
+            item = stack.pop()
+            kind = type(item)
+            if kind is int or kind is float or kind is bool or item is None:
+                total += 1
+            elif isinstance(item, (str, bytes)):
+                total += len(item) + 1
+            elif item is not value and (known := self.weights.get(id(item))) and known[0] is item:
+                total += known[1]  # checked when it was made: shared references cost nothing
+            elif isinstance(item, (list, tuple, set, frozenset)):
+                total += len(item) + 1
+                stack.extend(item)
+            elif isinstance(item, Mapping):
+                total += len(item) + 1
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            else:
+                total += 1
+        self.remember(value, total)
+        return total
+
+    def remember(self, value: Any, weight: int) -> None:
+        if isinstance(value, _CONTAINERS):
+            self.weights[id(value)] = (value, weight)
+
+    def nested(self, value: Any, what: str) -> None:
+        """Refuse a container whose nested size is over `value_size`."""
+        if isinstance(value, _CONTAINERS):
+            self.size(self.weight(value), f"{what} (counting nested items)")
 
     def tick(self) -> None:
         if time.monotonic() > self.deadline.at:
@@ -173,6 +215,7 @@ def render(
 # -- size estimates, before the work is done ----------------------------------------------
 
 _SIZED = (str, bytes, list, tuple)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?([^a-zA-Z%]*)[a-zA-Z%]")
 _NUMBER = re.compile(r"\d+")
 
@@ -202,16 +245,22 @@ def _is_items(value: Any) -> bool:
     return isinstance(value, (list, tuple, range))
 
 
-def _check_multiply(left: Any, right: Any, budget: _Budget) -> None:
+def _check_multiply(left: Any, right: Any, budget: _Budget) -> int | None:
+    """Refuse an oversized product; returns the product's nested weight when known."""
     if isinstance(right, _SIZED) and _is_int(left):
         left, right = right, left
     if isinstance(left, _SIZED) and _is_int(right):
-        size = len(left) * max(right, 0)
-        budget.size(size, "a repeated sequence", items=_is_items(left))
+        times = max(right, 0)
+        budget.size(len(left) * times, "a repeated sequence", items=_is_items(left))
+        if _is_items(left):
+            weight = budget.weight(left) * times
+            budget.size(weight, "a repeated sequence (nested)")
+            return weight
     elif _is_int(left) and _is_int(right) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
         raise RenderBudgetError(
             "security.template_value_size", f"a product over {MAX_INT_BITS} bits"
         )
+    return None
 
 
 def _check_power(base: Any, exponent: Any) -> None:
@@ -225,6 +274,7 @@ def _check_power(base: Any, exponent: Any) -> None:
 def _check_result(value: Any, budget: _Budget) -> None:
     if isinstance(value, (*_SIZED, range)):
         budget.size(len(value), "a value", items=_is_items(value))
+    budget.nested(value, "a value")
 
 
 def _joined_size(items: list[Any], separator: str, budget: _Budget) -> None:
@@ -315,14 +365,42 @@ _GUARDS: dict[str, Callable[..., None]] = {
 }
 
 
+def _guard_sum(
+    budget: _Budget, value: Any, attribute: Any = None, start: Any = 0, **kwargs: Any
+) -> None:
+    start = kwargs.get("start", start)
+    if isinstance(start, _SIZED):  # sum(start=[]) concatenates every item
+        items = list(value) if isinstance(value, Iterable) else []
+        total = len(start) + sum(len(i) for i in items if isinstance(i, _SIZED))
+        budget.size(total, "sum()", items=True)
+
+
+_GUARDS["sum"] = _guard_sum
+
+# Filters that take containers apart without printing them; every other filter may turn its
+# arguments into text (`upper`, `tojson`, `string`, our own...), so a container argument must
+# not be bigger, nested, than `value_size` there.
+_CONTAINER_FILTERS = frozenset(
+    {
+        "attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items",
+        "join", "last", "length", "list", "map", "max", "min", "random", "reject",
+        "rejectattr", "reverse", "select", "selectattr", "slice", "sort", "sum", "unique",
+    }
+)  # fmt: skip
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     guard = _GUARDS.get(name)
+    prints = name not in _CONTAINER_FILTERS
 
     @functools.wraps(func)  # keeps `jinja_pass_arg`, so Jinja passes the same arguments
     def bounded(*args: Any, **kwargs: Any) -> Any:
         budget = _budget()
         budget.tick()
         own = _value_args(func, args)
+        if prints:
+            for arg in (*own, *kwargs.values()):
+                budget.nested(arg, f"the input of {name}()")
         if name == "join" and own:
             items = list(own[0])
             separator = own[1] if len(own) > 1 else kwargs.get("d", "")
@@ -365,13 +443,33 @@ def _bounded_concat(value: Any) -> Any:
     return value
 
 
-def _instrument(template: nodes.Template) -> nodes.Template:
-    """Rewrite the parsed template so every loop and `~` goes through the budget."""
-    for loop in template.find_all(nodes.For):
-        loop.iter = _env_call("bounded_iter", loop.iter)
-    for concat in list(template.find_all(nodes.Concat)):
-        _replace_child(template, concat, _env_call("bounded_concat", concat))
-    return template
+def _bounded_value(value: Any) -> Any:
+    """A list, tuple or dict literal, an operand of `~` or a printed value: checked nested
+    before Python turns it into text (one C call, no deadline inside)."""
+    _check_result(value, _budget())
+    return value
+
+
+class _Instrument(NodeTransformer):
+    """Rewrites a parsed template (one pass) so loops, `~` and literals go through the budget."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = _env_call("bounded_iter", node.iter)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        node.nodes = [_env_call("bounded_value", operand) for operand in node.nodes]
+        return _env_call("bounded_concat", node)
+
+    def _literal(self, node: nodes.Expr) -> nodes.Node:
+        self.generic_visit(node)
+        if getattr(node, "ctx", "load") != "load":  # `{% set a, b = ... %}` targets
+            return node
+        return _env_call("bounded_value", node)
+
+    visit_List = visit_Dict = visit_Tuple = _literal
 
 
 def _env_call(name: str, arg: nodes.Node) -> nodes.Call:
@@ -380,22 +478,11 @@ def _env_call(name: str, arg: nodes.Node) -> nodes.Call:
     return call
 
 
-def _replace_child(root: nodes.Node, old: nodes.Node, new: nodes.Node) -> None:
-    for parent in [root, *root.find_all(nodes.Node)]:
-        for field in parent.fields:
-            value = getattr(parent, field, None)
-            if value is old:
-                setattr(parent, field, new)
-                return
-            if isinstance(value, list) and any(item is old for item in value):
-                setattr(parent, field, [new if item is old else item for item in value])
-                return
-
-
 class _BoundedFormatter(SandboxedFormatter):
     def format_field(self, value: Any, format_spec: str) -> Any:
         budget = _budget()
         _check_spec_numbers(format_spec, budget)
+        budget.nested(value, "a formatted value")
         return super().format_field(value, format_spec)
 
 
@@ -403,6 +490,7 @@ class _BoundedEscapeFormatter(SandboxedEscapeFormatter):
     def format_field(self, value: Any, format_spec: str) -> Any:
         budget = _budget()
         _check_spec_numbers(format_spec, budget)
+        budget.nested(value, "a formatted value")
         return super().format_field(value, format_spec)
 
 
@@ -418,6 +506,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["lipsum"] = _lipsum
         self.bounded_iter = _bounded_iter
         self.bounded_concat = _bounded_concat
+        self.bounded_value = _bounded_value
+        self.finalize = _bounded_value  # every `{{ ... }}` before it is printed
 
     def add_filters(self, filters: Mapping[str, Callable[..., Any]]) -> None:
         """Register more filters; they tick the deadline and have their results checked."""
@@ -425,20 +515,29 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         # The one place every template (from_string, parse) passes on its way to code.
-        return _instrument(super()._parse(source, name, filename))
+        tree = _Instrument().visit(super()._parse(source, name, filename))
+        assert isinstance(tree, nodes.Template)
+        return tree
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget = _budget()
         budget.tick()
+        weight = None
         if operator == "*":
-            _check_multiply(left, right, budget)
+            weight = _check_multiply(left, right, budget)
         elif operator == "**":
             _check_power(left, right)
         elif operator == "+" and isinstance(left, _SIZED) and isinstance(right, _SIZED):
             budget.size(len(left) + len(right), "a concatenation", items=_is_items(left))
+            if _is_items(left):
+                weight = budget.weight(left) + budget.weight(right)
+                budget.size(weight, "a concatenation (nested)")
         elif operator == "%" and isinstance(left, str):
             _check_percent(left, right, budget)
+            budget.nested(right, "a formatted value")
         result = super().call_binop(context, operator, left, right)
+        if weight is not None:
+            budget.remember(result, weight)  # known without walking it
         _check_result(result, budget)
         return result
 
