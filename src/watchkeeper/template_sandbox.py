@@ -401,7 +401,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         if prints:
             for arg in (*own, *kwargs.values()):
                 budget.nested(arg, f"the input of {name}()")
-        if name == "join" and own:
+        if name == "join" and own and isinstance(own[0], Iterable):
             items = list(own[0])
             separator = own[1] if len(own) > 1 else kwargs.get("d", "")
             _joined_size(items, str(separator), budget)
