@@ -31,7 +31,7 @@ LOOP_BOMB = "{% for i in range(100000) %}{% for j in range(400) %}{% endfor %}{%
 PREVIEW_BOMBS = [
     LOOP_BOMB,
     "{{ ('a' * 10**8) | length }}",
-    "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% set ns = namespace(s='ab') %}{% for i in range(24) %}{% set ns.s = ns.s ~ ns.s %}"
     "{% endfor %}{{ ns.s | length }}",
     "{{ '{:>50000000}'.format(1) | length }}",
     "{{ ('x' * 100000) | replace('x', 'y' * 1000) | length }}",
