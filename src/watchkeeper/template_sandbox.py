@@ -250,7 +250,7 @@ def _check_multiply(left: Any, right: Any, budget: _Budget) -> int | None:
     if isinstance(right, _SIZED) and _is_int(left):
         left, right = right, left
     if isinstance(left, _SIZED) and _is_int(right):
-        times = max(right, 0)
+        times: int = max(right, 0)
         budget.size(len(left) * times, "a repeated sequence", items=_is_items(left))
         if _is_items(left):
             weight = budget.weight(left) * times
