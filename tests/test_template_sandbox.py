@@ -41,6 +41,23 @@ def run(source: str) -> str:
             "render_seconds",
         ),
         ("{% for i in range(9000) %}{{ 'x' * 50 }}{% endfor %}", "output_bytes"),
+        (
+            "{% set x %}{% for i in range(9000) %}{{ 'y' * 9000 }}{% endfor %}{% endset %}",
+            "output_bytes",
+        ),
+        (
+            "{% macro m() %}{% for i in range(9000) %}{{ 'y' * 9000 }}{% endfor %}{% endmacro %}"
+            "{{ m() | length }}",
+            "output_bytes",
+        ),
+        (
+            "{% filter length %}{% for i in range(9000) %}{{ 'y' * 9000 }}{% endfor %}{% endfilter %}",
+            "output_bytes",
+        ),
+        (
+            "{% set x %}{% for i in range(9000) %}" + "z" * 9000 + "{% endfor %}{% endset %}",
+            "value_size",
+        ),
         ("{{ ('a' * 10**8) | length }}", "value_size"),
         ("{{ [0] * 10**8 }}", "value_size"),
         ("{{ range(10**8) | length }}", "value_size"),

@@ -16,8 +16,13 @@ worker: `{% for i in range(100000) %}{% for j in range(400) %}{% endfor %}{% end
   `expandtabs`/`translate`, `str.format` field widths, and the growing filters (`center`,
   `indent`, `replace`, `format`, `wordwrap`, `join`, `batch`, `slice`) estimate their result
   first; `~` and every call/filter result is checked after, so repeated doubling stops at
-  twice the limit.
-- output (`template_output_bytes`): `Template.generate()` is streamed and its chunks counted.
+  twice the limit. Containers count nested (`[a] * 10**5` with `a` a 10**5-item list is
+  10**10, not 10**5): list, tuple and dict literals, `~` operands, printed values and the
+  arguments of filters that turn them into text are weighed (once per object and render)
+  before Python turns them into text or sorts them in one uninterruptible call.
+- output (`template_output_bytes`): `Template.generate()` is streamed and its chunks counted,
+  and every `{{ ... }}` is counted too, since text captured by `{% set %}`/`{% filter %}`
+  blocks and macros never reaches the stream; joining a capture is checked before it joins.
 
 Over a limit, `render` raises `RenderBudgetError` naming the setting. Limits come from
 `SecuritySettings` through `configure` (called by the composition root); a call may pass its
@@ -83,7 +88,7 @@ class Deadline:
 class _Budget:
     """What the running render may still spend; found through a context variable."""
 
-    __slots__ = ("deadline", "limits", "weights")
+    __slots__ = ("deadline", "limits", "produced", "weights")
 
     def __init__(self, limits: RenderLimits, deadline: Deadline) -> None:
         self.limits = limits
@@ -91,6 +96,16 @@ class _Budget:
         # id -> (the object, kept alive so the id stays its own; its weight): containers are
         # immutable inside the sandbox, so one walk per object and render is enough.
         self.weights: dict[int, tuple[Any, int]] = {}
+        self.produced = 0  # characters of every `{{ }}`, streamed or captured by a block
+
+    def produce(self, size: int) -> None:
+        self.produced += size
+        if self.produced > self.limits.output_bytes:
+            raise RenderBudgetError(
+                "security.template_output_bytes",
+                f"template output (counting text captured by set/filter blocks and macros) "
+                f"is over {self.limits.output_bytes}",
+            )
 
     def weight(self, value: Any) -> int:
         """A nested value's size: items at every level plus string lengths, counted up to
@@ -443,6 +458,27 @@ def _bounded_concat(value: Any) -> Any:
     return value
 
 
+def _bounded_output(value: Any) -> Any:
+    """Every `{{ ... }}`: checked, and counted even when a `{% set %}`/`{% filter %}` block
+    or a macro captures it instead of streaming it (`generate()` never sees that text)."""
+    budget = _budget()
+    _check_result(value, budget)
+    if isinstance(value, str):
+        budget.produce(len(value))
+    elif isinstance(value, _CONTAINERS):
+        budget.produce(budget.weight(value))
+    else:
+        budget.produce(1)
+    return value
+
+
+def _bounded_join(parts: Iterable[str]) -> str:
+    """Joins what a block, filter block or macro captured; checked before joining."""
+    pieces = list(parts)
+    _budget().size(sum(len(p) for p in pieces), "captured block output")
+    return "".join(pieces)
+
+
 def _bounded_value(value: Any) -> Any:
     """A list, tuple or dict literal, an operand of `~` or a printed value: checked nested
     before Python turns it into text (one C call, no deadline inside)."""
@@ -507,7 +543,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.bounded_iter = _bounded_iter
         self.bounded_concat = _bounded_concat
         self.bounded_value = _bounded_value
-        self.finalize = _bounded_value  # every `{{ ... }}` before it is printed
+        self.finalize = _bounded_output  # every `{{ ... }}` before it is printed
+        self.concat = _bounded_join  # type: ignore[method-assign]  # block captures, macros
 
     def add_filters(self, filters: Mapping[str, Callable[..., Any]]) -> None:
         """Register more filters; they tick the deadline and have their results checked."""
