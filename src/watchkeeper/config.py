@@ -630,6 +630,37 @@ class SecuritySettings(_Section):
                     ) from None
         return value
 
+    # Template and rule-evaluation budgets (template_sandbox.py, alert/worker.py): a tenant's
+    # template or rule group may use this much of a shared worker, no more.
+    template_render_seconds: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="longest one template render may take (rules, notifications, previews)",
+    )
+    template_output_bytes: int = Field(
+        1_000_000, ge=1000, description="most UTF-8 bytes one template render may produce"
+    )
+    template_value_size: int = Field(
+        1_000_000,
+        ge=1000,
+        description="longest string, list or range a template may build while rendering",
+    )
+    rule_group_evaluation_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="one rule group's evaluation budget; over it, its remaining rules are "
+        "skipped and the group is marked unhealthy",
+    )
+    rule_tenant_pass_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="evaluation time a tenant may use in one scheduler pass; its other due "
+        "groups wait for the next pass so other tenants' groups run on time",
+    )
+
 
 class RetentionSettings(_Section):
     """How long each kind of record is kept (global defaults; tenants may override)."""

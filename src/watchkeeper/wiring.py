@@ -11,6 +11,7 @@ import anyio
 import structlog
 from sqlalchemy import Engine as DbEngine
 
+from watchkeeper import template_sandbox
 from watchkeeper.audit import AuditLog
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
@@ -143,6 +144,8 @@ def build_workers(context: AppContext) -> list[Worker]:
     from watchkeeper.ingest.scrape import ScrapeWorker, jobs_from_settings
 
     settings, clock = context.settings, context.clock
+    # Also here: a run-time config change rebuilds the workers with the new limits.
+    template_sandbox.configure(template_sandbox.limits_from(settings.security))
     workers: list[Worker] = [
         TokenCleanup(clock, context.sessions),
         OutboxPruner(
@@ -273,6 +276,7 @@ def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
         clock=context.clock,
         flap=FlapPolicy(alerting.flap_max_changes, alerting.flap_window_seconds),
         external_url=server.public_url or f"http://{server.host}:{server.port}",
+        budget_seconds=settings.security.rule_group_evaluation_seconds,
     )
     return RuleEvaluationWorker(
         evaluator=evaluator,
@@ -282,6 +286,7 @@ def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
         rule_files=settings.rule_files,
         default_interval=alerting.evaluation_interval_seconds,
         base_path=context.config_file.parent if context.config_file else None,
+        tenant_pass_seconds=settings.security.rule_tenant_pass_seconds,
     )
 
 
@@ -367,6 +372,8 @@ def build_context(
 
     clock = clock or SystemClock()
     configure_regexes(settings)
+    # Every template renders under these (template_sandbox.py): rules, notifications, previews.
+    template_sandbox.configure(template_sandbox.limits_from(settings.security))
     engine = build_engine(settings)
     watch_pool(engine.pool)
     sessions = SessionFactory(engine)

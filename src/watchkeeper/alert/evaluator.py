@@ -14,6 +14,12 @@ The state machine follows Prometheus' rules/alerting.go, with what Alertmanager 
   `window_seconds` marks the alert flapping, which queues one "flapping" notification and
   silences the firing/resolved ones until the count falls back; then the current state is
   notified if it differs from the last state notified.
+- Budget: a group has `budget_seconds` of evaluation (`security.rule_group_evaluation_seconds`;
+  the evaluator is shared by every tenant). Templates render under that deadline too; rules
+  reached after it are skipped (their alerts unchanged, as for a failed query), and the group
+  is marked unhealthy with the reason. An annotation or label template that fails or goes over
+  its own budget renders Prometheus' `<error expanding template: ...>` and the alert still
+  fires; its rule is marked unhealthy.
 
 Every evaluation of a group is one transaction: rows, history and outbox notifications.
 Nothing is kept in memory between evaluations, so a new evaluator (a restarted process)
@@ -44,7 +50,7 @@ from watchkeeper.alert.state import (
     load_by_fingerprint,
     load_group_alerts,
 )
-from watchkeeper.alert.templates import TemplateError
+from watchkeeper.alert.templates import Template, TemplateError
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertInstance, AlertRuleGroup, AnomalyRecord
 from watchkeeper.domain.series import (
@@ -55,6 +61,7 @@ from watchkeeper.domain.series import (
 )
 from watchkeeper.query import Engine, QueryError, ScalarResult, VectorResult
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
+from watchkeeper.template_sandbox import Deadline
 from watchkeeper.tenancy.scope import SessionFactory
 
 log = structlog.get_logger(__name__)
@@ -90,6 +97,8 @@ class RuleOutcome:
     resolve: set[str] | None = None
     error: str = ""
     seconds: float = 0.0
+    template_errors: list[str] = field(default_factory=list)
+    budget_error: str = ""  # a template or the group went over a budget setting
 
 
 @dataclass
@@ -101,6 +110,15 @@ class GroupResult:
     states: dict[str, int]
     notifications: int
     errors: dict[str, str]
+    budget_error: str = ""
+
+
+BUDGET_LIMIT = "security.rule_group_evaluation_seconds"
+
+
+def expansion_error(error: str) -> str:
+    """The text a failed template expands to, as Prometheus writes it."""
+    return f"<error expanding template: {error}>"
 
 
 MODEL_REFIT_SECONDS = 900.0
@@ -133,6 +151,7 @@ class GroupEvaluator:
         clock: Clock,
         flap: FlapPolicy | None = None,
         external_url: str = "",
+        budget_seconds: float | None = None,
     ) -> None:
         self.query = query
         self.store = store
@@ -140,14 +159,20 @@ class GroupEvaluator:
         self.clock = clock
         self.flap = flap or FlapPolicy()
         self.external_url = external_url.rstrip("/")
+        self.budget_seconds = budget_seconds
         self._forecasts: dict[tuple[str, str, str, str], tuple[float, list[Any]]] = {}
+        self._deadline: Deadline | None = None  # the group being evaluated (one at a time)
 
     def evaluate(self, tenant_id: str, group: CompiledGroup) -> GroupResult:
         """Evaluate every rule of the group at the clock's time, in order; one transaction."""
         started = time.perf_counter()  # a duration, not a comparison with "now"
         now_s = self.clock.time()
         now_ms = round(now_s * 1000)
-        outcomes = [self._run_queries(tenant_id, rule, now_ms) for rule in group.rules]
+        deadline = None
+        if self.budget_seconds is not None:  # real time: it bounds CPU work, not a wait
+            budget = self.budget_seconds
+            deadline = Deadline(time.monotonic() + budget, BUDGET_LIMIT, budget)
+        outcomes = [self._run_queries(tenant_id, rule, now_ms, deadline) for rule in group.rules]
         states: dict[str, int] = {"pending": 0, "firing": 0}
         with self.sessions.tenant(tenant_id) as db:
             rows = load_group_alerts(db, group.name)
@@ -163,7 +188,8 @@ class GroupEvaluator:
                 self._limit(outcome, group.spec.limit)
                 if rule.spec.type == "anomaly" and not outcome.error:
                     self._explain(db, outcome)
-                _Machine(transitions, group.name, rule, self._url(rule)).run(rows, outcome)
+                machine = _Machine(transitions, group.name, rule, self._url(rule), deadline)
+                machine.run(rows, outcome)
                 firing_by_rule[rule.name] = [
                     r for r in rows.values() if r.rule_name == rule.name and r.state == "firing"
                 ]
@@ -175,7 +201,10 @@ class GroupEvaluator:
                     states[row.state] += 1
             after = _active_series(rows.values())
             seconds = time.perf_counter() - started
-            self._save_health(db, group, outcomes, now_s, seconds)
+            budget_error = _budget_error(outcomes, deadline, seconds)
+            self._save_health(db, group, outcomes, now_s, seconds, budget_error)
+        if budget_error:
+            log.warning("rule_group_over_budget", group=group.name, reason=budget_error)
         self._write_alert_series(tenant_id, before, after, now_ms)
         EVALUATION_SECONDS.observe(seconds)
         return GroupResult(
@@ -184,13 +213,24 @@ class GroupEvaluator:
             states=states,
             notifications=transitions.queued,
             errors={o.rule.name: o.error for o in outcomes if o.error},
+            budget_error=budget_error,
         )
 
     # -- queries ----------------------------------------------------------------------------
 
-    def _run_queries(self, tenant_id: str, rule: CompiledRule, now_ms: int) -> RuleOutcome:
+    def _run_queries(
+        self, tenant_id: str, rule: CompiledRule, now_ms: int, deadline: Deadline | None
+    ) -> RuleOutcome:
         outcome = RuleOutcome(rule)
         started = time.perf_counter()
+        if deadline is not None and time.monotonic() > deadline.at:
+            outcome.error = outcome.budget_error = (
+                f"not evaluated: the group went over its evaluation budget of "
+                f"{deadline.seconds:g}s ({BUDGET_LIMIT})"
+            )
+            EVALUATION_FAILURES.labels(rule.kind).inc()
+            return outcome
+        self._deadline = deadline
         EVALUATIONS.labels(rule.kind).inc()
         try:
             if rule.kind == "recording":
@@ -209,6 +249,8 @@ class GroupEvaluator:
                     self._add_crossing(tenant_id, rule, outcome, now_ms)
         except (QueryError, TemplateError, CardinalityLimitError, ValueError) as exc:
             outcome.error = exc.message if isinstance(exc, QueryError) else str(exc)
+            if isinstance(exc, TemplateError) and exc.limit:
+                outcome.budget_error = outcome.error
             outcome.candidates = {}
             EVALUATION_FAILURES.labels(rule.kind).inc()
         outcome.seconds = time.perf_counter() - started
@@ -254,7 +296,7 @@ class GroupEvaluator:
             series.pop(METRIC_NAME_LABEL, None)
             labels = dict(series)
             for key, template in rule.labels.items():
-                labels[key] = template.render(labels=series, value=value)
+                labels[key] = template.render(labels=series, value=value, deadline=self._deadline)
             labels["alertname"] = rule.name
             labels = {k: v for k, v in labels.items() if v != ""}
             key = fingerprint(labels)
@@ -451,6 +493,7 @@ class GroupEvaluator:
         outcomes: list[RuleOutcome],
         now_s: float,
         seconds: float,
+        budget_error: str,
     ) -> None:
         row = db.scalar(select(AlertRuleGroup).where(AlertRuleGroup.name == group.name))
         if row is None:  # evaluated without being stored (a test, a dry run)
@@ -458,12 +501,15 @@ class GroupEvaluator:
         at = _utc(now_s)
         row.last_evaluation = at
         row.evaluation_seconds = seconds
+        # `groupError` (in every rule's entry: the column has no group-level slot) says why
+        # the whole group is unhealthy; the rules API shows it as the group's health.
         row.rule_health = {
             o.rule.name: {
-                "health": "err" if o.error else "ok",
-                "lastError": o.error,
+                "health": "err" if o.error or o.template_errors else "ok",
+                "lastError": o.error or "; ".join(o.template_errors),
                 "evaluationTime": o.seconds,
                 "lastEvaluation": at.isoformat().replace("+00:00", "Z"),
+                "groupError": budget_error,
             }
             for o in outcomes
         }
@@ -482,6 +528,20 @@ class _AlertSeries:
 
     def for_state_labels(self) -> dict[str, str]:
         return {**self.labels, METRIC_NAME_LABEL: "ALERTS_FOR_STATE"}
+
+
+def _budget_error(outcomes: list[RuleOutcome], deadline: Deadline | None, seconds: float) -> str:
+    """Why the group is unhealthy for its budget: the first limit one of its rules hit, or the
+    group's own budget when the evaluation took longer."""
+    for outcome in outcomes:
+        if outcome.budget_error:
+            return outcome.budget_error
+    if deadline is not None and seconds > deadline.seconds:
+        return (
+            f"evaluation took {seconds:.3g}s, over the group's budget of "
+            f"{deadline.seconds:g}s ({BUDGET_LIMIT})"
+        )
+    return ""
 
 
 def _active_series(rows: Iterable[AlertInstance]) -> dict[tuple[str, str], _AlertSeries]:
@@ -505,11 +565,19 @@ def _sample(labels: dict[str, str], at_ms: int, value: float) -> SeriesSamples:
 class _Machine:
     """One rule's alerts through one evaluation (see the module docstring)."""
 
-    def __init__(self, transitions: Transitions, group: str, rule: CompiledRule, url: str) -> None:
+    def __init__(
+        self,
+        transitions: Transitions,
+        group: str,
+        rule: CompiledRule,
+        url: str,
+        deadline: Deadline | None = None,
+    ) -> None:
         self.t = transitions
         self.group = group
         self.rule = rule
         self.url = url
+        self.deadline = deadline
 
     def run(self, rows: dict[str, AlertInstance], outcome: RuleOutcome) -> None:
         if outcome.error:  # as in Prometheus: a failed evaluation changes no alert
@@ -524,7 +592,7 @@ class _Machine:
                 row = self._new_row(key, candidate)
                 t.db.add(row)
             rows[key] = row
-            self._update(row, candidate)
+            self._update(row, candidate, outcome)
             row.keep_firing_since = None
             if row.state not in ("pending", "firing"):
                 t.change(row, "pending")
@@ -560,7 +628,7 @@ class _Machine:
             generator_url=self.url,
         )
 
-    def _update(self, row: AlertInstance, candidate: Candidate) -> None:
+    def _update(self, row: AlertInstance, candidate: Candidate, outcome: RuleOutcome) -> None:
         """Current value and rendered annotations (what a notification will carry)."""
         row.value = candidate.value
         row.last_evaluation = self.t.now
@@ -568,7 +636,7 @@ class _Machine:
         row.labels = candidate.labels
         row.generator_url = self.url
         annotations = {
-            key: template.render(labels=candidate.series, value=candidate.value)
+            key: self._expand(key, template, candidate, outcome)
             for key, template in self.rule.annotations.items()
         }
         explanation = candidate.extra.get("explanation")
@@ -585,6 +653,22 @@ class _Machine:
                 annotations.setdefault(key, str(candidate.extra[key]))
         if annotations != row.annotations:
             row.annotations = annotations
+
+    def _expand(
+        self, key: str, template: Template, candidate: Candidate, outcome: RuleOutcome
+    ) -> str:
+        """One annotation; a failure expands to Prometheus' error text, noted on the rule."""
+        try:
+            return template.render(
+                labels=candidate.series, value=candidate.value, deadline=self.deadline
+            )
+        except TemplateError as exc:
+            problem = f"annotation {key}: {exc}"
+            if problem not in outcome.template_errors and len(outcome.template_errors) < 3:
+                outcome.template_errors.append(problem)
+            if exc.limit and not outcome.budget_error:
+                outcome.budget_error = problem
+            return expansion_error(str(exc))
 
     def _held(self, row: AlertInstance, key: str, outcome: RuleOutcome) -> bool:
         """Whether hysteresis or keep_firing_for keeps a firing alert firing."""

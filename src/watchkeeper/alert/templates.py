@@ -5,8 +5,9 @@ Prometheus writes `{{ $labels.instance }}` and `{{ $value }}` (Go templates). Ji
 `$externalLabels` are rewritten to `labels`, `value` and `external_labels` before
 compiling; text outside tags is left alone. Pipes work as Jinja filters
 (`{{ $value | humanize }}`); Go's call syntax (`{{ humanize $value }}`) does not and is
-refused at load. The sandbox (ImmutableSandboxedEnvironment) keeps a rule author from
-reaching Python internals or mutating the context.
+refused at load. The sandbox (`template_sandbox.BoundedSandbox`) keeps a rule author from
+reaching Python internals or mutating the context, and bounds each render's time, output and
+intermediate values: one tenant's annotation cannot stall the evaluator every tenant shares.
 
 Example:
     template = compile_template("{{ $labels.host }} at {{ $value | humanizePercentage }}")
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from watchkeeper.template_sandbox import BoundedSandbox, Deadline, RenderBudgetError, render
 
 _TAG = re.compile(r"({{.*?}}|{%.*?%})", re.DOTALL)
 _VARIABLE = re.compile(r"\$(labels|value|externalLabels)\b")
@@ -31,7 +33,12 @@ _GO_CALL = re.compile(r"{{-?\s*(humanize\w*|printf|title|toUpper|toLower)\s+[$\"
 
 
 class TemplateError(ValueError):
-    """A template that does not compile or render; the message says why."""
+    """A template that does not compile or render; the message says why. `limit` names the
+    budget setting when the render was stopped for going over it."""
+
+    def __init__(self, message: str, limit: str | None = None) -> None:
+        self.limit = limit
+        super().__init__(message)
 
 
 def to_jinja(text: str) -> str:
@@ -97,9 +104,9 @@ def _humanize_duration(value: Any) -> str:
     return sign + " ".join(parts)
 
 
-def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-    env.filters.update(
+def _environment() -> BoundedSandbox:
+    env = BoundedSandbox(autoescape=False, keep_trailing_newline=True)
+    env.add_filters(
         {
             "humanize": _humanize,
             "humanize1024": _humanize_1024,
@@ -130,17 +137,22 @@ class Template:
         value: float,
         external_labels: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        deadline: Deadline | None = None,
     ) -> str:
+        """Render under the template budget (and `deadline`, the group's, when earlier)."""
         if self._compiled is None:
             return self.source
+        variables = {
+            **dict(extra or {}),
+            "labels": dict(labels),
+            "value": value,
+            "external_labels": dict(external_labels or {}),
+        }
         try:
-            return self._compiled.render(
-                labels=dict(labels),
-                value=value,
-                external_labels=dict(external_labels or {}),
-                **dict(extra or {}),
-            )
-        except jinja2.TemplateError as exc:
+            return render(self._compiled, variables, deadline=deadline)
+        except RenderBudgetError as exc:
+            raise TemplateError(str(exc), limit=exc.limit) from exc
+        except Exception as exc:  # a filter or operator can raise anything (1/0, int('x'))
             raise TemplateError(f"error rendering template {self.source!r}: {exc}") from exc
 
 

@@ -7,6 +7,14 @@ evaluates those whose next slot has come (each group has its own offset within i
 see `next_slot`), and sleeps until the next one is due (at most `scan_seconds`, so new and changed groups are picked up quickly).
 A group's cadence survives restarts: the first due time is computed from its stored
 `last_evaluation`. Tests call `run_due` directly with a ManualClock.
+
+Tenants share this one loop, so a pass is fair between them (docs: ARCHITECTURE "Shared
+workers"): due groups are taken round-robin across tenants (the first tenant rotates from
+pass to pass), most overdue first within a tenant, and a tenant that has used
+`tenant_pass_seconds` of evaluation in this pass has its other due groups deferred to the
+next pass (which starts at once). With each group capped by its evaluation budget (see
+evaluator.py), another tenant's due group waits at most one group budget, however many
+pathological groups a tenant has.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +71,7 @@ class RuleEvaluationWorker:
         default_interval: float,
         base_path: Path | None = None,
         scan_seconds: float = 1.0,
+        tenant_pass_seconds: float | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.sessions = sessions
@@ -74,6 +85,9 @@ class RuleEvaluationWorker:
         self._last: dict[str, float] = {}
         self._states: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
+        self.tenant_pass_seconds = tenant_pass_seconds
+        self._passes = 0
+        self._deferred = 0
 
     def load_files(self) -> SyncReport:
         """Read the rule files and make the stored file groups match them."""
@@ -114,29 +128,76 @@ class RuleEvaluationWorker:
             self._compiled[key] = compiled
         return compiled
 
+    def _due(
+        self, scheduled: list[_Scheduled], now: float
+    ) -> dict[str, deque[tuple[_Scheduled, CompiledGroup]]]:
+        """Each tenant's due groups, most overdue (never evaluated: first) first."""
+        due: dict[str, list[tuple[float, str, _Scheduled, CompiledGroup]]] = {}
+        for item in scheduled:
+            group = self._group(item)
+            if group is None:
+                continue
+            last = self._last.get(item.group_id, item.last_evaluation)
+            slot = (
+                -math.inf
+                if last is None
+                else next_slot(item.group_id, group.interval_seconds, last)
+            )
+            if now < slot:
+                continue
+            due.setdefault(item.tenant_id, []).append((slot, item.group_id, item, group))
+        return {
+            tenant: deque(
+                (item, group) for _, _, item, group in sorted(groups, key=lambda g: g[:2])
+            )
+            for tenant, groups in due.items()
+        }
+
+    def _fair_order(self, tenants: list[str]) -> list[str]:
+        """Tenants in id order, starting one further each pass: nobody is always first."""
+        tenants = sorted(tenants)
+        if not tenants:
+            return tenants
+        start = self._passes % len(tenants)
+        return tenants[start:] + tenants[:start]
+
     def run_due(self) -> list[GroupResult]:
-        """Evaluate every group due at the clock's time; returns what each evaluation did."""
+        """Evaluate the groups due at the clock's time, fairly between tenants (see the module
+        docstring); returns what each evaluation did, in evaluation order."""
         with self._lock:
             now = self.clock.time()
             results = []
             scheduled = self._schedule()
-            for item in scheduled:
-                group = self._group(item)
-                if group is None:
-                    continue
-                last = self._last.get(item.group_id, item.last_evaluation)
-                if last is not None and now < next_slot(
-                    item.group_id, group.interval_seconds, last
-                ):
-                    continue
-                try:
-                    result = self.evaluator.evaluate(item.tenant_id, group)
-                except Exception as exc:  # one group's failure must not starve the others
-                    log.error("rule_group_failed", group=group.name, exc_info=exc)
-                    continue
-                self._last[item.group_id] = now
-                self._states[item.group_id] = result.states
-                results.append(result)
+            queues = self._due(scheduled, now)
+            order = self._fair_order(list(queues))
+            self._passes += 1
+            used = dict.fromkeys(order, 0.0)
+            deferred = 0
+            while any(queues[tenant] for tenant in order):
+                for tenant in order:
+                    queue = queues[tenant]
+                    if not queue:
+                        continue
+                    if (
+                        self.tenant_pass_seconds is not None
+                        and used[tenant] >= self.tenant_pass_seconds
+                    ):
+                        deferred += len(queue)
+                        log.warning(
+                            "rule_groups_deferred",
+                            tenant=tenant,
+                            groups=len(queue),
+                            used_seconds=round(used[tenant], 3),
+                        )
+                        queue.clear()
+                        continue
+                    item, group = queue.popleft()
+                    started = time.perf_counter()  # evaluation work, not a wait: real time
+                    result = self._evaluate(item, group, now)
+                    used[tenant] += time.perf_counter() - started
+                    if result is not None:
+                        results.append(result)
+            self._deferred = deferred
             live = {item.group_id for item in scheduled}
             self._states = {k: v for k, v in self._states.items() if k in live}
             self._last = {k: v for k, v in self._last.items() if k in live}
@@ -144,8 +205,21 @@ class RuleEvaluationWorker:
                 ALERTS.labels(state).set(sum(s.get(state, 0) for s in self._states.values()))
             return results
 
+    def _evaluate(self, item: _Scheduled, group: CompiledGroup, now: float) -> GroupResult | None:
+        try:
+            result = self.evaluator.evaluate(item.tenant_id, group)
+        except Exception as exc:  # one group's failure must not starve the others
+            log.error("rule_group_failed", group=group.name, exc_info=exc)
+            return None
+        self._last[item.group_id] = now
+        self._states[item.group_id] = result.states
+        return result
+
     def next_due_in(self) -> float:
-        """Seconds until the next group is due, capped at scan_seconds."""
+        """Seconds until the next group is due, capped at scan_seconds (none: groups were
+        deferred by the last pass and are due now)."""
+        if self._deferred:
+            return 0.0
         now = self.clock.time()
         waits = [self.scan_seconds]
         for group_id, last in self._last.items():

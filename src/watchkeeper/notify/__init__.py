@@ -36,6 +36,7 @@ from .default_templates import DEFAULT_TEMPLATES, default_template_for
 from .templates import (
     SAMPLE_VARIABLES,
     NotificationTemplate,
+    TemplateBudgetError,
     TemplateRenderError,
     TemplateValidationError,
     preview,
@@ -59,6 +60,7 @@ __all__ = [
     "OutboxTarget",
     "RenderedMessage",
     "SecretBox",
+    "TemplateBudgetError",
     "TemplateRenderError",
     "TemplateValidationError",
     "UnknownTemplateError",

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import structlog
 
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
@@ -38,7 +39,7 @@ from .config import channel_from_config
 from .default_templates import DEFAULT_TEMPLATES
 from .http import HttpClient, OwnedClient
 from .outbound import OutboundPolicy
-from .templates import NotificationTemplate, TemplateRenderError, render
+from .templates import NotificationTemplate, TemplateRenderError, render_or_fallback
 
 if TYPE_CHECKING:  # delivery imports this module
     from sqlalchemy.orm import Session
@@ -46,6 +47,8 @@ if TYPE_CHECKING:  # delivery imports this module
     from watchkeeper.tenancy.scope import SessionFactory
 
     from .delivery import DeliveryWorker
+
+log = structlog.get_logger(__name__)
 
 Deliver = Callable[[NotificationChannel, RenderedMessage], Awaitable[DeliveryResult]]
 
@@ -188,8 +191,9 @@ class NotificationService:
         base_key: str,
     ) -> DeliveryResult:
         try:
-            message = render(
+            message, note = render_or_fallback(
                 template,
+                DEFAULT_TEMPLATES[kind],
                 request.variables,
                 priority=request.priority,
                 idempotency_key=f"{base_key}.{kind.value}",
@@ -197,6 +201,8 @@ class NotificationService:
             )
         except TemplateRenderError as exc:
             return DeliveryResult.fail(kind.value, f"template {template.id}: {exc}")
+        if note:
+            log.warning("notification_template_fallback", channel=kind.value, reason=note)
         return await self._deliver(kind, message)
 
     async def _through_outbox(

@@ -48,12 +48,13 @@ from .base import (
     RenderedMessage,
 )
 from .config import channel_from_config, tenant_config_problem
+from .default_templates import DEFAULT_TEMPLATES
 from .http import new_session
 from .outbound import OutboundPolicy, excerpt
 from .outbox import OutboxMessage, enqueue
 from .receivers import ReceiverStore
 from .template_store import load_template
-from .templates import NotificationTemplate, TemplateRenderError, render
+from .templates import NotificationTemplate, TemplateRenderError, render_or_fallback
 from .websocket import WebSocketChannel
 
 log = structlog.get_logger(__name__)
@@ -141,6 +142,7 @@ class _Job:
     claim: Claim
     channel: Channel
     message: RenderedMessage
+    note: str = ""  # why the message was not rendered as asked (a template fallback)
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -409,8 +411,9 @@ class DeliveryWorker(PeriodicWorker):
             self._batch_templates[template_key] = template
         priority = _priority(claim.priority)
         try:
-            message = render(
+            message, note = render_or_fallback(
                 template,
+                DEFAULT_TEMPLATES[kind],
                 variables_from_payload(claim.payload),
                 priority=priority,
                 idempotency_key=claim.idempotency_key,
@@ -418,11 +421,13 @@ class DeliveryWorker(PeriodicWorker):
             )
         except TemplateRenderError as exc:
             return None, Outcome(claim, "dead", f"template {template.id}: {exc}")
+        if note:  # kept on the row as its last_error once sent, and logged now
+            log.warning("notification_template_fallback", id=claim.id, reason=note)
         if claim.gated:
             held = self._gate_first_attempt(db, claim, message, priority, now)
             if held is not None:
                 return None, held
-        return _Job(claim, channel, message), None
+        return _Job(claim, channel, message, note), None
 
     def _gate_first_attempt(
         self,
@@ -558,7 +563,7 @@ class DeliveryWorker(PeriodicWorker):
             LATENCY.labels(claim.channel).observe(
                 max((now - claim.created_at).total_seconds(), 0.0)
             )
-            return Outcome(claim, "sent")
+            return Outcome(claim, "sent", job.note)
         FAILURES.labels(claim.channel, failure_reason(result)).inc()
         remaining = result.undelivered or None
         if result.retryable and claim.attempts < self.settings.max_attempts:

@@ -1,7 +1,9 @@
 """Notification templates: sandboxed Jinja2, checked when created, rendered per channel.
 
 Templates are written by operators through the API, so they run in Jinja2's immutable
-sandbox: no access to Python internals (`__class__`, `__globals__`), no mutating methods.
+sandbox: no access to Python internals (`__class__`, `__globals__`), no mutating methods,
+and every render is bounded in time, output and intermediate sizes
+(`template_sandbox.BoundedSandbox`); over a limit, `TemplateBudgetError` names the setting.
 A missing variable renders empty (a missing annotation must not drop a page), but an unsafe
 access raises instead of rendering empty, so an operator sees why a template misbehaves.
 
@@ -20,7 +22,9 @@ from typing import Any, NoReturn
 from jinja2 import ChainableUndefined, TemplateSyntaxError
 from jinja2 import Template as JinjaTemplate
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from watchkeeper.template_sandbox import BoundedSandbox, RenderBudgetError
+from watchkeeper.template_sandbox import render as render_bounded
 
 from .base import NotificationChannel, NotificationPriority, RenderedMessage
 
@@ -43,6 +47,14 @@ class TemplateRenderError(ValueError):
         self.part = part
         self.message = message
         super().__init__(f"{part}: {message}")
+
+
+class TemplateBudgetError(TemplateRenderError):
+    """A render stopped for going over a budget; `limit` names the setting."""
+
+    def __init__(self, part: str, message: str, limit: str) -> None:
+        self.limit = limit
+        super().__init__(part, message)
 
 
 class _LenientUndefined(ChainableUndefined):
@@ -68,15 +80,15 @@ def slack_escape(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _environment(autoescape: bool) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+def _environment(autoescape: bool) -> BoundedSandbox:
+    env = BoundedSandbox(
         undefined=_LenientUndefined,
         autoescape=autoescape,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters["slack_escape"] = slack_escape
+    env.add_filters({"slack_escape": slack_escape})
     return env
 
 
@@ -84,7 +96,7 @@ _TEXT = _environment(autoescape=False)
 _HTML = _environment(autoescape=True)
 
 
-def _compile(env: ImmutableSandboxedEnvironment, part: str, source: str) -> JinjaTemplate:
+def _compile(env: BoundedSandbox, part: str, source: str) -> JinjaTemplate:
     try:
         return env.from_string(source)
     except TemplateSyntaxError as exc:  # also unknown filters and tests (TemplateAssertionError)
@@ -128,7 +140,9 @@ class NotificationTemplate:
 
 def _run(template: JinjaTemplate, part: str, variables: Mapping[str, Any]) -> str:
     try:
-        return template.render(variables)
+        return render_bounded(template, variables)
+    except RenderBudgetError as exc:
+        raise TemplateBudgetError(part, str(exc), exc.limit) from exc
     except SecurityError as exc:
         raise TemplateRenderError(part, f"blocked by the sandbox: {exc}") from exc
     except Exception as exc:  # a template can raise anything a filter raises
@@ -164,6 +178,32 @@ def render(
         link=alert_link(variables),
         variables=dict(variables),
     )
+
+
+def render_or_fallback(
+    template: NotificationTemplate,
+    fallback: NotificationTemplate,
+    variables: Mapping[str, Any],
+    *,
+    priority: NotificationPriority | None = None,
+    idempotency_key: str = "",
+    recipients: Iterable[str] = (),
+) -> tuple[RenderedMessage, str]:
+    """`render`, or, when the template goes over its budget, the channel's built-in
+    `fallback`: the page still goes out. Returns (message, why the fallback was used or "")."""
+    options: dict[str, Any] = {
+        "priority": priority,
+        "idempotency_key": idempotency_key,
+        "recipients": tuple(recipients),
+    }
+    try:
+        return render(template, variables, **options), ""
+    except TemplateBudgetError as exc:
+        if fallback is template:
+            raise
+        note = f"template {template.id} over its budget ({exc}); sent with {fallback.id!r}"
+        message = render(fallback, variables, **options)
+        return message, note
 
 
 MAX_FACTS = 8

@@ -97,6 +97,8 @@ def _group_public(
                 "alerts": mine,
             }
         rules.append(RulePublic(**common))
+    entries = [h for h in row.rule_health.values() if isinstance(h, dict)]
+    group_error = next((str(h["groupError"]) for h in entries if h.get("groupError")), "")
     return RuleGroupPublic(
         name=row.name,
         file=row.file or f"api/{row.name}",
@@ -106,6 +108,8 @@ def _group_public(
         rules=rules,
         evaluationTime=row.evaluation_seconds,
         lastEvaluation=row.last_evaluation,
+        health="err" if group_error else "ok" if row.last_evaluation else "unknown",
+        lastError=group_error,
     )
 
 

@@ -20,6 +20,7 @@ from watchkeeper.db.tables import StoredTemplate
 from watchkeeper.notify import template_store
 from watchkeeper.notify.templates import (
     NotificationTemplate,
+    TemplateBudgetError,
     TemplateRenderError,
     TemplateValidationError,
     preview,
@@ -72,6 +73,13 @@ def _public(template: NotificationTemplate, row: StoredTemplate | None = None) -
 def _preview(template: NotificationTemplate, variables: dict[str, Any] | None) -> PreviewPublic:
     try:
         message = preview(template, variables)
+    except TemplateBudgetError as exc:  # a viewer may preview: the budget is the boundary
+        raise ApiError(
+            422,
+            f"template over its render budget in {exc}",
+            code="template_budget_exceeded",
+            details={"part": exc.part, "limit": exc.limit, "message": exc.message},
+        ) from None
     except TemplateRenderError as exc:
         raise ApiError(
             422,

@@ -69,6 +69,10 @@ class RuleGroupPublic(BaseModel):
     rules: list[RulePublic]
     evaluationTime: float
     lastEvaluation: datetime | None
+    health: Literal["ok", "err", "unknown"] = Field(
+        "unknown", description="err when the last evaluation went over a budget (see lastError)"
+    )
+    lastError: str = ""
 
 
 class RuleGroupsData(BaseModel):
