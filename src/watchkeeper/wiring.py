@@ -11,7 +11,7 @@ import anyio
 import structlog
 from sqlalchemy import Engine as DbEngine
 
-from watchkeeper.audit import AuditLog
+from watchkeeper.audit import CHECKPOINT_FILE, AuditLog
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
@@ -366,7 +366,11 @@ def build_context(
         ingest=IngestService(store, clock),
         tenants=TenantDirectory(sessions),
         auth=AuthService(settings, sessions, clock),
-        audit=AuditLog(sessions, settings.jwt_secret_key.get_secret_value()),
+        audit=AuditLog(
+            sessions,
+            settings.jwt_secret_key.get_secret_value(),
+            checkpoint_file=settings.data_dir / CHECKPOINT_FILE,
+        ),
         supervisor=supervisor,
         health=health,
         status=StatusCache(sessions, health, clock),

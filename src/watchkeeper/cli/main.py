@@ -150,16 +150,21 @@ def db_upgrade(config: ConfigOption = None, revision: str = "head") -> None:
 
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
-    """Check the audit trail's signature chain; exit 1 at the first altered record."""
-    from watchkeeper.audit import AuditLog
+    """Check the audit trail's signature chain and its checkpoints (in the database and in
+    the data folder); exit 1 at an altered record, a truncation or a rollback."""
+    from watchkeeper.audit import CHECKPOINT_FILE, AuditLog
 
     with common.open_db(config) as db:
-        intact, count, bad = AuditLog(
-            db.sessions, db.settings.jwt_secret_key.get_secret_value()
-        ).verify_chain()
-    if not intact:
-        raise CliError(f"audit chain broken at record {bad} ({count} records checked)")
-    typer.echo(f"audit chain intact: {count} records")
+        report = AuditLog(
+            db.sessions,
+            db.settings.jwt_secret_key.get_secret_value(),
+            checkpoint_file=db.settings.data_dir / CHECKPOINT_FILE,
+        ).verify()
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not report.intact:
+        raise CliError(f"{'; '.join(report.problems)} ({report.checked} records checked)")
+    typer.echo(f"audit chain intact: {report.checked} records")
 
 
 _EXPECTED = (
