@@ -422,10 +422,11 @@ class AuditLog:
 
     def prune(
         self, cutoffs: dict[str | None, datetime], *, now: datetime, batch: int = 1000
-    ) -> int:
+    ) -> tuple[int, int]:
         """Tombstone each tenant's records older than its cutoff (key None: records of no
         tenant), then delete tombstones from the oldest end of the chain, moving the anchor.
-        Returns the records deleted; at most `batch` rows are touched per step."""
+        Returns (records tombstoned, records deleted); at most `batch` rows per step."""
+        sealed = 0
         with self._lock, self.sessions.system("audit retention") as db:
             self._serialise(db)
             for tenant_id, cutoff in cutoffs.items():
@@ -441,6 +442,7 @@ class AuditLog:
                     .limit(batch)
                 )
                 for row in expired:
+                    sealed += 1
                     row.action, row.method, row.path, row.request_id = PRUNED, "", "", ""
                     row.actor_id = row.actor_name = row.client_ip = None
                     row.details = None
@@ -459,7 +461,7 @@ class AuditLog:
                     break
                 prefix.append((row_id, row_hash))
             if not prefix:
-                return 0
+                return sealed, 0
             last_id, last_hash = prefix[-1]
             stored = db.get(AuditCheckpoint, ANCHOR)
             anchor = Checkpoint(
@@ -467,7 +469,7 @@ class AuditLog:
             )
             db.execute(delete(AuditRecord).where(AuditRecord.id <= last_id))
             self._store(db, anchor, now)
-            return len(prefix)
+            return sealed, len(prefix)
 
 
 def list_records(

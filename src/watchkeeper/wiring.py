@@ -20,6 +20,7 @@ from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.ingest.service import IngestService
 from watchkeeper.notify.events import EventBus
 from watchkeeper.notify.outbox import OutboxPruner
+from watchkeeper.runtime.housekeeping import Housekeeping
 from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
 from watchkeeper.observability.status import StatusCache
@@ -135,6 +136,7 @@ def build_workers(context: AppContext) -> list[Worker]:
             retention_days=settings.notifications.outbox_retention_days,
             dead_retention_days=settings.notifications.dead_letter_retention_days,
         ),
+        Housekeeping(clock, context.sessions, settings, context.audit),
         RetentionWorker(
             context.store,
             clock,

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from tests.conftest import Env
 from watchkeeper.audit import AuditEntry
 from watchkeeper.cli.main import app as cli
-from watchkeeper.db.tables import AuditCheckpoint, AuditRecord
+from watchkeeper.db.tables import AuditRecord
 
 
 def _append(env: Env, n: int) -> None:
@@ -84,6 +84,8 @@ def test_deleting_every_record_is_reported(env: Env) -> None:
 
 
 def test_deleting_records_and_the_database_checkpoint_is_caught_by_the_file(env: Env) -> None:
+    from watchkeeper.db.tables import AuditCheckpoint
+
     _append(env, 10)
     newest = _last_ids(env, 4)
     with env.context.sessions.system("test tamper") as db:
@@ -96,6 +98,8 @@ def test_deleting_records_and_the_database_checkpoint_is_caught_by_the_file(env:
 
 
 def test_replaying_an_older_signed_checkpoint_is_caught_by_the_file(env: Env) -> None:
+    from watchkeeper.db.tables import AuditCheckpoint
+
     _append(env, 5)
     with env.context.sessions.system("test copy") as db:
         old = db.get(AuditCheckpoint, "head")
@@ -117,6 +121,8 @@ def test_replaying_an_older_signed_checkpoint_is_caught_by_the_file(env: Env) ->
 
 
 def test_a_checkpoint_rewritten_without_the_key_is_rejected(env: Env) -> None:
+    from watchkeeper.db.tables import AuditCheckpoint
+
     _append(env, 6)
     newest = _last_ids(env, 3)
     _delete(env, AuditRecord.id >= newest[0])

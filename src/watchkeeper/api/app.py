@@ -35,6 +35,7 @@ from watchkeeper.api.routers import (
     oncall,
     prometheus,
     receivers,
+    retention,
     rules,
     silences,
     system,
@@ -123,6 +124,7 @@ def create_app(
         templates.router,
         oncall.router,
         alertmanager_in.router,
+        retention.router,
     ):
         if serves_api or router in (health.router, system.router, metrics.router):
             app.include_router(router)
