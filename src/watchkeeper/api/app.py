@@ -26,6 +26,7 @@ from watchkeeper.api.routers import (
     apikeys,
     auth,
     events,
+    gdpr,
     health,
     incidents,
     ingest,
@@ -125,6 +126,7 @@ def create_app(
         oncall.router,
         alertmanager_in.router,
         retention.router,
+        gdpr.router,
     ):
         if serves_api or router in (health.router, system.router, metrics.router):
             app.include_router(router)

@@ -76,7 +76,7 @@ ADMIN_PERMISSIONS = frozenset(
 
 # Global permissions: they change every tenant (the process configuration, the tenant list).
 SUPERADMIN_PERMISSIONS = frozenset(
-    {"config:read", "config:write", "tenants:write", "tenants:read", "users:erase"}
+    {"config:read", "config:write", "tenants:write", "tenants:read", "users:export", "users:erase"}
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

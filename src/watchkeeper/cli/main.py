@@ -16,6 +16,7 @@ from watchkeeper.auth.service import AuthError
 from watchkeeper.cli import common
 from watchkeeper.cli.common import CliError, ConfigOption
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
+from watchkeeper.cli.privacy import user_erase, user_export
 from watchkeeper.cli.silence import silence_app
 from watchkeeper.config import ConfigError, load_settings
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
@@ -32,6 +33,8 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+user_app.command("export")(user_export)
+user_app.command("erase")(user_erase)
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
