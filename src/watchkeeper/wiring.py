@@ -20,11 +20,11 @@ from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.ingest.service import IngestService
 from watchkeeper.notify.events import EventBus
 from watchkeeper.notify.outbox import OutboxPruner
-from watchkeeper.runtime.housekeeping import Housekeeping
 from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
 from watchkeeper.observability.status import StatusCache
 from watchkeeper.query import Engine
+from watchkeeper.runtime.housekeeping import Housekeeping
 from watchkeeper.runtime.maintenance import TokenCleanup
 from watchkeeper.runtime.supervisor import Supervisor
 from watchkeeper.runtime.worker import Worker

@@ -29,9 +29,7 @@ def test_defaults_follow_the_settings_they_point_at(env: Env, acme: TenantFixtur
     assert body["overrides"]["audit_days"] is None
     assert body["effective"]["audit_days"] == settings.retention.audit_days
     assert body["effective"]["metrics_days"] == settings.metrics.retention_days
-    assert (
-        body["effective"]["notifications_days"] == settings.notifications.outbox_retention_days
-    )
+    assert body["effective"]["notifications_days"] == settings.notifications.outbox_retention_days
 
 
 def test_a_tenant_admin_sets_the_policy_and_the_change_is_audited(
@@ -63,7 +61,10 @@ def test_values_outside_their_bounds_are_refused_naming_the_bound(
         "/api/v1/retention", headers=acme.admin, json={"notifications_days": 10_000}
     )
     unknown = env.client.put("/api/v1/retention", headers=acme.admin, json={"forever": 1})
-    assert short_audit.status_code == 422 and "audit_min_days" in short_audit.json()["error"]["message"]
+    assert (
+        short_audit.status_code == 422
+        and "audit_min_days" in short_audit.json()["error"]["message"]
+    )
     assert long_outbox.status_code == 422 and "shortened" in long_outbox.json()["error"]["message"]
     assert unknown.status_code == 422
 

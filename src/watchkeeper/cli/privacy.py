@@ -22,7 +22,8 @@ from watchkeeper.cli.common import CliError, ConfigOption, open_db
 def user_export(
     user: Annotated[str, typer.Argument(help="user id or username")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="file to write (mode 0600); default stdout")
+        Path | None,
+        typer.Option("--output", "-o", help="file to write (mode 0600); default stdout"),
     ] = None,
     config: ConfigOption = None,
 ) -> None:

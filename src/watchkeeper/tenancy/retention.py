@@ -79,9 +79,7 @@ def _check(kind: str, days: int, settings: Settings) -> None:
             f"({settings.retention.audit_min_days})"
         )
     if kind in ("notifications_days", "metrics_days") and days > base[kind]:
-        raise RetentionError(
-            f"{kind} may only be shortened: at most the global {base[kind]} days"
-        )
+        raise RetentionError(f"{kind} may only be shortened: at most the global {base[kind]} days")
 
 
 def set_policy(

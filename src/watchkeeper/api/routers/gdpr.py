@@ -40,8 +40,7 @@ async def export_user(user_id: str, context: Context) -> dict[str, Any]:
 
 @router.post(
     "/api/v1/users/{user_id}/erase",
-    summary="Erase a user: pseudonymise everywhere, disable, revoke sessions and keys "
-    "(superadmin)",
+    summary="Erase a user: pseudonymise everywhere, disable, revoke sessions and keys (superadmin)",
     dependencies=[Depends(require("users:erase"))],
 )
 async def erase_user(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
-_DAYS = {"ge": 1, "le": 36500}
+Days = Annotated[int, Field(ge=1, le=36500, description="days (1 to 36500)")]
 
 
 class RetentionUpdate(BaseModel):
@@ -12,12 +14,12 @@ class RetentionUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    audit_days: int | None = Field(None, **_DAYS)  # type: ignore[arg-type]
-    incidents_days: int | None = Field(None, **_DAYS)  # type: ignore[arg-type]
-    anomalies_days: int | None = Field(None, **_DAYS)  # type: ignore[arg-type]
-    alert_history_days: int | None = Field(None, **_DAYS)  # type: ignore[arg-type]
-    notifications_days: int | None = Field(None, **_DAYS)  # type: ignore[arg-type]
-    metrics_days: int | None = Field(None, **_DAYS)  # type: ignore[arg-type]
+    audit_days: Days | None = None
+    incidents_days: Days | None = None
+    anomalies_days: Days | None = None
+    alert_history_days: Days | None = None
+    notifications_days: Days | None = None
+    metrics_days: Days | None = None
 
 
 class RetentionPublic(BaseModel):
