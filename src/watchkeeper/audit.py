@@ -448,20 +448,24 @@ class AuditLog:
         return len(rows)
 
     def prune(
-        self, cutoffs: dict[str | None, datetime], *, now: datetime, batch: int = 1000
+        self,
+        cutoffs: dict[str, datetime],
+        *,
+        default: datetime,
+        now: datetime,
+        batch: int = 1000,
     ) -> tuple[int, int]:
-        """Tombstone each tenant's records older than its cutoff (key None: records of no
-        tenant), then delete tombstones from the oldest end of the chain, moving the anchor.
-        Returns (records tombstoned, records deleted); at most `batch` rows per step."""
+        """Tombstone each tenant's records older than its cutoff (`default` for records of no
+        tenant or of a tenant since deleted), then delete tombstones from the oldest end of the
+        chain, moving the anchor. Returns (records tombstoned, records deleted); at most
+        `batch` rows per step."""
         sealed = 0
+        others = AuditRecord.tenant_id.is_(None) | AuditRecord.tenant_id.not_in(list(cutoffs))
+        scopes = [(AuditRecord.tenant_id == t, cutoff) for t, cutoff in cutoffs.items()]
+        scopes.append((others, default))
         with self._lock, self.sessions.system("audit retention") as db:
             self._serialise(db)
-            for tenant_id, cutoff in cutoffs.items():
-                owner = (
-                    AuditRecord.tenant_id.is_(None)
-                    if tenant_id is None
-                    else AuditRecord.tenant_id == tenant_id
-                )
+            for owner, cutoff in scopes:
                 expired = db.scalars(
                     select(AuditRecord)
                     .where(owner, AuditRecord.at < cutoff, AuditRecord.action != PRUNED)

@@ -4,6 +4,7 @@ pseudonym, the audit trail rewritten yet still verifiable."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from typer.testing import CliRunner
@@ -71,6 +72,18 @@ def test_erasure_pseudonymises_everywhere_and_the_audit_trail_still_verifies(
     admin_id = _user_id(env, acme.admin, "acme-admin")
     incident = _incident_with_comment(env, acme, admin_id)
     env.client.post("/auth/login", json={"username": "acme-admin", "password": "wrong-guess-1"})
+    now = env.clock.now()
+    silence = env.client.post(
+        "/api/v2/silences",
+        headers=acme.admin,
+        json={
+            "matchers": [{"name": "alertname", "value": "HighCpu", "isRegex": False}],
+            "startsAt": now.isoformat(),
+            "endsAt": (now + timedelta(hours=1)).isoformat(),
+            "comment": "disk swap",
+        },
+    )
+    assert silence.status_code == 200, silence.text
 
     response = env.client.post(f"/api/v1/users/{admin_id}/erase", headers=root)
 
@@ -96,6 +109,7 @@ def test_erasure_pseudonymises_everywhere_and_the_audit_trail_still_verifies(
     assert exported["account"]["disabled"] is True
     assert [c["message"] for c in exported["comments"]] == ["on it"]
     assert [a["incident_id"] for a in exported["assignments"]] == [incident]
+    assert [r["comment"] for r in exported["silences"]] == ["disk swap"]
 
 
 def test_a_rewritten_row_tampered_with_afterwards_breaks_the_chain(

@@ -5,7 +5,8 @@ Users are global, so both work across tenants and take a system session.
 Erasure keeps what the other tenants' members and auditors legitimately rely on, under a
 pseudonym (`erased-<16 hex>`, derived from the user id so it is stable and says nothing of
 the person): the account row (disabled, no email, no usable password), memberships, incident
-comments and timeline lines, category corrections and assignments (by user id). The audit
+comments and timeline lines, category corrections, silences' `createdBy` and assignments (by
+user id; the id stays, only the name it shows changes). The audit
 trail is pseudonymised in place without breaking its chain: see `watchkeeper.audit` (rows keep
 their hash, lose their salt, and get an HMAC seal over the rewritten content). Sessions and
 the API keys the person created are revoked.
@@ -33,6 +34,7 @@ from watchkeeper.db.tables import (
     IncidentEvent,
     Membership,
     RefreshToken,
+    SilenceRow,
     Tenant,
     User,
 )
@@ -87,6 +89,7 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
         .order_by(RefreshToken.created_at)
     )
     corrections = db.scalars(select(CategoryCorrection).where(CategoryCorrection.actor.in_(names)))
+    silences = db.scalars(select(SilenceRow).where(SilenceRow.created_by.in_(names)))
     timeline = [
         {
             "tenant": tenants.get(e.tenant_id),
@@ -134,6 +137,16 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
         "category_corrections": [
             {"tenant": tenants.get(c.tenant_id), "at": _iso(c.at), "category": c.category}
             for c in corrections
+        ],
+        "silences": [
+            {
+                "tenant": tenants.get(r.tenant_id),
+                "id": r.id,
+                "comment": r.comment,
+                "starts_at": _iso(r.starts_at),
+                "ends_at": _iso(r.ends_at),
+            }
+            for r in silences
         ],
         "assignments": [
             {
@@ -224,6 +237,8 @@ def erase_user(
         select(CategoryCorrection).where(CategoryCorrection.actor.in_(names))
     ):
         correction.actor = pseudonym
+    for silence in db.scalars(select(SilenceRow).where(SilenceRow.created_by.in_(names))):
+        silence.created_by = pseudonym
     user.username = pseudonym
     user.email = None
     user.password_hash = UNUSABLE_PASSWORD

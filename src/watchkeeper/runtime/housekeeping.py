@@ -111,13 +111,15 @@ class Housekeeping(PeriodicWorker):
                 ),
             )
             count("incidents", self._delete_incidents(tenant_id, before("incidents_days")))
-        cutoffs: dict[str | None, datetime] = {
+        cutoffs = {
             tenant_id: now - timedelta(days=days["audit_days"])
             for tenant_id, days in policies.items()
         }
-        cutoffs[None] = now - timedelta(days=self.settings.retention.audit_days)
+        default = now - timedelta(days=self.settings.retention.audit_days)
         for _ in range(self.max_batches):
-            sealed, dropped = self.audit.prune(cutoffs, now=now, batch=self.batch_size)
+            sealed, dropped = self.audit.prune(
+                cutoffs, default=default, now=now, batch=self.batch_size
+            )
             count("audit", dropped)
             if not sealed and not dropped:
                 break
