@@ -144,3 +144,14 @@ def test_the_checkpoint_file_is_readable_by_its_owner_only(env: Env) -> None:
     _append(env, 1)
     mode = stat.S_IMODE(os.stat(env.data_dir / "audit-checkpoint.json").st_mode)
     assert mode == 0o600
+
+
+def test_the_api_reports_the_truncation(env: Env) -> None:
+    root = env.login()
+    _append(env, 5)
+    newest = _last_ids(env, 2)
+    _delete(env, AuditRecord.id >= newest[0])
+
+    body = env.client.get("/admin/audit/verify", headers=root).json()
+
+    assert body["intact"] is False and body["missing"] == newest
