@@ -54,3 +54,44 @@ def test_resume_after_a_per_tenant_id_misses_nothing(
     assert newest == "3"
     theirs, _ = _replay(env, globex.viewer, 0)
     assert [(e["id"], e["data"]["n"]) for e in theirs] == [("1", 99)]
+
+
+def test_ids_seen_before_the_upgrade_stay_valid(database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, text
+
+    from watchkeeper.db import migrate
+    from watchkeeper.notify.events import events_after
+    from watchkeeper.tenancy.scope import SessionFactory
+
+    engine = create_engine(database_url)
+    try:
+        migrate.upgrade(engine, "0009")
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            for tenant in ("t1", "t2"):
+                conn.execute(
+                    text(
+                        "INSERT INTO tenants (id, name, display_name, disabled, created_at) "
+                        "VALUES (:id, :id, :id, false, :now)"
+                    ),
+                    {"id": tenant, "now": now},
+                )
+            for tenant in ("t1", "t2", "t1"):  # global ids 1, 2, 3
+                conn.execute(
+                    text(
+                        "INSERT INTO event_log (tenant_id, type, key, data, at) "
+                        "VALUES (:t, 'anomaly', '', '{}', :now)"
+                    ),
+                    {"t": tenant, "now": now},
+                )
+        migrate.upgrade(engine)
+        sessions = SessionFactory(engine)
+        with sessions.tenant("t1") as db:
+            publish(db, "t1", "anomaly", {"n": "new"}, now=now)
+        with sessions.tenant("t1") as db:
+            after_first = [e.id for e in events_after(db, 1)]
+    finally:
+        engine.dispose()
+    assert after_first == [3, 4]
