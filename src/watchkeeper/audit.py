@@ -28,6 +28,8 @@ earlier (or restore a whole older backup). The database alone cannot tell; the c
 can, as long as the attacker cannot also write the data folder. Deleting the checkpoint row
 is reported until the next append re-creates it (then only the file tells). A missing file is a
 warning (a new data folder or another replica's host), a file ahead of the chain an error.
+The file never moves backwards, and once the database no longer holds the record it names
+(a rollback) it is not overwritten any more, so later appends do not erase the evidence.
 Everything rests on the key: whoever holds `jwt_secret_key` can rewrite the trail.
 """
 
@@ -180,11 +182,31 @@ class AuditLog:
 
     def record(self, entry: AuditEntry) -> None:
         with self._lock:
+            problems = VerifyReport()
+            current = self._read_file(problems)
             with self.sessions.system("audit") as db:
                 self._serialise(db)
                 head = self._append(db, entry)
-            self._write_file(head)
+                off_chain = current is not None and not self._on_chain(db, current)
+            if problems.problems or off_chain:
+                # Overwriting would erase the evidence of a rollback (or a damaged file):
+                # keep the file for `verify` and the operator.
+                log.error(
+                    "audit_checkpoint_file_kept",
+                    path=str(self.checkpoint_file),
+                    problems=problems.problems or ["the database was rolled back past it"],
+                )
+            elif current is None or current.count < head.count:
+                self._write_file(head)  # else another process here wrote a newer head
         AUDIT_RECORDS.labels(entry.outcome).inc()
+
+    def _on_chain(self, db: Session, checkpoint: Checkpoint) -> bool:
+        """Whether the database still holds the record `checkpoint` names (or pruned it)."""
+        row_hash = db.scalar(select(AuditRecord.hash).where(AuditRecord.id == checkpoint.last_id))
+        if row_hash is not None:
+            return hmac.compare_digest(row_hash, checkpoint.last_hash)
+        anchor = db.get(AuditCheckpoint, ANCHOR)
+        return anchor is not None and checkpoint.last_id <= anchor.last_id
 
     def _serialise(self, db: Session) -> None:
         if db.bind is not None and db.bind.dialect.name == "postgresql":
@@ -263,7 +285,9 @@ class AuditLog:
             "count": head.count,
             "signature": self._sign(head),
         }
-        partial = self.checkpoint_file.with_name(self.checkpoint_file.name + ".tmp")
+        partial = self.checkpoint_file.with_name(
+            f".{self.checkpoint_file.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        )
         try:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
@@ -359,9 +383,9 @@ class AuditLog:
                     "records present): it may have been deleted along with the newest records"
                 )
         else:
-            self._compare(report, head, "database", last_id, prev, seen, pruned)
+            self._compare(report, head, "database", last_id, prev, seen, pruned, floor)
         if file_checkpoint is not None:
-            self._compare(report, file_checkpoint, "file", last_id, prev, seen, pruned)
+            self._compare(report, file_checkpoint, "file", last_id, prev, seen, pruned, floor)
         return report
 
     def _compare(
@@ -373,6 +397,7 @@ class AuditLog:
         last_hash: str,
         seen: dict[int, str],
         pruned: int,
+        floor: int,
     ) -> None:
         present = report.checked
         if checkpoint.last_id > last_id:
@@ -404,10 +429,11 @@ class AuditLog:
                 f"records after {checkpoint.last_id} were not appended by Watchkeeper "
                 "(the database checkpoint does not cover them)"
             )
-        elif checkpoint.last_id in seen and seen[checkpoint.last_id] != checkpoint.last_hash:
+        elif checkpoint.last_id > floor and seen.get(checkpoint.last_id) != checkpoint.last_hash:
+            state = "is missing" if checkpoint.last_id not in seen else "was replaced"
             report.problems.append(
-                f"audit log rolled back: record {checkpoint.last_id} is not the one the "
-                f"{where} checkpoint signed"
+                f"audit log rolled back: record {checkpoint.last_id} of the {where} "
+                f"checkpoint {state}"
             )
 
     def verify_chain(self) -> tuple[bool, int, int | None]:

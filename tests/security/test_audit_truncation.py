@@ -155,3 +155,28 @@ def test_the_api_reports_the_truncation(env: Env) -> None:
     body = env.client.get("/admin/audit/verify", headers=root).json()
 
     assert body["intact"] is False and body["missing"] == newest
+
+
+def test_a_rollback_stays_visible_after_later_appends(env: Env) -> None:
+    from watchkeeper.db.tables import AuditCheckpoint
+
+    _append(env, 3)
+    with env.context.sessions.system("test copy") as db:
+        old = db.get(AuditCheckpoint, "head")
+        assert old is not None
+        saved = {
+            "last_id": old.last_id,
+            "last_hash": old.last_hash,
+            "count": old.count,
+            "signature": old.signature,
+        }
+    _append(env, 3)
+    with env.context.sessions.system("test rollback") as db:
+        db.execute(delete(AuditRecord).where(AuditRecord.id > saved["last_id"]))
+        db.execute(update(AuditCheckpoint).where(AuditCheckpoint.name == "head").values(**saved))
+    _append(env, 5)  # the service goes on appending after the rollback
+
+    report = env.context.audit.verify()
+
+    assert not report.intact
+    assert any("file checkpoint" in problem for problem in report.problems)
