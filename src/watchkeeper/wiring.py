@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import Engine as DbEngine
 
 from watchkeeper import template_sandbox
-from watchkeeper.audit import AuditLog
+from watchkeeper.audit import CHECKPOINT_FILE, AuditLog
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
@@ -27,6 +27,7 @@ from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
 from watchkeeper.observability.status import StatusCache
 from watchkeeper.query import Engine
+from watchkeeper.runtime.housekeeping import Housekeeping
 from watchkeeper.runtime.maintenance import TokenCleanup
 from watchkeeper.runtime.supervisor import Supervisor
 from watchkeeper.runtime.worker import Worker
@@ -154,6 +155,7 @@ def build_workers(context: AppContext) -> list[Worker]:
             retention_days=settings.notifications.outbox_retention_days,
             dead_retention_days=settings.notifications.dead_letter_retention_days,
         ),
+        Housekeeping(clock, context.sessions, settings, context.audit),
         RetentionWorker(
             context.store,
             clock,
@@ -406,7 +408,11 @@ def build_context(
         ingest=IngestService(store, clock),
         tenants=TenantDirectory(sessions),
         auth=AuthService(settings, sessions, clock),
-        audit=AuditLog(sessions, settings.jwt_secret_key.get_secret_value()),
+        audit=AuditLog(
+            sessions,
+            settings.jwt_secret_key.get_secret_value(),
+            checkpoint_file=settings.data_dir / CHECKPOINT_FILE,
+        ),
         supervisor=supervisor,
         health=health,
         status=StatusCache(sessions, health, clock),

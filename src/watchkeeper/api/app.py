@@ -30,6 +30,7 @@ from watchkeeper.api.routers import (
     apikeys,
     auth,
     events,
+    gdpr,
     health,
     incidents,
     ingest,
@@ -42,6 +43,7 @@ from watchkeeper.api.routers import (
     prometheus_status,
     receivers,
     remote_read,
+    retention,
     rules,
     silences,
     system,
@@ -151,6 +153,8 @@ def create_app(
         oncall.router,
         alertmanager_in.router,
         alertmanager_v2.router,
+        retention.router,
+        gdpr.router,
     ):
         if serves_api or router in (health.router, system.router, metrics.router):
             app.include_router(router)

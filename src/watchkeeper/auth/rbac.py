@@ -69,11 +69,15 @@ ADMIN_PERMISSIONS = frozenset(
         "apikeys:write",
         "audit:read",
         "channels:write",
+        "retention:read",
+        "retention:write",
     }
 )
 
 # Global permissions: they change every tenant (the process configuration, the tenant list).
-SUPERADMIN_PERMISSIONS = frozenset({"config:read", "config:write", "tenants:write", "tenants:read"})
+SUPERADMIN_PERMISSIONS = frozenset(
+    {"config:read", "config:write", "tenants:write", "tenants:read", "users:export", "users:erase"}
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.VIEWER: READ_PERMISSIONS,

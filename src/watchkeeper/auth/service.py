@@ -492,6 +492,11 @@ class AuthService:
         self._keys_cache.put(digest, principal)
         return principal
 
+    def forget_sessions(self, family_ids: list[str]) -> None:
+        """Drop cached session state in this process at once, after a revocation."""
+        for family_id in family_ids:
+            self._sessions_cache.drop(family_id)
+
     def forget_api_keys(self) -> None:
         """Drop cached keys in this process at once, after a revocation."""
         self._keys_cache = _TtlCache(self.clock, self.CACHE_SECONDS)

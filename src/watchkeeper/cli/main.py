@@ -16,6 +16,7 @@ from watchkeeper.auth.service import AuthError
 from watchkeeper.cli import common
 from watchkeeper.cli.common import CliError, ConfigOption
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
+from watchkeeper.cli.privacy import user_erase, user_export
 from watchkeeper.cli.silence import silence_app
 from watchkeeper.config import ConfigError, load_settings
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
@@ -32,6 +33,8 @@ audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
+user_app.command("export")(user_export)
+user_app.command("erase")(user_erase)
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
@@ -187,16 +190,21 @@ def doctor(
 
 @audit_app.command("verify")
 def audit_verify(config: ConfigOption = None) -> None:
-    """Check the audit trail's signature chain; exit 1 at the first altered record."""
-    from watchkeeper.audit import AuditLog
+    """Check the audit trail's signature chain and its checkpoints (in the database and in
+    the data folder); exit 1 at an altered record, a truncation or a rollback."""
+    from watchkeeper.audit import CHECKPOINT_FILE, AuditLog
 
     with common.open_db(config) as db:
-        intact, count, bad = AuditLog(
-            db.sessions, db.settings.jwt_secret_key.get_secret_value()
-        ).verify_chain()
-    if not intact:
-        raise CliError(f"audit chain broken at record {bad} ({count} records checked)")
-    typer.echo(f"audit chain intact: {count} records")
+        report = AuditLog(
+            db.sessions,
+            db.settings.jwt_secret_key.get_secret_value(),
+            checkpoint_file=db.settings.data_dir / CHECKPOINT_FILE,
+        ).verify()
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not report.intact:
+        raise CliError(f"{'; '.join(report.problems)} ({report.checked} records checked)")
+    typer.echo(f"audit chain intact: {report.checked} records")
 
 
 _EXPECTED = (

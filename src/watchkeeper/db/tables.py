@@ -196,6 +196,28 @@ class AuditRecord(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Migration 0012 (watchkeeper.audit): a random per-row salt inside the hash, erased when
+    # the row is rewritten; `seal` signs a row legitimately rewritten (pseudonymised, pruned).
+    salt: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditCheckpoint(Base):
+    """A signed position of the audit chain, kept apart from its rows (migration 0012).
+
+    `head` is the newest record appended (updated with every append), `anchor` the newest
+    record pruned from the oldest end; `count` is how many records were appended (head) or
+    pruned (anchor) since the genesis. See `watchkeeper.audit`.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    signature: Mapped[str] = mapped_column(String(64))
 
 
 class AnomalyRecord(TenantOwned, Base):
@@ -675,7 +697,8 @@ class CorrelationCursor(TenantOwned, Base):
 class EventRecord(TenantOwned, Base):
     """One event for `/ws/notifications` clients, kept so a reconnecting client can resume.
 
-    `id` is the event id clients send back as `last_event_id`; it grows across tenants. `key`
+    `seq` is the event id clients see and send back as `last_event_id`: it counts per tenant
+    (`EventSequence`, migration 0012), so it says nothing about other tenants. `key`
     makes a `notification` event at-most-once per outbox idempotency key. The
     log is capped (`events:` settings: newest N per tenant, at most M hours), see
     `watchkeeper.notify.events`.
@@ -685,13 +708,27 @@ class EventRecord(TenantOwned, Base):
     __table_args__ = (
         Index("ix_event_log_tenant_event", "tenant_id", "id"),
         Index("ix_event_log_tenant_key", "tenant_id", "key"),
+        UniqueConstraint("tenant_id", "seq", name="uq_event_log_tenant_seq"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(16))  # notification | anomaly | prediction | ...
     key: Mapped[str] = mapped_column(String(200), default="")  # idempotency key, "" for none
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class EventSequence(Base):
+    """A tenant's last event `seq`; the row lock taken to increment it orders the tenant's
+    events by commit, so a client resuming after `seq` misses none (migration 0012)."""
+
+    __tablename__ = "event_sequences"
+
+    tenant_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(Integer)
 
 
 class StoredTemplate(TenantOwned, Base):
@@ -781,3 +818,20 @@ class WorkerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TenantRetention(TenantOwned, Base):
+    """A tenant's retention overrides in days; None keeps the global default (`retention:`
+    settings). Enforced by `watchkeeper.runtime.retention.RetentionWorker` (migration 0012)."""
+
+    __tablename__ = "tenant_retention"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_tenant_retention_tenant"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    audit_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    incidents_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    anomalies_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    alert_history_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    notifications_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    metrics_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

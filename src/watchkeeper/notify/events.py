@@ -8,6 +8,12 @@ PUBLISHes them on Redis so every replica's `EventRelay` fans them out to its own
 
 The log (table `event_log`, capped by `EventLogPruner`) is what makes resume work after a
 reconnect or a restart: a client sends the last id it saw and is replayed what followed.
+
+The id a client sees is the event's per-tenant `seq` (1, 2, 3, ... within the tenant), not the
+table's global key: a global counter would tell each tenant how busy the others are.
+`publish` takes the next number from the tenant's `event_sequences` row with an UPDATE, whose
+row lock is held until the producer commits, so a tenant's events commit in `seq` order and a
+client resuming after `seq` n cannot miss an event that commits later with a smaller number.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from typing import Any
 
 import anyio
 import structlog
-from sqlalchemy import Engine, delete, event, func, select
+from sqlalchemy import Engine, delete, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
-from watchkeeper.db.tables import EventRecord, Tenant
+from watchkeeper.db.tables import EventRecord, EventSequence, Tenant
 from watchkeeper.runtime.worker import PeriodicWorker
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -73,7 +80,26 @@ class Event:
 
     @classmethod
     def from_row(cls, row: EventRecord) -> Event:
-        return cls(row.id, row.tenant_id, row.type, row.data, row.at)
+        return cls(row.seq, row.tenant_id, row.type, row.data, row.at)
+
+
+def next_seq(db: Session, tenant_id: str) -> int:
+    """The tenant's next event id, locking its counter row until `db` commits."""
+    bump = (
+        update(EventSequence)
+        .where(EventSequence.tenant_id == tenant_id)
+        .values(last_seq=EventSequence.last_seq + 1)
+        .returning(EventSequence.last_seq)
+    )
+    seq = db.execute(bump).scalar()
+    if seq is not None:
+        return int(seq)
+    try:  # the tenant's first event: create its counter (a concurrent first one may win)
+        with db.begin_nested():
+            db.execute(insert(EventSequence).values(tenant_id=tenant_id, last_seq=1))
+        return 1
+    except IntegrityError:
+        return int(db.execute(bump).scalar_one())
 
 
 def publish(
@@ -94,7 +120,14 @@ def publish(
         raise ValueError(f"unknown event type {type!r}; one of {', '.join(sorted(EVENT_TYPES))}")
     if key and db.scalar(select(EventRecord.id).where(EventRecord.key == key).limit(1)):
         return None
-    row = EventRecord(tenant_id=tenant_id, type=type, key=key, data=dict(data), at=now)
+    row = EventRecord(
+        tenant_id=tenant_id,
+        seq=next_seq(db, tenant_id),
+        type=type,
+        key=key,
+        data=dict(data),
+        at=now,
+    )
     db.add(row)
     db.info.setdefault(_PENDING, []).append(row)
     return row
@@ -103,18 +136,18 @@ def publish(
 def events_after(
     db: Session, last_id: int, *, limit: int = 500, types: Iterable[str] = ()
 ) -> list[Event]:
-    """The tenant's logged events with an id above `last_id`, oldest first."""
-    query = select(EventRecord).where(EventRecord.id > last_id)
+    """The tenant's logged events with an id (`seq`) above `last_id`, oldest first."""
+    query = select(EventRecord).where(EventRecord.seq > last_id)
     wanted = list(types)
     if wanted:
         query = query.where(EventRecord.type.in_(wanted))
-    rows = db.scalars(query.order_by(EventRecord.id).limit(limit))
+    rows = db.scalars(query.order_by(EventRecord.seq).limit(limit))
     return [Event.from_row(row) for row in rows]
 
 
 def log_bounds(db: Session) -> tuple[int, int]:
     """(oldest, newest) event id kept for the session's tenant; (0, 0) when none."""
-    low, high = db.execute(select(func.min(EventRecord.id), func.max(EventRecord.id))).one()
+    low, high = db.execute(select(func.min(EventRecord.seq), func.max(EventRecord.seq))).one()
     return int(low or 0), int(high or 0)
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
-from watchkeeper.api.schemas.admin import AuditRecordPublic, ConfigUpdateResult
+from watchkeeper.api.schemas.admin import (
+    AuditRecordPublic,
+    AuditVerifyResult,
+    ConfigUpdateResult,
+)
 from watchkeeper.audit import list_records
 from watchkeeper.runtime.reconfigure import update_config
 
@@ -55,3 +60,21 @@ def audit(
 ) -> list[AuditRecordPublic]:
     rows = list_records(db, principal.tenant_id, limit=limit, before_id=before_id)
     return [AuditRecordPublic.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/admin/audit/verify",
+    response_model=AuditVerifyResult,
+    summary="Check the whole audit trail (every tenant): chain, checkpoints, truncation",
+    dependencies=[Depends(require("config:read"))],
+)
+async def audit_verify(context: Context) -> AuditVerifyResult:
+    report = await run_in_threadpool(context.audit.verify)
+    return AuditVerifyResult(
+        intact=report.intact,
+        checked=report.checked,
+        first_bad=report.first_bad,
+        missing=list(report.missing) if report.missing else None,
+        problems=report.problems,
+        warnings=report.warnings,
+    )

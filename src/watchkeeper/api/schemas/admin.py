@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ConfigUpdateResult(BaseModel):
@@ -28,6 +28,17 @@ class AuditRecordPublic(BaseModel):
     request_id: str
     client_ip: str | None
     details: dict[str, Any] | None
+
+
+class AuditVerifyResult(BaseModel):
+    """`audit verify` over HTTP: the chain, its checkpoints, what is wrong."""
+
+    intact: bool
+    checked: int = Field(description="records walked")
+    first_bad: int | None = Field(description="first altered record, if any")
+    missing: list[int] | None = Field(description="[first, last] id range missing at the end")
+    problems: list[str]
+    warnings: list[str]
 
 
 class ComponentStatus(BaseModel):
