@@ -45,7 +45,7 @@ def _python() -> Check:
     from packaging.specifiers import SpecifierSet
 
     version = ".".join(map(str, sys.version_info[:3]))
-    wanted = SpecifierSet(metadata.metadata("watchkeeper").get("Requires-Python") or "")
+    wanted = SpecifierSet(metadata.metadata("watchkeeper")["Requires-Python"] or "")
     if not wanted.contains(version):
         return Check("fail", "python", f"{version}: Watchkeeper needs Python {wanted}")
     return Check("ok", "python", version)
