@@ -268,7 +268,7 @@ def test_brackets_in_strings_and_comments_do_not_count() -> None:
     from watchkeeper.query.limits import nesting_depth
 
     assert nesting_depth('up{a="((((((("} # ))))((((((\n') == 0
-    assert nesting_depth("label_join(up, `x`, '(((', \"\\\"(((\")") == 1
+    assert nesting_depth('label_join(up, `x`, \'(((\', "\\"(((")') == 1
 
 
 def test_only_the_guarded_function_calls_the_parser() -> None:
@@ -294,9 +294,10 @@ def test_instant_query_times_out_of_range_are_a_400(api: Api, value: str) -> Non
 @pytest.mark.parametrize(
     ("start", "end", "step"),
     [
-        ("-1e18", "0", "1e15"),
-        ("0", "1e300", "1e296"),
+        ("-1e16", "-1e16", "1"),
+        ("1e300", "1e300", "1"),
         ("1e15", "1e15", "1"),
+        ("0", "9.3e12", "1e12"),
     ],
 )
 def test_range_query_times_out_of_range_are_a_400(
@@ -319,9 +320,7 @@ def test_non_finite_times_are_a_400(api: Api, value: str) -> None:
         ("max_over_time(up[1h:200000000y])", "duration"),
     ],
 )
-def test_offsets_and_ranges_cannot_leave_the_time_range(
-    api: Api, query: str, message: str
-) -> None:
+def test_offsets_and_ranges_cannot_leave_the_time_range(api: Api, query: str, message: str) -> None:
     _bad_data(api.query(query, time="9e12"), message)
 
 

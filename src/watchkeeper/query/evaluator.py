@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +12,6 @@ from watchkeeper.clock import Clock
 from watchkeeper.domain.series import Labels
 from watchkeeper.query import functions as fn
 from watchkeeper.query.aggregate import aggregate, count_values
-from watchkeeper.query.budget import QueryBudget
 from watchkeeper.query.binary import (
     SET_OPERATORS,
     scalar_op,
@@ -19,6 +19,7 @@ from watchkeeper.query.binary import (
     vector_scalar,
     vector_vector,
 )
+from watchkeeper.query.budget import QueryBudget
 from watchkeeper.query.errors import (
     QueryError,
     TooManySamplesError,
@@ -365,7 +366,7 @@ class Evaluator:
         present = np.zeros(windows.start.shape, dtype=bool)
         cuts = np.searchsorted(np.cumsum(weights), np.arange(target, total, target), "right")
         bounds = [0, *sorted({int(c) for c in cuts if 0 < c < len(weights)}), len(weights)]
-        for first, past in zip(bounds[:-1], bounds[1:], strict=True):
+        for first, past in itertools.pairwise(bounds):
             self.budget.check_time(f"{name}()")
             part = Windows(
                 windows.block,

@@ -214,7 +214,10 @@ def quantile_over_time(w: Windows, args: ScalarArgs) -> Result:
     counts = n[ok]
     longest = int(counts.max())
     # Every window padded to the longest: the gather below is windows x longest samples.
-    reserve(len(counts) * longest, f"quantile_over_time() over {len(counts):,} windows of up to {longest:,} samples")
+    reserve(
+        len(counts) * longest,
+        f"quantile_over_time() over {len(counts):,} windows of up to {longest:,} samples",
+    )
     ks = np.arange(longest)[None, :]
     inside = ks < counts[:, None]
     index = np.where(inside, w.start[ok][:, None] + ks, 0)
