@@ -111,9 +111,10 @@ def nesting_depth(text: str) -> int:
 
 
 def _close(parent: _Group, group: _Group) -> None:
-    if group.closer != ")":
-        return  # label matchers and durations are leaves; `[` counted as an operator
-    depth = 1 + max(group.widest, group.operators) + group.deepest_child
+    # `{...}` and `[...]` add no level of their own (matchers and durations are leaves, `[`
+    # is counted as an operator), but whatever was opened inside them still counts.
+    own = 1 if group.closer == ")" else 0
+    depth = own + max(group.widest, group.operators) + group.deepest_child
     parent.deepest_child = max(parent.deepest_child, depth)
 
 
