@@ -445,3 +445,33 @@ def test_queries_inside_the_bounds_still_work(api: Api) -> None:
     assert response.json()["data"]["result"]
     with pytest.raises(QueryError):
         _engine(1000).instant_query(TENANT, "(" * 101 + "up" + ")" * 101, 0)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "rate(load[10m])",
+        "increase(load[10m])",
+        "max_over_time(load[10m])",
+        "avg_over_time(load[10m])",
+        "stddev_over_time(load[10m])",
+        "deriv(load[10m])",
+        "quantile_over_time(0.3, load[10m])",
+        "predict_linear(load[10m], 60)",
+        "holt_winters(load[10m], 0.5, 0.5)",
+    ],
+)
+def test_range_functions_in_batches_give_the_same_answer(
+    call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 series x 60 steps x 10-minute windows of one-second samples (1.4 M window
+    samples) cut into batches of about 170 k (the block's size): the answer equals the one
+    computed in one call."""
+    from watchkeeper.query import evaluator
+
+    engine = _engine(max_samples=50_000_000)
+    monkeypatch.setattr(evaluator, "_BATCH_WORK", 1000)
+    batched = engine.range_query(TENANT, call, 3_600_000, 7_140_000, 60_000).to_json()
+    monkeypatch.setattr(evaluator, "_BATCH_WORK", 10**12)
+    whole = engine.range_query(TENANT, call, 3_600_000, 7_140_000, 60_000).to_json()
+    assert batched == whole and batched["result"]
