@@ -341,6 +341,12 @@ def test_friendly_endpoint_refuses_out_of_range_times(api: Api) -> None:
     assert response.status_code == 400, response.text
 
 
+@pytest.mark.parametrize("value", ["9e12", "1e300", "-9e12"])
+def test_anomaly_listing_refuses_times_beyond_calendar_years(api: Api, value: str) -> None:
+    response = api.client.get("/ai/anomalies", params={"start": value}, headers=api.headers)
+    assert response.status_code == 400, response.text
+
+
 # -- 3. samples in memory --------------------------------------------------------------------
 
 
