@@ -192,9 +192,34 @@ class QuerySettings(_Section):
         300.0, gt=0, description="how far back an instant selector looks"
     )
     max_samples: int = Field(
-        50_000_000, ge=1000, description="samples one query may hold in memory"
+        20_000_000,
+        ge=1000,
+        description="samples one query may hold in memory at once (selected samples, values "
+        "at every step, subquery steps, window bounds), counted before the big allocations; "
+        "a query over it answers 422. About 9-30 bytes each at peak",
     )
-    timeout_seconds: float = Field(120.0, gt=0)
+    timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="how long one query may run; checked at every node and inside the loops "
+        "that grow with the data. A query past it answers 503 (errorType timeout)",
+    )
+    max_query_length: int = Field(
+        65_536,
+        ge=256,
+        le=1_048_576,
+        description="characters in one PromQL expression (queries, rules, selectors); longer "
+        "ones answer 400 before parsing",
+    )
+    max_nesting_depth: int = Field(
+        100,
+        ge=8,
+        le=128,
+        description="levels of one PromQL expression: each parenthesis, function call, "
+        "aggregation, range/subquery and each operator of a chain like a + b + c counts one. "
+        "Deeper ones answer 400 before parsing; at most 128, what the parser and evaluator "
+        "handle with a wide margin",
+    )
 
 
 Role = Literal["api", "workers"]

@@ -27,6 +27,7 @@ from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
 from watchkeeper.observability.status import StatusCache
 from watchkeeper.query import Engine
+from watchkeeper.query.limits import QueryLimits
 from watchkeeper.runtime.housekeeping import Housekeeping
 from watchkeeper.runtime.maintenance import TokenCleanup
 from watchkeeper.runtime.supervisor import Supervisor
@@ -404,6 +405,10 @@ def build_context(
             max_samples=settings.query.max_samples,
             timeout_s=settings.query.timeout_seconds,
             clock=clock,
+            limits=QueryLimits(
+                max_query_length=settings.query.max_query_length,
+                max_nesting_depth=settings.query.max_nesting_depth,
+            ),
         ),
         ingest=IngestService(store, clock),
         tenants=TenantDirectory(sessions),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from watchkeeper.domain.series import LABEL_NAME_RE, METRIC_NAME_LABEL, Labels, labels_from_dict
+from watchkeeper.query.budget import check_time, reserve
 from watchkeeper.query.errors import QueryError, UnsupportedQueryError
 from watchkeeper.query.range_functions import sorted_quantile
 from watchkeeper.query.result import format_value
@@ -94,6 +95,7 @@ def _welford_variance(values: Floats, present: np.ndarray, grouping: Grouping) -
     mean = np.zeros((n_groups, steps))
     aux = np.zeros((n_groups, steps))
     for member in range(int(sizes.max())):
+        check_time("stddev/stdvar aggregation")
         groups = np.flatnonzero(sizes > member)
         v = values[grouping.starts[groups] + member]
         p = present[grouping.starts[groups] + member]
@@ -142,6 +144,7 @@ def _group_quantile(vector: InstantVector, grouping: Grouping, q: Floats) -> Flo
     n_groups, steps = len(grouping.starts), vector.values.shape[1]
     out = np.empty((n_groups, steps))
     for g in range(n_groups):
+        check_time("quantile aggregation")
         rows = grouping.order[grouping.starts[g] : grouping.starts[g] + _size(grouping, g)]
         vals = vector.values[rows].T
         inside = vector.present[rows].T
@@ -182,6 +185,11 @@ def count_values(
         InstantVector(pair_labels, dummy, dummy.astype(bool)),
         names if without else [*names, label],
         without,
+    )
+    # One output series per distinct (group, value) at every step: up to samples x steps.
+    reserve(
+        len(grouping.labels) * steps,
+        f"count_values() makes {len(grouping.labels):,} series x {steps:,} steps",
     )
     counts = np.zeros((len(grouping.labels), steps))
     np.add.at(counts, (grouping.group_of[pair_of_sample], cols), 1.0)

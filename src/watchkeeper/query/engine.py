@@ -13,8 +13,11 @@ import numpy as np
 import promql_parser as pp
 
 from watchkeeper.clock import Clock, SystemClock
+from watchkeeper.query.budget import applying
 from watchkeeper.query.errors import bad_data
 from watchkeeper.query.evaluator import EvalSettings, Evaluator
+from watchkeeper.query.limits import QueryLimits
+from watchkeeper.query.params import MAX_TIME_MS, MIN_TIME_MS
 from watchkeeper.query.result import (
     MatrixResult,
     MatrixSeries,
@@ -25,7 +28,7 @@ from watchkeeper.query.result import (
     VectorSample,
 )
 from watchkeeper.query.syntax import parse, unwrap_parens
-from watchkeeper.query.values import InstantVector, RangeVector, Scalar, StringValue
+from watchkeeper.query.values import InstantVector, RangeVector, Scalar, StringValue, Value
 from watchkeeper.query.windows import Windows
 from watchkeeper.store.base import MetricStore
 
@@ -37,9 +40,11 @@ class Engine:
     """Evaluates PromQL with Prometheus 2.42 semantics (see docs/design/query.md).
 
     `lookback_delta_ms` is how far back an instant selector looks for a sample;
-    `max_samples` bounds the samples one evaluation step may hold (Prometheus'
-    --query.max-samples); `timeout_s` is checked between nodes; `subquery_step_ms` is the
-    step of a subquery written without one (Prometheus' global evaluation_interval).
+    `max_samples` bounds the samples one query holds in memory at once, counted before the
+    big allocations (Prometheus' --query.max-samples); `timeout_s` is checked at every node
+    and inside the loops that grow with the data; `subquery_step_ms` is the step of a
+    subquery written without one (Prometheus' global evaluation_interval); `limits` bound
+    the query text before it is parsed.
     """
 
     def __init__(
@@ -51,6 +56,7 @@ class Engine:
         timeout_s: float = 120.0,
         subquery_step_ms: int = 60_000,
         clock: Clock | None = None,
+        limits: QueryLimits | None = None,
     ) -> None:
         self._store = store
         self._lookback_ms = lookback_delta_ms
@@ -58,13 +64,14 @@ class Engine:
         self._timeout_s = timeout_s
         self._subquery_step_ms = subquery_step_ms
         self._clock = clock or SystemClock()
+        self._limits = limits or QueryLimits()
 
     def instant_query(self, tenant_id: str, query: str, time_ms: int) -> QueryResult:
         """Evaluate `query` at one time; raises QueryError (or a subclass) on failure."""
-        root = parse(query)
+        _check_query_time("time", time_ms)
+        root = parse(query, self._limits)
         steps = np.array([time_ms], dtype=np.int64)
-        with np.errstate(all="ignore"):  # IEEE results (NaN, ±Inf), as Go computes them
-            value = self._evaluator(tenant_id, time_ms, time_ms).eval(root, steps)
+        value = self._evaluate(tenant_id, time_ms, time_ms, root, steps)
         if isinstance(value, Scalar):
             return ScalarResult(time_ms, float(value.values[0]))
         if isinstance(value, StringValue):
@@ -77,6 +84,8 @@ class Engine:
         self, tenant_id: str, query: str, start_ms: int, end_ms: int, step_ms: int
     ) -> MatrixResult:
         """Evaluate `query` at start, start+step, ... <= end; always a matrix."""
+        _check_query_time("start", start_ms)
+        _check_query_time("end", end_ms)
         if step_ms <= 0:
             raise bad_data("zero or negative query resolution step widths are not accepted")
         if end_ms < start_ms:
@@ -86,10 +95,9 @@ class Engine:
                 "exceeded maximum resolution of 11,000 points per timeseries. "
                 "Try decreasing the query resolution (?step=XX)"
             )
-        root = parse(query)
+        root = parse(query, self._limits)
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        with np.errstate(all="ignore"):  # IEEE results (NaN, ±Inf), as Go computes them
-            value = self._evaluator(tenant_id, start_ms, end_ms).eval(root, steps)
+        value = self._evaluate(tenant_id, start_ms, end_ms, root, steps)
         if isinstance(value, Scalar):
             return MatrixResult([MatrixSeries((), steps, value.values)])
         if not isinstance(value, InstantVector):
@@ -106,7 +114,9 @@ class Engine:
                 )
         return MatrixResult(series)
 
-    def _evaluator(self, tenant_id: str, start_ms: int, end_ms: int) -> Evaluator:
+    def _evaluate(
+        self, tenant_id: str, start_ms: int, end_ms: int, root: pp.Expr, steps: np.ndarray
+    ) -> Value:
         settings = EvalSettings(
             lookback_ms=self._lookback_ms,
             max_samples=self._max_samples,
@@ -114,7 +124,19 @@ class Engine:
             deadline=self._clock.time() + self._timeout_s,
             clock=self._clock,
         )
-        return Evaluator(self._store, tenant_id, start_ms, end_ms, settings)
+        evaluator = Evaluator(self._store, tenant_id, start_ms, end_ms, settings)
+        # IEEE results (NaN, ±Inf), as Go computes them.
+        with applying(evaluator.budget), np.errstate(all="ignore"):
+            return evaluator.eval(root, steps)
+
+
+def _check_query_time(name: str, ms: int) -> None:
+    """Times outside Prometheus' range are refused before they reach int64 arithmetic."""
+    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        raise bad_data(
+            f'invalid parameter "{name}": {ms / 1000:g} is outside the representable time '
+            f"range [{MIN_TIME_MS // 1000}, {MAX_TIME_MS // 1000}] (Unix seconds)"
+        )
 
 
 def _label_keys(labels: list[tuple[tuple[str, str], ...]]) -> np.ndarray:

@@ -51,12 +51,15 @@ class UnsupportedQueryError(QueryError):
 class TooManySamplesError(QueryError):
     """The query would hold more samples in memory than the engine's limit."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, detail: str = "") -> None:
+        why = f": {detail}" if detail else ""
         super().__init__(
             "query processing would load too many samples into memory in query execution "
-            f"(limit {limit})",
+            f"(limit {limit:,}, query.max_samples){why}. Select fewer series, use a shorter "
+            "range or a coarser step (subquery step, ?step=)",
             ErrorType.EXECUTION,
         )
+        self.limit = limit
 
 
 class QueryTimeoutError(QueryError):

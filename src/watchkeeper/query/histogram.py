@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Labels
+from watchkeeper.query.budget import reserve
 from watchkeeper.query.values import Bools, Floats, InstantVector, merge_same_labels
 
 BUCKET_LABEL = "le"
@@ -73,6 +74,11 @@ def _pad_buckets(
     position = slot_number - first_slot_of_group[np.cumsum(group_start) - 1]
     width = int(position.max()) + 1
     steps = vector.values.shape[1]
+    # Every group padded to the widest: groups x buckets x steps, counted before allocating.
+    reserve(
+        n_groups * width * steps,
+        f"histogram_quantile() pads {n_groups:,} histograms to {width:,} buckets x {steps:,} steps",
+    )
     counts = np.zeros((n_groups, width, steps))
     present = np.zeros((n_groups, width, steps), dtype=bool)
     upper = np.full((n_groups, width), np.inf)

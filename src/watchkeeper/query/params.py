@@ -40,6 +40,11 @@ def parse_time(name: str, value: str) -> int:
             ) from None
     if not math.isfinite(seconds):
         raise bad_data(f'invalid parameter "{name}": cannot parse "{value}" to a valid timestamp')
+    if not MIN_TIME_MS / 1000 <= seconds <= MAX_TIME_MS / 1000:
+        raise bad_data(
+            f'invalid parameter "{name}": {value} is outside the representable time range '
+            f"[{MIN_TIME_MS // 1000}, {MAX_TIME_MS // 1000}] (Unix seconds)"
+        )
     return round(seconds * 1000)
 
 

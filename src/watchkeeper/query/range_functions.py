@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
+from watchkeeper.query.budget import reserve
 from watchkeeper.query.values import Bools, Floats, Ints, SampleBlock
 from watchkeeper.query.window_folds import (
     Result,
@@ -212,6 +213,11 @@ def quantile_over_time(w: Windows, args: ScalarArgs) -> Result:
         return out, ok
     counts = n[ok]
     longest = int(counts.max())
+    # Every window padded to the longest: the gather below is windows x longest samples.
+    reserve(
+        len(counts) * longest,
+        f"quantile_over_time() over {len(counts):,} windows of up to {longest:,} samples",
+    )
     ks = np.arange(longest)[None, :]
     inside = ks < counts[:, None]
     index = np.where(inside, w.start[ok][:, None] + ks, 0)

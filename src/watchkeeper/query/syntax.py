@@ -15,7 +15,10 @@ import promql_parser as pp
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Labels, Matcher, MatchOp, labels_from_dict
 from watchkeeper.query.binary import Matching
 from watchkeeper.query.errors import UnsupportedQueryError, bad_data
+from watchkeeper.query.limits import QueryLimits, check_query_text
 from watchkeeper.query.regexes import check_regexes
+
+DEFAULT_LIMITS = QueryLimits()
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -63,8 +66,13 @@ def _register_prometheus_2_functions() -> None:
         _registered = True
 
 
-def parse(query: str) -> pp.Expr:
-    """The AST of `query`; a syntax error is a `bad_data` QueryError as in Prometheus."""
+def parse(query: str, limits: QueryLimits = DEFAULT_LIMITS) -> pp.Expr:
+    """The AST of `query`; a syntax error is a `bad_data` QueryError as in Prometheus.
+
+    The only door to the parser: text too long or nested too deep for it (or for the
+    evaluator) is refused first, as bad_data naming the limit (see limits.py).
+    """
+    check_query_text(query, limits)
     _register_prometheus_2_functions()
     try:
         node = pp.parse(query)
@@ -84,6 +92,19 @@ def duration_ms(delta: timedelta | None) -> int:
     if delta is None:
         return 0
     return delta // timedelta(milliseconds=1)
+
+
+def duration_of(node: pp.Expr, name: str) -> int | None:
+    """`node.<name>` (offset, range, step) in ms, None when absent.
+
+    The bindings parse durations of millions of years but fail converting them to Python
+    (a ValueError at attribute access): that is the caller's bad input, not an engine fault.
+    """
+    try:
+        delta = getattr(node, name)
+    except (ValueError, OverflowError) as exc:
+        raise bad_data(f"{name} duration out of range: {exc}") from None
+    return None if delta is None else duration_ms(delta)
 
 
 def matchers_of(selector: pp.VectorSelector) -> list[Matcher]:

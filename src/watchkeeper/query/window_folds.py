@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from watchkeeper.query.budget import check_time
 from watchkeeper.query.errors import QueryError
 from watchkeeper.query.values import Bools, Floats, Ints
 from watchkeeper.query.windows import Windows
@@ -25,6 +26,7 @@ def _each_sample(w: Windows, visit: Callable[[Bools, Floats, Ints], None]) -> No
     n = w.count
     longest = int(n.max()) if n.size else 0
     for k in range(longest):
+        check_time("a range function's windows")
         active = n > k
         t, v = w.at(w.start + k, active)
         visit(active, v, t)
@@ -167,6 +169,7 @@ def holt_winters(w: Windows, args: ScalarArgs) -> Result:
     b = second - first
     n = w.count
     for k in range(1, int(n.max()) if n.size else 0):
+        check_time("holt_winters()")
         active = ok & (n > k)
         _, v = w.at(w.start + k, active)
         if k > 1:  # calcTrendValue: the first step keeps the initial trend

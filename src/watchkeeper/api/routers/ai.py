@@ -51,9 +51,13 @@ def _time(param: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(parse_time(param, value) / 1000, UTC)
+        ms = parse_time(param, value)
     except QueryError as exc:
         raise ApiError(400, exc.message) from None
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (ValueError, OverflowError, OSError):  # beyond datetime's years 1..9999
+        raise ApiError(400, f"{param} {value!r} is outside years 1 to 9999") from None
 
 
 @router.get(
