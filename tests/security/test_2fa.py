@@ -165,3 +165,16 @@ def test_a_tenant_requiring_2fa_sends_its_admins_to_enrol_first(
     status, full = _second_step(env, totp.at(env.clock.time()), login)
     assert status == 200
     assert env.client.get("/api/v1/rules", headers=full).status_code == 200
+
+
+def test_codes_in_other_scripts_are_refused_not_a_server_error(
+    env: Env, root: dict[str, str]
+) -> None:
+    """Found by the fuzzer: "00000\\u0080" and non-ASCII digits reached hmac.compare_digest."""
+    env.client.post("/auth/2fa/setup", headers=root)
+    for code in ("00000\u0080", "\u0661\u0662\u0663\u0664\u0665\u0666", "12345\u00e9"):
+        response = env.client.post("/auth/2fa/enable", headers=root, json={"code": code})
+        assert response.status_code == 422, (code, response.text)
+    totp, _ = _enrol(env, root)
+    env.clock.advance(30)
+    assert _second_step(env, "\u0661\u0662\u0663\u0664\u0665\u0666")[0] == 401

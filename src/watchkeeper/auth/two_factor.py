@@ -126,14 +126,16 @@ class TwoFactor:
         if row is None or row.enabled_at is None:
             return False
         digits = code.strip().replace(" ", "")
-        if len(digits) == 6 and digits.isdigit():
+        if _is_totp(digits):
             return self._spend_totp(db, row, digits)
         return self._spend_recovery(db, user_id, code)
 
     def _spend_totp(self, db: Session, row: UserTotp, code: str) -> bool:
+        code = code.strip()
+        if not _is_totp(code):  # also keeps non-ASCII text away from compare_digest
+            return False
         totp = pyotp.TOTP(self._open(row.user_id, row.secret), interval=STEP_SECONDS)
         current = int(self.clock.time()) // STEP_SECONDS
-        code = code.strip()
         for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
             if hmac.compare_digest(totp.at(step * STEP_SECONDS), code):
                 break
@@ -175,3 +177,8 @@ class TwoFactor:
                 )
             ).all()
         )
+
+
+def _is_totp(code: str) -> bool:
+    """Six ASCII digits (`str.isdigit` alone admits other scripts' digits)."""
+    return len(code) == 6 and code.isascii() and code.isdigit()
