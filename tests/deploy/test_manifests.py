@@ -17,7 +17,7 @@ from watchkeeper.config import ConfigError, load_settings, serving_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "src" / "watchkeeper" / "deploy_files" / "kubernetes"
-OVERLAYS = ("dev", "production")
+OVERLAYS = ("dev", "staging", "production")
 KUBERNETES_VERSION = "1.30.0"
 """Oldest Kubernetes the manifests target (autoscaling/v2, policy/v1 are GA there)."""
 
@@ -71,12 +71,14 @@ def test_every_object_is_valid_against_the_kubernetes_schemas(overlay: str) -> N
         "ServiceMonitor",
     ):
         assert required in kinds, f"{overlay}: no {required}"
+    assert find(objects, "ConfigMap", "watchkeeper-env")["data"]["WATCHKEEPER_PROFILE"] == overlay
     for obj in objects:
         if obj["apiVersion"] == "monitoring.coreos.com/v1":
             continue  # a CRD: checked structurally below
         # strict: unknown fields are errors too (a typo such as `readinessprobe` is caught).
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        assert obj["metadata"]["namespace"] == f"watchkeeper{'-dev' if overlay == 'dev' else ''}"
+        suffix = "" if overlay == "production" else f"-{overlay}"
+        assert obj["metadata"]["namespace"] == f"watchkeeper{suffix}"
 
 
 def test_the_validator_rejects_a_broken_object() -> None:
@@ -193,8 +195,9 @@ def test_the_api_alone_is_autoscaled_and_protected_from_drains(overlay: str) -> 
         assert pdb["spec"]["minAvailable"] >= 2
 
 
-def test_production_ships_no_secret_values() -> None:
+def test_production_and_staging_ship_no_secret_values() -> None:
     assert not [o for o in render("production") if o["kind"] == "Secret"]
+    assert not [o for o in render("staging") if o["kind"] == "Secret"]
     [secret] = [o for o in render("dev") if o["kind"] == "Secret"]
     assert all(
         "CHANGE-ME" in v or set(v) == {"0"} or v.startswith("redis://")
