@@ -1,7 +1,7 @@
 #!/bin/sh
 # Container entrypoint: on first start create the configuration and database in /data
 # (secrets generated; the admin password from WATCHKEEPER_ADMIN_PASSWORD[_FILE] or printed once),
-# check the environment, then run the command (default: serve, which migrates under a lock).
+# migrate, check the environment, then run the command (default: serve, which migrates under a lock).
 set -eu
 DATA="${WATCHKEEPER_DATA_DIR:-/data}"
 if [ "${1:-serve}" = "serve" ]; then
@@ -9,6 +9,9 @@ if [ "${1:-serve}" = "serve" ]; then
   if [ ! -f "$DATA/watchkeeper.yaml" ]; then
     watchkeeper init --data-dir "$DATA" --profile "${WATCHKEEPER_PROFILE:-dev}"
   fi
+  # Migrate before the checks: after an image upgrade the schema is one release behind, and
+  # doctor would refuse it (`serve` would migrate too, but only after doctor let it start).
+  watchkeeper db upgrade --config "$DATA/watchkeeper.yaml"
   watchkeeper doctor --config "$DATA/watchkeeper.yaml" --no-port
   exec watchkeeper serve --config "$DATA/watchkeeper.yaml" "$@"
 fi

@@ -15,6 +15,7 @@ from watchkeeper.auth.passwords import WeakPasswordError
 from watchkeeper.auth.service import AuthError
 from watchkeeper.cli import common
 from watchkeeper.cli.common import CliError, ConfigOption
+from watchkeeper.cli.deploy import deploy
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
 from watchkeeper.cli.privacy import user_erase, user_export
 from watchkeeper.cli.silence import silence_app
@@ -39,6 +40,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(silence_app, name="silence")
+app.command("deploy")(deploy)
 
 
 @app.command()
