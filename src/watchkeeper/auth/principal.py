@@ -17,6 +17,8 @@ class Principal:
     scopes: tuple[str, ...] = ()
     superadmin: bool = False
     session_id: str | None = None
+    # The user's session generation the credential was issued under (users only).
+    token_version: int = 0
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

@@ -27,6 +27,7 @@ class AccessClaims:
     session_id: str
     superadmin: bool
     expires_at: float
+    token_version: int = 0
 
 
 def issue_access_token(
@@ -40,7 +41,10 @@ def issue_access_token(
     superadmin: bool,
     now: float,
     ttl_seconds: int,
+    token_version: int = 0,
 ) -> str:
+    """`role` and `sa` are informational: each request reads the current role and flags
+    (auth/service.py); `ver` is the user's session generation, refused once bumped."""
     claims = {
         "iss": ISSUER,
         "typ": "access",
@@ -50,6 +54,7 @@ def issue_access_token(
         "role": role,
         "sid": session_id,
         "sa": superadmin,
+        "ver": token_version,
         "iat": int(now),
         "exp": int(now) + ttl_seconds,
         "jti": secrets.token_hex(8),
@@ -90,6 +95,7 @@ def decode_access_token(secret: str, token: str, *, now: float) -> AccessClaims:
         session_id=str(claims["sid"]),
         superadmin=bool(claims.get("sa", False)),
         expires_at=float(claims["exp"]),
+        token_version=int(claims.get("ver", 0)),
     )
 
 
