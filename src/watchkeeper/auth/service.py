@@ -83,7 +83,7 @@ class _TtlCache:
 
     def get(self, key: str) -> object | None:
         item = self._items.get(key)
-        if item is None or item[0] < self._clock.time():
+        if item is None or item[0] <= self._clock.time():  # at most `ttl` old
             return None
         return item[1]
 
