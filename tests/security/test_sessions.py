@@ -273,21 +273,34 @@ def test_websocket_credentials_never_reach_the_log(
     assert not any(token in line or key in line for line in logged)
 
 
-def test_a_quiet_stream_is_closed_on_the_clock_after_logout_all(
+def test_a_quiet_stream_is_closed_on_the_clock_after_logout(
     server: str, clock: ManualClock
 ) -> None:
-    from watchkeeper.api.routers.events import RECHECK_SECONDS
-
     with httpx.Client(base_url=f"http://{server}", timeout=10) as http:
         login = http.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         token = login.json()["access_token"]
-        with connect(f"ws://{server}/ws/notifications", subprotocols=["bearer", token]) as ws:
+        with connect(f"ws://{server}/ws/notifications") as ws:
+            ws.send(json.dumps({"type": "auth", "token": token}))
             assert _receive(ws)["type"] == "ready"
-            ended = http.post("/auth/logout-all", headers={"Authorization": f"Bearer {token}"})
+            ended = http.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
             assert ended.status_code == 204
-            clock.advance(RECHECK_SECONDS)
+            clock.advance(AuthService.CACHE_SECONDS)  # the stream's recheck interval
             error = _receive(ws)
             with pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=10)
     assert error["data"]["code"] == "revoked"
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def test_logout_all_closes_the_callers_streams(env: Env, acme: TenantFixture) -> None:
+    headers, _ = _session(env, "acme-viewer", "acme")
+    with env.client.websocket_connect(
+        "/ws/notifications", subprotocols=["bearer", _token(headers)]
+    ) as ws:
+        assert ws.receive_json()["type"] == "ready"
+        assert env.client.post("/auth/logout-all", headers=headers).status_code == 204
+        env.clock.advance(AuthService.CACHE_SECONDS)
+        error = ws.receive_json()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert error["data"]["code"] == "revoked" and closed.value.code == 1008

@@ -29,7 +29,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.auth.principal import Principal
-from watchkeeper.auth.service import AuthError
+from watchkeeper.auth.service import AuthError, AuthService
 from watchkeeper.auth.tokens import InvalidTokenError
 from watchkeeper.notify.events import EVENT_TYPES, Event, EventBus, events_after, log_bounds
 from watchkeeper.wiring import AppContext
@@ -40,9 +40,9 @@ PERMISSION = "events:read"
 AUTH_TIMEOUT_SECONDS = 10.0
 REPLAY_PAGE = 500
 BEARER_PROTOCOL = "bearer"
-# As long as the auth service may cache a credential check (AuthService.CACHE_SECONDS): a
-# revocation made in another process ends a quiet stream within about twice this.
-RECHECK_SECONDS = 2.0
+# As long as the auth service may cache a credential check: a revocation made in this
+# process ends a quiet stream within this, one made in another process within twice this.
+RECHECK_SECONDS = AuthService.CACHE_SECONDS
 
 
 class _Refused(Exception):
