@@ -96,7 +96,12 @@ def test_tenant_admin_cannot_change_an_account_shared_with_another_tenant(
     # What is acme's own stays acme's: the role here, and the membership.
     role = env.client.patch(f"/api/v1/users/{shared}", headers=acme.admin, json={"role": "editor"})
     assert role.status_code == 200 and role.json()["role"] == "editor"
+    body = {"username": "globex-viewer", "password": ADMIN_PASSWORD, "tenant": "globex"}
+    elsewhere = env.client.post("/auth/login", json=body).json()
     assert env.client.delete(f"/api/v1/users/{shared}", headers=acme.admin).status_code == 204
+    # Removal here revokes the sessions here only.
+    again = env.client.post("/auth/refresh", json={"refresh_token": elsewhere["refresh_token"]})
+    assert again.status_code == 200, again.text
     assert _can_log_in(env, "globex-viewer", tenant="globex")
 
 
