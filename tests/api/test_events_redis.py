@@ -66,8 +66,8 @@ def test_an_incident_opened_on_one_replica_reaches_a_websocket_client_of_another
         token = login.json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         with (
-            second.websocket_connect(f"/ws/notifications?token={token}") as theirs,
-            first.websocket_connect(f"/ws/notifications?token={token}") as ours,
+            second.websocket_connect("/ws/notifications", subprotocols=["bearer", token]) as theirs,
+            first.websocket_connect("/ws/notifications", subprotocols=["bearer", token]) as ours,
         ):
             assert theirs.receive_json()["type"] == "ready"
             assert ours.receive_json()["type"] == "ready"

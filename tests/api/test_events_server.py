@@ -55,9 +55,10 @@ def test_live_event_then_resume_after_a_disconnect(server: str) -> None:
         login = http.post("/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
         token = login.json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        url = f"ws://{server}/ws/notifications?token={token}&types=incident"
+        url = f"ws://{server}/ws/notifications?types=incident"
+        bearer = ["bearer", token]
 
-        with connect(url) as ws:
+        with connect(url, subprotocols=bearer) as ws:
             assert _receive(ws)["type"] == "ready"
             created = http.post("/incidents", headers=headers, json={"title": "Queue backlog"})
             assert created.status_code == 201, created.text
@@ -69,7 +70,7 @@ def test_live_event_then_resume_after_a_disconnect(server: str) -> None:
         )
         assert missed.status_code == 201, missed.text
 
-        with connect(f"{url}&last_event_id={live['id']}") as ws:
+        with connect(f"{url}&last_event_id={live['id']}", subprotocols=bearer) as ws:
             replayed = _receive(ws)
             ready = _receive(ws)
     assert replayed["data"]["action"] == "comment"

@@ -32,7 +32,9 @@ def test_live_events_reach_only_their_tenant(
     env: Env, acme: TenantFixture, globex: TenantFixture
 ) -> None:
     acme_id, globex_id = _tenant_id(env, "acme"), _tenant_id(env, "globex")
-    with env.client.websocket_connect(f"/ws/notifications?token={_token(acme.viewer)}") as ws:
+    with env.client.websocket_connect(
+        "/ws/notifications", subprotocols=["bearer", _token(acme.viewer)]
+    ) as ws:
         assert ws.receive_json()["type"] == "ready"
         _publish(env, globex_id, {"n": "theirs"})
         _publish(env, acme_id, {"n": "mine"})
@@ -65,7 +67,9 @@ def test_websocket_channel_delivers_a_notification_once_per_key(
     context = env.context
     channel = WebSocketChannel(context.sessions, _tenant_id(env, "acme"), env.clock)
     message = RenderedMessage(subject="Disk full", text="on web-1", idempotency_key="k1")
-    with env.client.websocket_connect(f"/ws/notifications?token={_token(acme.admin)}") as ws:
+    with env.client.websocket_connect(
+        "/ws/notifications", subprotocols=["bearer", _token(acme.admin)]
+    ) as ws:
         assert ws.receive_json()["type"] == "ready"
         assert asyncio.run(channel.send(message)).delivered
         assert asyncio.run(channel.send(message)).delivered
@@ -79,7 +83,9 @@ def test_websocket_channel_delivers_a_notification_once_per_key(
 
 
 def test_bad_credentials_and_options_are_refused_with_a_reason(env: Env) -> None:
-    with env.client.websocket_connect("/ws/notifications?token=nonsense") as ws:
+    with env.client.websocket_connect(
+        "/ws/notifications", subprotocols=["bearer", "nonsense"]
+    ) as ws:
         error = ws.receive_json()
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()

@@ -53,7 +53,7 @@ def test_no_input_gives_a_server_error(
     tried = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if operation.path == "/auth/logout":
+        if operation.path in ("/auth/logout", "/auth/logout-all"):
             continue  # would end the fuzzer's own session
 
         @given(case=operation.as_strategy())

@@ -19,6 +19,8 @@ class Principal:
     session_id: str | None = None
     restriction: str | None = None
     """Set while the user may only change their password or enrol in 2FA (auth/restrictions.py)."""
+    # The user's session generation the credential was issued under (users only).
+    token_version: int = 0
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions

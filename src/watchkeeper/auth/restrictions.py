@@ -10,7 +10,7 @@ from __future__ import annotations
 PASSWORD_CHANGE_REQUIRED = "password_change_required"
 TWO_FACTOR_SETUP_REQUIRED = "two_factor_setup_required"
 
-_ALWAYS = frozenset({"/auth/logout", "/auth/me"})
+_ALWAYS = frozenset({"/auth/logout", "/auth/logout-all", "/auth/me"})
 
 ALLOWED_PATHS: dict[str, frozenset[str]] = {
     PASSWORD_CHANGE_REQUIRED: _ALWAYS | {"/auth/password"},

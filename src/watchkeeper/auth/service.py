@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from watchkeeper.auth import passwords, rbac, restrictions, tokens
+from watchkeeper.auth import passwords, rbac, restrictions, tokens, users
 from watchkeeper.auth.principal import Principal
 from watchkeeper.auth.two_factor import Enrolment, TwoFactor
 from watchkeeper.clock import Clock
@@ -128,7 +129,7 @@ class _TtlCache:
 
     def get(self, key: str) -> object | None:
         item = self._items.get(key)
-        if item is None or item[0] < self._clock.time():
+        if item is None or item[0] <= self._clock.time():  # at most `ttl` old
             return None
         return item[1]
 
@@ -165,8 +166,12 @@ def _box(settings: Settings) -> SecretBox | None:
 class AuthService:
     """Everything about credentials. One instance per app; thread-safe."""
 
-    # How long a revoked session or API key may still be honoured by another replica.
-    CACHE_SECONDS = 5.0
+    # How long (on the injected clock) a credential check may be answered from memory: a
+    # user's state (session generation, disabled, super-admin, roles), a session's revocation,
+    # an API key. A change made through this process (logout, logout-all, password, disable,
+    # role, membership, key revocation) drops the entry at once, so it applies on the next
+    # request; one made elsewhere (another replica, the CLI) applies within this many seconds.
+    CACHE_SECONDS = 2.0
 
     def __init__(self, settings: Settings, sessions: SessionFactory, clock: Clock) -> None:
         self.settings = settings
@@ -175,6 +180,9 @@ class AuthService:
         self.throttle = _throttle(settings, clock)
         self._sessions_cache = _TtlCache(clock, self.CACHE_SECONDS)
         self._keys_cache = _TtlCache(clock, self.CACHE_SECONDS)
+        self._users_cache = _TtlCache(clock, self.CACHE_SECONDS)
+        self._fresh_only: dict[str, float] = {}
+        self._lock = threading.Lock()
         self._verified: dict[str, tokens.AccessClaims] = {}
         self.two_factor = TwoFactor(clock, _box(settings))
 
@@ -319,6 +327,7 @@ class AuthService:
                 user_id=user.id,
                 tenant_id=tenant.id,
                 token_hash=tokens.sha256_hex(refresh),
+                user_version=user.token_version or 0,
                 created_at=now,
                 expires_at=now + timedelta(seconds=self.settings.auth.refresh_token_ttl_seconds),
             )
@@ -334,6 +343,7 @@ class AuthService:
             now=self.clock.time(),
             ttl_seconds=self.settings.auth.access_token_ttl_seconds,
             restriction=restriction,
+            token_version=user.token_version or 0,
         )
         return TokenPair(
             access_token=access,
@@ -371,6 +381,8 @@ class AuthService:
                 user = db.get(User, row.user_id)
                 if user is None or user.disabled:
                     raise AuthError("user is disabled")
+                if row.user_version != (user.token_version or 0):
+                    raise AuthError(SESSION_ENDED)
                 membership = self._membership(db, user, row.tenant_id)
                 return self._issue(db, user, membership, family_id=row.family_id)
         assert reused
@@ -390,32 +402,85 @@ class AuthService:
         with self.sessions.system("logout") as db:
             self._revoke_family(db, principal.session_id, self._now())
 
+    def logout_all(self, principal: Principal) -> None:
+        """End every session of the calling user, in every tenant, this one included."""
+        if principal.kind != "user":
+            raise AuthError("API keys have no sessions; revoke the key instead")
+        with self.sessions.system("logout everywhere") as db:
+            user = db.get(User, principal.id)
+            if user is not None:
+                self._end_sessions(db, user)
+        self.forget_user(principal.id)
+
     def change_password(self, user_id: str, current: str, new: str) -> None:
+        """Change the caller's own password; every session of the user ends, this one too
+        (the client logs in again with the new password)."""
         with self.sessions.system("change password") as db:
             user = db.get(User, user_id)
             if user is None or not passwords.verify_password(user.password_hash, current):
                 raise AuthError("current password is wrong")
             user.password_hash = passwords.hash_password(new)
             user.password_change_required = False
+            self._end_sessions(db, user)
+        self.forget_user(user_id)
+
+    def _end_sessions(self, db: Session, user: User) -> None:
+        """Bump the session generation and revoke the user's refresh tokens (all tenants)."""
+        users.end_sessions(user)
+        db.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=self._now())
+        )
+        self._sessions_cache = _TtlCache(self.clock, self.CACHE_SECONDS)
+
+    def forget_user(self, user_id: str) -> None:
+        """A change to the user is being committed: drop their cached state, and keep it out
+        of the cache for CACHE_SECONDS so a request racing the commit cannot cache the old
+        state again. Sessions are dropped too (a membership removal revokes some)."""
+        with self._lock:
+            if len(self._fresh_only) >= 10_000:
+                self._fresh_only.clear()
+            self._fresh_only[user_id] = self.clock.time() + self.CACHE_SECONDS
+        self._users_cache.drop(user_id)
+        self._sessions_cache = _TtlCache(self.clock, self.CACHE_SECONDS)
 
     # --- per-request checks ----------------------------------------------------------
 
     def cached(self, credential: str) -> Principal | None:
         """The principal for a credential if it can be checked without I/O, else None.
 
-        JWTs whose session state is cached and API keys seen in the last seconds are
-        answered here, on the event loop; everything else goes to `authenticate` in a thread.
+        JWTs whose session and user state are cached and API keys seen in the last seconds
+        are answered here, on the event loop; everything else goes to `authenticate` in a
+        thread.
         """
         if credential.startswith(tokens.API_KEY_PREFIX):
             hit = self._keys_cache.get(tokens.sha256_hex(credential))
-            return hit if isinstance(hit, Principal) else None
+            if not isinstance(hit, _KeyEntry):
+                return None
+            if hit.owner is not None:
+                owner = self._users_cache.get(hit.owner)
+                if owner is None:
+                    return None
+                _check_key_owner(owner)
+            return hit.principal
         claims = self._claims(credential)
         active = self._sessions_cache.get(claims.session_id)
         if active is None:
             return None
         if not active:
             raise tokens.InvalidTokenError("session has been logged out")
-        return self._user_principal(claims)
+        state = self._users_cache.get(claims.user_id)
+        if state is None:
+            return None
+        return self._user_principal(
+            claims.user_id,
+            claims.tenant_id,
+            claims.session_id,
+            claims.token_version,
+            state,
+            claims.restriction,
+        )
 
     def _claims(self, token: str) -> tokens.AccessClaims:
         """Verified claims of a token; a token verified before is not parsed again, but its
@@ -430,17 +495,37 @@ class AuthService:
             raise tokens.InvalidTokenError("token has expired")
         return hit
 
-    def _user_principal(self, claims: tokens.AccessClaims) -> Principal:
+    def _user_principal(
+        self,
+        user_id: str,
+        tenant_id: str,
+        session_id: str,
+        token_version: int,
+        state: object,
+        restriction: str | None = None,
+    ) -> Principal:
+        """The caller as they are now: role and super-admin come from the user's current state,
+        not from the token, which only names the user, tenant, session and generation."""
+        if not isinstance(state, UserState):
+            raise tokens.InvalidTokenError("user no longer exists")
+        if state.disabled:
+            raise tokens.InvalidTokenError("user is disabled")
+        if state.token_version != token_version:
+            raise tokens.InvalidTokenError(SESSION_ENDED)
+        role = state.roles.get(tenant_id)
+        if role is None:
+            raise tokens.InvalidTokenError("user is no longer a member of this tenant")
         return Principal(
             kind="user",
-            id=claims.user_id,
-            name=claims.username,
-            tenant_id=claims.tenant_id,
-            permissions=rbac.permissions_for_role(claims.role, superadmin=claims.superadmin),
-            role=claims.role,
-            superadmin=claims.superadmin,
-            session_id=claims.session_id,
-            restriction=claims.restriction,
+            id=user_id,
+            name=state.username,
+            tenant_id=tenant_id,
+            permissions=rbac.permissions_for_role(role, superadmin=state.superadmin),
+            role=role,
+            superadmin=state.superadmin,
+            session_id=session_id,
+            token_version=token_version,
+            restriction=restriction,
         )
 
     def authenticate(self, credential: str) -> Principal:
@@ -450,7 +535,50 @@ class AuthService:
         claims = self._claims(credential)
         if not self._session_active(claims.session_id):
             raise tokens.InvalidTokenError("session has been logged out")
-        return self._user_principal(claims)
+        return self._user_principal(
+            claims.user_id,
+            claims.tenant_id,
+            claims.session_id,
+            claims.token_version,
+            self._user_state(claims.user_id),
+            claims.restriction,
+        )
+
+    def revalidate(self, principal: Principal, credential: str) -> Principal:
+        """Whether an authenticated principal still holds (a long-lived stream asks this):
+        raises InvalidTokenError once its session, generation, membership or key is revoked
+        or its user disabled. The access token's expiry is not re-checked: it was valid when
+        the stream was opened, and revocation, not age, ends a stream."""
+        if principal.kind == "apikey":
+            return self._api_key(credential)
+        if principal.session_id is None or not self._session_active(principal.session_id):
+            raise tokens.InvalidTokenError("session has been logged out")
+        return self._user_principal(
+            principal.id,
+            principal.tenant_id,
+            principal.session_id,
+            principal.token_version,
+            self._user_state(principal.id),
+            principal.restriction,
+        )
+
+    def revalidated_from_cache(self, principal: Principal, credential: str) -> bool:
+        """`revalidate` without I/O: True if the cache says the principal still holds, False
+        if only `revalidate` (in a thread) can tell; raises InvalidTokenError if revoked."""
+        if principal.kind == "apikey":
+            return self.cached(credential) is not None
+        if principal.session_id is None:
+            raise tokens.InvalidTokenError("session has been logged out")
+        active = self._sessions_cache.get(principal.session_id)
+        state = self._users_cache.get(principal.id)
+        if active is None or state is None:
+            return False
+        if not active:
+            raise tokens.InvalidTokenError("session has been logged out")
+        self._user_principal(
+            principal.id, principal.tenant_id, principal.session_id, principal.token_version, state
+        )
+        return True
 
     def _session_active(self, family_id: str) -> bool:
         cached = self._sessions_cache.get(family_id)
@@ -466,12 +594,44 @@ class AuthService:
         self._sessions_cache.put(family_id, active)
         return active
 
+    def _user_state(self, user_id: str) -> UserState | None:
+        """The user's current state, from the cache (at most CACHE_SECONDS old) or the database."""
+        cached = self._users_cache.get(user_id)
+        if isinstance(cached, UserState):
+            return cached
+        with self.sessions.system("user state check") as db:
+            user = db.get(User, user_id)
+            if user is None:
+                return None
+            roles = db.execute(
+                select(Membership.tenant_id, Membership.role)
+                .join(Tenant, Tenant.id == Membership.tenant_id)
+                .where(Membership.user_id == user_id, Tenant.disabled.is_(False))
+            ).all()
+            state = UserState(
+                username=user.username,
+                token_version=user.token_version or 0,
+                disabled=user.disabled,
+                superadmin=user.is_superadmin,
+                roles={tenant_id: role for tenant_id, role in roles},
+            )
+        with self._lock:
+            fresh_only = self._fresh_only.get(user_id)
+            if fresh_only is not None and fresh_only <= self.clock.time():
+                del self._fresh_only[user_id]
+                fresh_only = None
+        if fresh_only is None:
+            self._users_cache.put(user_id, state)
+        return state
+
     def _api_key(self, key: str) -> Principal:
         prefix, secret = tokens.split_api_key(key)
         digest = tokens.sha256_hex(key)
         cached = self._keys_cache.get(digest)
-        if isinstance(cached, Principal):
-            return cached
+        if isinstance(cached, _KeyEntry):
+            if cached.owner is not None:
+                _check_key_owner(self._user_state(cached.owner))
+            return cached.principal
         now = self._now()
         with self.sessions.system("api key check") as db:
             row = db.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
@@ -489,7 +649,10 @@ class AuthService:
                 permissions=rbac.permissions_for_scopes(list(row.scopes)),
                 scopes=tuple(row.scopes),
             )
-        self._keys_cache.put(digest, principal)
+            owner = row.created_by
+        if owner is not None:
+            _check_key_owner(self._user_state(owner))
+        self._keys_cache.put(digest, _KeyEntry(principal, owner))
         return principal
 
     def forget_sessions(self, family_ids: list[str]) -> None:
@@ -500,3 +663,30 @@ class AuthService:
     def forget_api_keys(self) -> None:
         """Drop cached keys in this process at once, after a revocation."""
         self._keys_cache = _TtlCache(self.clock, self.CACHE_SECONDS)
+
+
+SESSION_ENDED = "session has ended (password, access or sessions of the user changed); log in again"
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What a request needs to know about its user, read fresh or from the short cache."""
+
+    username: str
+    token_version: int
+    disabled: bool
+    superadmin: bool
+    roles: Mapping[str, str]  # tenant id -> role, enabled tenants only
+
+
+@dataclass(frozen=True)
+class _KeyEntry:
+    principal: Principal
+    owner: str | None  # the user who created the key (None: the CLI, or another key)
+
+
+def _check_key_owner(owner: object) -> None:
+    """An API key stops working while the user who created it is disabled. A key whose
+    creator is not a user (the CLI, another key) or no longer exists has no owner to check."""
+    if isinstance(owner, UserState) and owner.disabled:
+        raise tokens.InvalidTokenError("API key's owner is disabled")

@@ -29,6 +29,7 @@ class AccessClaims:
     expires_at: float
     restriction: str | None = None
     """Set while the user must first change their password or enrol in 2FA (auth/restrictions.py)."""
+    token_version: int = 0
 
 
 def issue_access_token(
@@ -43,7 +44,10 @@ def issue_access_token(
     now: float,
     ttl_seconds: int,
     restriction: str | None = None,
+    token_version: int = 0,
 ) -> str:
+    """`role` and `sa` are informational: each request reads the current role and flags
+    (auth/service.py); `ver` is the user's session generation, refused once bumped."""
     claims: dict[str, object] = {
         "iss": ISSUER,
         "typ": "access",
@@ -53,6 +57,7 @@ def issue_access_token(
         "role": role,
         "sid": session_id,
         "sa": superadmin,
+        "ver": token_version,
         "iat": int(now),
         "exp": int(now) + ttl_seconds,
         "jti": secrets.token_hex(8),
@@ -101,6 +106,7 @@ def decode_access_token(secret: str, token: str, *, now: float) -> AccessClaims:
         superadmin=bool(claims.get("sa", False)),
         expires_at=float(claims["exp"]),
         restriction=str(claims["rst"]) if claims.get("rst") else None,
+        token_version=int(claims.get("ver", 0)),
     )
 
 

@@ -65,7 +65,10 @@ def user_add(
     email: Annotated[str | None, typer.Option()] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Create a user (or add an existing one) in a tenant with a role."""
+    """Create a user (or add an existing one) in a tenant with a role.
+
+    An existing account keeps its password and everything else; only the membership is added.
+    """
     with open_db(config) as db:
         with db.sessions.system("cli user add") as session:
             tenant_row = service.find_tenant(session, tenant)
@@ -77,6 +80,7 @@ def user_add(
                 role=role.value,
                 email=email,
                 now=db.clock.now(),
+                join_existing=True,
             )
             typer.echo(f"user {user.username} is {membership.role} of tenant {tenant_row.name}")
 
@@ -102,13 +106,30 @@ def user_passwd(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Set a user's password."""
+    """Set a user's password; every session of the user ends."""
     with open_db(config) as db:
         with db.sessions.system("cli user passwd") as session:
             tenant_row = service.find_tenant(session, tenant)
         with db.sessions.tenant(tenant_row.id) as session:
             users.set_password(session, username, _password(password))
             typer.echo(f"password of {username} changed")
+
+
+@user_app.command("enable")
+def user_enable(username: str, config: ConfigOption = None) -> None:
+    """Re-enable a disabled account (in every tenant it belongs to)."""
+    with open_db(config) as db, db.sessions.system("cli user enable") as session:
+        users.set_disabled(session, username, False)
+        typer.echo(f"user {username} is enabled")
+
+
+@user_app.command("disable")
+def user_disable(username: str, config: ConfigOption = None) -> None:
+    """Disable an account everywhere and end its sessions (a running server notices within
+    two seconds)."""
+    with open_db(config) as db, db.sessions.system("cli user disable") as session:
+        users.set_disabled(session, username, True)
+        typer.echo(f"user {username} is disabled")
 
 
 @apikey_app.command("create")

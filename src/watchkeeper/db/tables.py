@@ -93,6 +93,9 @@ class User(Base):
     password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Session generation: every access and refresh token carries the value it was issued
+    # under; bumping it (password reset, disable, demotion) ends all of the user's sessions.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Membership(TenantOwned, Base):
@@ -136,6 +139,8 @@ class RefreshToken(TenantOwned, Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The user's token_version when issued; a refresh under an older version is refused.
+    user_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class UserTotp(Base):

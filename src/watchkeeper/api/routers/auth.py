@@ -1,4 +1,4 @@
-"""Login, refresh, logout, me."""
+"""Login, refresh, logout (this session or all of them), password, me."""
 
 from __future__ import annotations
 
@@ -110,7 +110,21 @@ async def logout(principal: CurrentPrincipal, context: Context) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/password", status_code=204, summary="Change your own password")
+@router.post(
+    "/logout-all",
+    status_code=204,
+    summary="End every session of the caller, in every tenant (this one too)",
+)
+async def logout_all(principal: CurrentPrincipal, context: Context) -> Response:
+    await run_in_threadpool(context.auth.logout_all, principal)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    summary="Change your own password; every session ends, log in again",
+)
 async def change_password(
     body: PasswordChange, principal: CurrentPrincipal, context: Context
 ) -> Response:

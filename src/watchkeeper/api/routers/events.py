@@ -1,15 +1,22 @@
 """`/ws/notifications`: the tenant's real-time events over a WebSocket, resumable by id.
 
 Protocol (docs/design/notifications.md):
-- authenticate with `?token=<access token or API key>`, an `Authorization: Bearer` header,
-  or, when neither is sent, a first message `{"type": "auth", "token": "..."}` (browsers
-  cannot set headers on a WebSocket; a query string ends up in access logs);
+- authenticate with the subprotocols `bearer, <access token or API key>` (the browser's
+  `new WebSocket(url, ["bearer", token])`; the server answers with subprotocol `bearer`, never
+  echoing the token — the same trick as Kubernetes' `base64url.bearer.authorization.k8s.io.`),
+  an `Authorization: Bearer` header (non-browser clients), or, when neither is sent, a first
+  message `{"type": "auth", "token": "..."}`. `?token=` is refused (4400): servers and proxies
+  log URLs, so a credential must never be in one;
 - optional `?last_event_id=<id>` replays what was logged after it, `?types=alert,anomaly`
   filters;
 - the server sends `{"type": "ready", "data": {"last_event_id", "gap"}}` once subscribed,
   then events `{"id", "type", "data", "at"}`; errors are `{"type": "error", "data":
   {"code", "message"}}` followed by a close with code 4400 (bad request), 4401
-  (unauthenticated) or 4403 (forbidden).
+  (unauthenticated) or 4403 (forbidden);
+- a stream whose credential is revoked (logout, logout-all, password change, disable,
+  removal from the tenant, key revocation) gets an error with code `revoked` and a close with
+  1008 (policy violation). The credential is checked again before each event sent and every
+  `RECHECK_SECONDS` on the app's clock.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.auth.principal import Principal
-from watchkeeper.auth.service import AuthError
+from watchkeeper.auth.service import AuthError, AuthService
 from watchkeeper.auth.tokens import InvalidTokenError
 from watchkeeper.notify.events import EVENT_TYPES, Event, EventBus, events_after, log_bounds
 from watchkeeper.wiring import AppContext
@@ -32,6 +39,10 @@ router = APIRouter(tags=["events"])
 PERMISSION = "events:read"
 AUTH_TIMEOUT_SECONDS = 10.0
 REPLAY_PAGE = 500
+BEARER_PROTOCOL = "bearer"
+# As long as the auth service may cache a credential check: a revocation made in this
+# process ends a quiet stream within this, one made in another process within twice this.
+RECHECK_SECONDS = AuthService.CACHE_SECONDS
 
 
 class _Refused(Exception):
@@ -42,10 +53,24 @@ class _Refused(Exception):
         self.message = message
 
 
-async def _credential(ws: WebSocket) -> str:
-    token = ws.query_params.get("token", "")
-    if token:
-        return token
+def _protocol_credential(ws: WebSocket) -> str | None:
+    """The token from `Sec-WebSocket-Protocol: bearer, <token>`, if sent that way."""
+    offered = [str(p).strip() for p in ws.scope.get("subprotocols", [])]
+    if len(offered) >= 2 and offered[0] == BEARER_PROTOCOL and offered[1]:
+        return offered[1]
+    return None
+
+
+async def _credential(ws: WebSocket, from_protocol: str | None) -> str:
+    if "token" in ws.query_params:
+        raise _Refused(
+            4400,
+            "bad_request",
+            "credentials in the URL are refused (URLs are logged): send subprotocols "
+            '"bearer, <token>" or a first message {"type": "auth", "token": "..."}',
+        )
+    if from_protocol:
+        return from_protocol
     scheme, _, value = ws.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
@@ -113,10 +138,12 @@ async def _replay(
 async def notifications(ws: WebSocket) -> None:
     context: AppContext = ws.app.state.context
     bus: EventBus = context.events
-    await ws.accept()
+    from_protocol = _protocol_credential(ws)
+    await ws.accept(subprotocol=BEARER_PROTOCOL if from_protocol else None)
     try:
         last, types = _options(ws)
-        principal = await _principal(context, await _credential(ws))
+        credential = await _credential(ws, from_protocol)
+        principal = await _principal(context, credential)
     except _Refused as refused:
         await ws.send_json(
             {"type": "error", "data": {"code": refused.code, "message": refused.message}}
@@ -127,6 +154,10 @@ async def notifications(ws: WebSocket) -> None:
         return
     tenant_id = principal.tenant_id
     sub = bus.subscribe(tenant_id)  # before the replay, so nothing falls between the two
+    # Its first sleep on the clock is registered before `ready`, so a test that advances the
+    # clock after `ready` wakes it.
+    revoked = asyncio.ensure_future(_revoked(context, principal, credential))
+    await asyncio.sleep(0)
     try:
 
         def bounds() -> tuple[int, int]:
@@ -141,32 +172,71 @@ async def notifications(ws: WebSocket) -> None:
         await ws.send_json(
             {"type": "ready", "data": {"last_event_id": str(max(position, newest)), "gap": gap}}
         )
-        await _stream(ws, context, sub, tenant_id, types, position, replayed)
+        await _stream(ws, context, sub, types, position, replayed, principal, credential, revoked)
+    except _Refused as refused:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await ws.send_json(
+                {"type": "error", "data": {"code": refused.code, "message": refused.message}}
+            )
+            await ws.close(refused.close_code, refused.message[:120])
     except WebSocketDisconnect:
         pass
     finally:
+        revoked.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await revoked
         bus.unsubscribe(sub)
+
+
+async def _check(context: AppContext, principal: Principal, credential: str) -> None:
+    """Raises _Refused (1008) once the stream's credential is revoked."""
+    try:
+        if not context.auth.revalidated_from_cache(principal, credential):
+            await run_in_threadpool(context.auth.revalidate, principal, credential)
+    except InvalidTokenError as exc:
+        raise _Refused(1008, "revoked", f"credential revoked: {exc}") from None
+
+
+async def _revoked(context: AppContext, principal: Principal, credential: str) -> _Refused:
+    """Checks the credential every RECHECK_SECONDS of the app's clock; returns the refusal
+    once it is revoked."""
+    while True:
+        await context.clock.sleep(RECHECK_SECONDS)
+        try:
+            await _check(context, principal, credential)
+        except _Refused as refused:
+            return refused
 
 
 async def _stream(
     ws: WebSocket,
     context: AppContext,
     sub: Any,
-    tenant_id: str,
     types: list[str],
     position: int,
     replayed: set[int],
+    principal: Principal,
+    credential: str,
+    revoked: asyncio.Future[_Refused],
 ) -> None:
-    """Live events until the client goes; a client that fell behind re-reads the log."""
+    """Live events until the client goes or the credential is revoked; a client that fell
+    behind re-reads the log."""
+    tenant_id = principal.tenant_id
     closed = asyncio.ensure_future(_drain_client(ws))
     try:
         while not closed.done():
             getter = asyncio.ensure_future(sub.queue.get())
-            done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, closed, revoked}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if revoked in done:
+                getter.cancel()
+                raise revoked.result()
             if getter not in done:
                 getter.cancel()
                 return
             item: Event = getter.result()
+            await _check(context, principal, credential)
             if sub.overflowed:
                 sub.overflowed = False
                 while not sub.queue.empty():

@@ -45,10 +45,18 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
+    """`role` is this tenant's; the other fields change the global account, which only a
+    super-admin may do, or this tenant's admin when the account is exclusive to the tenant."""
+
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
     disabled: bool | None = None
+    email: str | None = Field(None, max_length=254)
+    password: str | None = Field(
+        None, min_length=1, max_length=1024, description="reset; the user must change it"
+    )
+    superadmin: bool | None = Field(None, description="super-admins only")
 
 
 class UserPublic(BaseModel):
