@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from tests.conftest import Env, TenantFixture
 from tests.support import ADMIN_PASSWORD
 from watchkeeper.cli.main import app as cli
-from watchkeeper.db.tables import AuditRecord
+from watchkeeper.db.tables import AuditRecord, UserTotp
 
 
 def _user_id(env: Env, headers: dict[str, str], username: str) -> str:
@@ -84,6 +84,7 @@ def test_erasure_pseudonymises_everywhere_and_the_audit_trail_still_verifies(
         },
     )
     assert silence.status_code == 200, silence.text
+    assert env.client.post("/auth/2fa/setup", headers=acme.admin).status_code == 200
 
     response = env.client.post(f"/api/v1/users/{admin_id}/erase", headers=root)
 
@@ -94,6 +95,7 @@ def test_erasure_pseudonymises_everywhere_and_the_audit_trail_still_verifies(
     assert report.intact, report.problems
     with env.context.sessions.system("test") as db:
         rows = list(db.scalars(select(AuditRecord)))
+        assert db.get(UserTotp, admin_id) is None  # the second factor's secret is gone too
     trail = json.dumps([[r.actor_name, r.details, r.path] for r in rows])
     assert "acme-admin" not in trail and pseudonym in trail
     # The erased admin's sessions and the API key they created are revoked.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from watchkeeper.audit import AuditLog
@@ -33,10 +33,12 @@ from watchkeeper.db.tables import (
     Incident,
     IncidentEvent,
     Membership,
+    RecoveryCode,
     RefreshToken,
     SilenceRow,
     Tenant,
     User,
+    UserTotp,
 )
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
 
@@ -245,6 +247,10 @@ def erase_user(
     user.password_change_required = False
     user.is_superadmin = False
     user.disabled = True
+    user.token_version = (user.token_version or 0) + 1  # every token issued before ends
+    # The second factor is personal data too: its secret and recovery codes go.
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.execute(delete(UserTotp).where(UserTotp.user_id == user.id))
     records = audit.pseudonymise(db, user_id=user.id, names=names, pseudonym=pseudonym)
     return Erasure(
         user_id=user.id,
