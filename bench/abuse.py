@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 
 from watchkeeper.domain.series import SeriesSamples
@@ -181,8 +182,8 @@ class Bench:
             series = [
                 SeriesSamples(
                     (("__name__", "abuse_huge"), ("big", "x" * 5_000_000)),
-                    [int(now * 1000)],
-                    [1.0],
+                    np.array([int(now * 1000)], dtype=np.int64),
+                    np.array([1.0]),
                 )
             ]
             return c.post(
