@@ -14,6 +14,14 @@ _AI = (
     "TrainingSummary",
     "initialize_ai_monitoring",
 )
+_MONITORING = (
+    "MonitoringConfig",
+    "MonitoringFactory",
+    "MonitoringOrchestrator",
+    "MonitoringTier",
+    "initialize_monitoring",
+    "setup_monitoring_config",
+)
 _CORRELATE = ("CorrelatedIncident", "Event", "IncidentCorrelator")
 _NOTIFY = (
     "NotificationChannel",
@@ -26,12 +34,17 @@ _NOTIFY = (
 __all__ = [
     "AnomalyEngine",
     "AnomalyResult",
+    "ConfigError",
     "CorrelatedIncident",
     "Event",
     "IncidentCorrelator",
     "MetricForecast",
     "MetricPredictor",
     "MetricsCollector",
+    "MonitoringConfig",
+    "MonitoringFactory",
+    "MonitoringOrchestrator",
+    "MonitoringTier",
     "NotificationChannel",
     "NotificationPriority",
     "NotificationRequest",
@@ -39,10 +52,13 @@ __all__ = [
     "TrainingSummary",
     "__version__",
     "initialize_ai_monitoring",
+    "initialize_monitoring",
     "initialize_notification_service",
+    "setup_monitoring_config",
 ]
 
 if TYPE_CHECKING:
+    from watchkeeper.config import ConfigError
     from watchkeeper.library.ai import (
         AnomalyEngine,
         AnomalyResult,
@@ -52,6 +68,14 @@ if TYPE_CHECKING:
         initialize_ai_monitoring,
     )
     from watchkeeper.library.correlate import CorrelatedIncident, Event, IncidentCorrelator
+    from watchkeeper.library.monitoring import (
+        MonitoringConfig,
+        MonitoringFactory,
+        MonitoringOrchestrator,
+        MonitoringTier,
+        initialize_monitoring,
+        setup_monitoring_config,
+    )
     from watchkeeper.notify import (
         NotificationChannel,
         NotificationPriority,
@@ -72,6 +96,14 @@ def __getattr__(name: str) -> Any:
         import watchkeeper.library.ai
 
         return getattr(watchkeeper.library.ai, name)
+    if name == "ConfigError":
+        from watchkeeper.config import ConfigError
+
+        return ConfigError
+    if name in _MONITORING:
+        import watchkeeper.library.monitoring
+
+        return getattr(watchkeeper.library.monitoring, name)
     if name in _CORRELATE:
         import watchkeeper.library.correlate
 

@@ -1,0 +1,286 @@
+"""The embedding API of the product brief: run Watchkeeper inside another asyncio program::
+
+    config = MonitoringFactory.create_default_config()
+    config.tier = MonitoringTier.ENTERPRISE
+    orchestrator = await initialize_monitoring(config)
+    await orchestrator.start_all_services()
+    ...
+    await orchestrator.stop_all_services()
+
+The orchestrator is the server itself: the schema is migrated, `create_app` builds the
+AppContext from the Settings, and starting runs the app's lifespan (the supervisor and its
+workers) or, when `config.port` is set, a uvicorn server on that port in a task. Nothing is
+reimplemented here.
+
+Tiers choose which of the existing features run (the keys below are overridden by the tier):
+
+- BASIC: ingestion, storage, PromQL, rules, alerting and notifications
+  (`enable_anomaly_detection: false`, `incidents.enabled: false`);
+- STANDARD (default): BASIC plus the anomaly detection and forecast loops
+  (`enable_anomaly_detection: true`, `detection.forecast_enabled: true`);
+- ENTERPRISE: STANDARD plus incident correlation (`incidents.enabled: true`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from watchkeeper.config import (
+    ConfigError,
+    ConfigProblem,
+    Settings,
+    apply_patch,
+    deep_merge,
+    load_settings,
+)
+
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from watchkeeper.clock import Clock
+    from watchkeeper.wiring import AppContext
+
+
+class MonitoringTier(StrEnum):
+    BASIC = "basic"
+    STANDARD = "standard"
+    ENTERPRISE = "enterprise"
+
+
+TIER_SETTINGS: dict[MonitoringTier, dict[str, Any]] = {
+    MonitoringTier.BASIC: {"enable_anomaly_detection": False, "incidents": {"enabled": False}},
+    MonitoringTier.STANDARD: {
+        "enable_anomaly_detection": True,
+        "detection": {"forecast_enabled": True},
+        "incidents": {"enabled": False},
+    },
+    MonitoringTier.ENTERPRISE: {
+        "enable_anomaly_detection": True,
+        "detection": {"forecast_enabled": True},
+        "incidents": {"enabled": True},
+    },
+}
+"""What each tier switches on or off; every other setting is the config's own."""
+
+ENVIRONMENTS = {
+    "dev": "dev",
+    "development": "dev",
+    "staging": "staging",
+    "production": "production",
+    "prod": "production",
+}
+
+
+@dataclass
+class MonitoringConfig:
+    """Validated Settings plus how to run them embedded (tier, optional HTTP port)."""
+
+    settings: Settings
+    tier: MonitoringTier = MonitoringTier.STANDARD
+    host: str = "127.0.0.1"
+    port: int | None = None
+    """Serve the HTTP API on this port (0: any free port); None: workers only, no HTTP."""
+    migrate: bool = True
+    """Bring the database schema up to date before starting."""
+    config_file: Path | None = field(default=None)
+
+    def update_config(self, section: str, values: Mapping[str, Any]) -> Settings:
+        """Change keys of one section, validated as `PUT /admin/config` validates them.
+
+        On success the config holds a new Settings (returned); on any invalid value
+        ConfigError lists each wrong key (e.g. `metrics.collection_interval`) and nothing
+        changes.
+        """
+        if not isinstance(values, Mapping):
+            raise ConfigError(
+                [ConfigProblem(section, repr(values), "give the section's keys as a mapping")],
+                "configuration change",
+            )
+        self.settings = apply_patch(self.settings, {section: dict(values)})
+        return self.settings
+
+    def effective_settings(self) -> Settings:
+        """The Settings with the tier applied (what the orchestrator runs)."""
+        return apply_patch(self.settings, TIER_SETTINGS[MonitoringTier(self.tier)])
+
+
+class MonitoringFactory:
+    """Builds configs from the environment (WATCHKEEPER_* variables) and an optional file."""
+
+    @staticmethod
+    def create_default_config(
+        data_dir: Path | str | None = None,
+        *,
+        config_file: Path | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> MonitoringConfig:
+        """The defaults (dev profile unless the environment says otherwise)."""
+        values = dict(overrides or {})
+        if data_dir is not None:
+            values["data_dir"] = str(data_dir)
+        return MonitoringConfig(
+            load_settings(config_file, overrides=values), config_file=config_file
+        )
+
+
+def setup_monitoring_config(
+    environment: str = "dev",
+    *,
+    data_dir: Path | str | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> MonitoringConfig:
+    """A config for an environment (dev/development, staging, production/prod).
+
+    The profile's rules apply: production refuses the development secrets, so give
+    JWT_SECRET_KEY and ENCRYPTION_KEY (environment, file or `overrides`).
+    """
+    profile = ENVIRONMENTS.get(environment.lower())
+    if profile is None:
+        raise ConfigError(
+            [ConfigProblem("profile", repr(environment), f"use one of {sorted(ENVIRONMENTS)}")],
+            "monitoring environment",
+        )
+    values = deep_merge({"profile": profile}, overrides or {})
+    return MonitoringFactory.create_default_config(
+        data_dir, config_file=config_file, overrides=values
+    )
+
+
+class MonitoringOrchestrator:
+    """Starts and stops the server's workers (and HTTP API) inside the caller's event loop."""
+
+    def __init__(self, config: MonitoringConfig, app: FastAPI) -> None:
+        self.config = config
+        self.app = app
+        self.context: AppContext = app.state.context
+        self._lifespan: AbstractAsyncContextManager[Any] | None = None
+        self._server: uvicorn.Server | None = None
+        self._serving: asyncio.Task[None] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.context.settings
+
+    @property
+    def running(self) -> bool:
+        return self._lifespan is not None or self._serving is not None
+
+    @property
+    def url(self) -> str | None:
+        """The HTTP API's base URL once started with a port, else None."""
+        if self._server is None or not self._server.started:
+            return None
+        (listener,) = [s for server in self._server.servers for s in server.sockets][:1]
+        host, port = listener.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def status(self) -> dict[str, str]:
+        """Each worker's state (running, standby, backoff, stopped)."""
+        return {s.name: s.status for s in self.context.supervisor.states()}
+
+    async def start_all_services(self, *, timeout: float = 30.0) -> None:
+        """Start the workers (and the HTTP API); returns once every worker has started."""
+        if self.running:
+            raise RuntimeError("the services are already running")
+        if self.config.port is None:
+            lifespan = self.app.router.lifespan_context(self.app)
+            await lifespan.__aenter__()
+            self._lifespan = lifespan
+        else:
+            await self._start_http(self.config.port, timeout)
+        with anyio.fail_after(timeout):
+            while "starting" in self.status().values():
+                await asyncio.sleep(0)
+
+    async def _start_http(self, port: int, timeout: float) -> None:
+        import uvicorn
+
+        from watchkeeper.serve import UVICORN_OPTIONS
+
+        class EmbeddedServer(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                # The embedding program owns the process' signals, not the server.
+                yield
+
+        server = EmbeddedServer(
+            uvicorn.Config(
+                self.app,
+                host=self.config.host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+                timeout_keep_alive=self.settings.server.timeout_keep_alive_seconds,
+                **UVICORN_OPTIONS,  # type: ignore[arg-type]
+            )
+        )
+        self._server = server
+        self._serving = asyncio.create_task(server.serve(), name="watchkeeper-http")
+        with anyio.fail_after(timeout):
+            while not server.started:
+                if self._serving.done():
+                    break
+                await asyncio.sleep(0.02)
+        if not server.started:
+            task, self._serving, self._server = self._serving, None, None
+            error = task.exception() if task.done() else None
+            raise RuntimeError(f"the HTTP server did not start on port {port}: {error}")
+
+    async def stop_all_services(self) -> None:
+        """Stop the workers (letting work in progress finish) and close the stores."""
+        if self._lifespan is not None:
+            lifespan, self._lifespan = self._lifespan, None
+            await lifespan.__aexit__(None, None, None)
+        if self._serving is not None and self._server is not None:
+            self._server.should_exit = True
+            task, self._serving = self._serving, None
+            await task
+
+    async def __aenter__(self) -> MonitoringOrchestrator:
+        await self.start_all_services()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop_all_services()
+
+
+async def initialize_monitoring(
+    config: MonitoringConfig | None = None, *, clock: Clock | None = None
+) -> MonitoringOrchestrator:
+    """Migrate (when `config.migrate`), build the app and its context; call
+    `start_all_services()` on the result to run them."""
+    config = config or MonitoringFactory.create_default_config()
+    settings = config.effective_settings()
+    if config.port is not None:
+        from watchkeeper.serve import check_can_serve
+
+        check_can_serve(settings)  # what `watchkeeper serve` refuses (production without TLS)
+    app = await anyio.to_thread.run_sync(_build_app, config, settings, clock)
+    return MonitoringOrchestrator(config, app)
+
+
+def _build_app(config: MonitoringConfig, settings: Settings, clock: Clock | None) -> FastAPI:
+    from watchkeeper.api.app import create_app
+    from watchkeeper.db import migrate
+    from watchkeeper.db.engine import build_engine
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.migrate:
+        engine = build_engine(settings)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+    return create_app(settings, clock=clock, config_file=config.config_file)
