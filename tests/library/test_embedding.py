@@ -114,3 +114,16 @@ def test_import_watchkeeper_stays_light_until_the_api_is_used() -> None:
     ).stdout.split()
     assert out == ["False", "True"]
     assert watchkeeper.__version__
+
+
+async def test_a_port_in_use_is_an_error_not_an_exit(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        config = MonitoringFactory.create_default_config(tmp_path / "data")
+        config.port = taken.getsockname()[1]
+        orchestrator = await initialize_monitoring(config)
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{config.port}"):
+            await orchestrator.start_all_services()
+    assert not orchestrator.running
+    await orchestrator.stop_all_services()  # closes what initialize_monitoring opened

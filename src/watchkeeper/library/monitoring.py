@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -167,6 +168,8 @@ class MonitoringOrchestrator:
         self._lifespan: AbstractAsyncContextManager[Any] | None = None
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
+        self._listener: socket.socket | None = None
+        self._closed = False
 
     @property
     def settings(self) -> Settings:
@@ -179,11 +182,10 @@ class MonitoringOrchestrator:
     @property
     def url(self) -> str | None:
         """The HTTP API's base URL once started with a port, else None."""
-        if self._server is None or not self._server.started:
+        if self._server is None or self._listener is None or not self._server.started:
             return None
-        (listener,) = [s for server in self._server.servers for s in server.sockets][:1]
-        host, port = listener.getsockname()[:2]
-        return f"http://{host}:{port}"
+        host, port = self._listener.getsockname()[:2]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def status(self) -> dict[str, str]:
         """Each worker's state (running, standby, backoff, stopped)."""
@@ -193,6 +195,8 @@ class MonitoringOrchestrator:
         """Start the workers (and the HTTP API); returns once every worker has started."""
         if self.running:
             raise RuntimeError("the services are already running")
+        if self._closed:
+            raise RuntimeError("this orchestrator was stopped; call initialize_monitoring again")
         if self.config.port is None:
             lifespan = self.app.router.lifespan_context(self.app)
             await lifespan.__aenter__()
@@ -207,6 +211,7 @@ class MonitoringOrchestrator:
         import uvicorn
 
         from watchkeeper.serve import UVICORN_OPTIONS
+        from watchkeeper.serve_protocol import GuardedHttpToolsProtocol
 
         class EmbeddedServer(uvicorn.Server):
             @contextlib.contextmanager
@@ -214,32 +219,53 @@ class MonitoringOrchestrator:
                 # The embedding program owns the process' signals, not the server.
                 yield
 
+        host = self.config.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            # Bound here, not by uvicorn: its bind failure is sys.exit(1), which would end
+            # the embedding program.
+            listener = socket.create_server((host, port), family=family)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        limits = self.settings.server
+        GuardedHttpToolsProtocol.header_read_timeout = limits.header_read_timeout_seconds
+        GuardedHttpToolsProtocol.max_header_bytes = limits.max_header_bytes
         server = EmbeddedServer(
             uvicorn.Config(
                 self.app,
-                host=self.config.host,
-                port=port,
                 log_config=None,
                 access_log=False,
                 lifespan="on",
-                timeout_keep_alive=self.settings.server.timeout_keep_alive_seconds,
+                timeout_keep_alive=limits.timeout_keep_alive_seconds,
+                h11_max_incomplete_event_size=limits.max_header_bytes,
+                http=GuardedHttpToolsProtocol,
                 **UVICORN_OPTIONS,  # type: ignore[arg-type]
             )
         )
-        self._server = server
-        self._serving = asyncio.create_task(server.serve(), name="watchkeeper-http")
+        self._server, self._listener = server, listener
+        self._serving = asyncio.create_task(
+            server.serve(sockets=[listener]), name="watchkeeper-http"
+        )
         with anyio.fail_after(timeout):
-            while not server.started:
-                if self._serving.done():
-                    break
+            while not server.started and not self._serving.done():
                 await asyncio.sleep(0.02)
         if not server.started:
             task, self._serving, self._server = self._serving, None, None
+            listener.close()
             error = task.exception() if task.done() else None
-            raise RuntimeError(f"the HTTP server did not start on port {port}: {error}")
+            raise RuntimeError(f"the HTTP server did not start on {host}:{port}: {error}")
 
     async def stop_all_services(self) -> None:
-        """Stop the workers (letting work in progress finish) and close the stores."""
+        """Stop the workers (letting work in progress finish) and close the stores.
+
+        Also closes the database engine and metric store of an orchestrator never started."""
+        if not self.running:
+            if not self._closed:
+                self._closed = True
+                self.context.engine.dispose()
+                self.context.store.close()
+            return
+        self._closed = True  # the app's lifespan closes them
         if self._lifespan is not None:
             lifespan, self._lifespan = self._lifespan, None
             await lifespan.__aexit__(None, None, None)
@@ -247,6 +273,9 @@ class MonitoringOrchestrator:
             self._server.should_exit = True
             task, self._serving = self._serving, None
             await task
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     async def __aenter__(self) -> MonitoringOrchestrator:
         await self.start_all_services()
