@@ -7,6 +7,7 @@ import importlib.util
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,3 +168,24 @@ def test_deep_detector_without_torch_names_the_extra(monkeypatch: pytest.MonkeyP
     )
     with pytest.raises(ValueError, match=r"pip install 'watchkeeper\[deep\]'"):
         initialize_ai_monitoring("vae")
+
+
+async def test_predicting_an_unknown_metric_names_it() -> None:
+    _, predictor, _ = initialize_ai_monitoring()
+    with pytest.raises(ValueError, match=r"no data for 'disk_usage': train_models first"):
+        await predictor.predict_metrics("disk_usage", horizon_hours=1)
+
+
+async def test_concurrent_detection_scores_each_point_once() -> None:
+    engine, _, _ = initialize_ai_monitoring("isolation_forest")
+    frame = cpu(TRAIN + 40)
+    await engine.train_models({"cpu_usage": frame.iloc[:TRAIN]})
+    found: list[int] = []
+
+    async def detect() -> None:
+        found.append(len(await engine.detect_anomalies("cpu_usage", frame.iloc[TRAIN:])))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(detect)
+        tg.start_soon(detect)
+    assert sorted(found) == [0, 40]

@@ -15,10 +15,11 @@ was trained on and then scored is what the predictor forecasts from.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -26,6 +27,8 @@ import numpy as np
 from watchkeeper.detect.base import Detector, FloatArray
 from watchkeeper.library.correlate import IncidentCorrelator
 from watchkeeper.library.frames import series_from_frame
+
+_T = TypeVar("_T")
 
 
 def _utc(seconds: float) -> datetime:
@@ -144,6 +147,9 @@ class AnomalyEngine:
         self.history = history or MetricHistory()
         self.explain_seconds = explain_hours * 3600.0
         self._models: dict[str, Detector] = {}
+        # Training and scoring run in worker threads; a detector learns as it scores, so two
+        # concurrent calls must not interleave on it.
+        self._lock = threading.Lock()
 
     @property
     def metrics(self) -> list[str]:
@@ -155,7 +161,7 @@ class AnomalyEngine:
         for metric, (t, _x) in series.items():
             if not len(t):
                 raise ValueError(f"{metric}: the frame has no rows with a finite value")
-        return await anyio.to_thread.run_sync(self._train_all, series)
+        return await anyio.to_thread.run_sync(self._locked, self._train_all, series)
 
     def _train_all(
         self, series: Mapping[str, tuple[FloatArray, FloatArray]]
@@ -184,7 +190,11 @@ class AnomalyEngine:
             known = ", ".join(self.metrics) or "none yet"
             raise ValueError(f"no model for {metric!r}: train_models first (trained: {known})")
         t, x = series_from_frame(metric, current_data)
-        return await anyio.to_thread.run_sync(self._detect, metric, t, x)
+        return await anyio.to_thread.run_sync(self._locked, self._detect, metric, t, x)
+
+    def _locked(self, work: Callable[..., _T], *args: Any) -> _T:
+        with self._lock:
+            return work(*args)
 
     def _detect(self, metric: str, t: FloatArray, x: FloatArray) -> list[AnomalyResult]:
         from watchkeeper.detect.explain import explain
