@@ -69,3 +69,14 @@ def test_with_torch_the_deep_detectors_are_accepted(env: Env, acme: TenantFixtur
         "/ai/train", headers=acme.admin, json={"selector": "cpu_usage", "detector": "lstm"}
     )
     assert response.status_code == 202
+
+
+def test_a_config_choosing_a_deep_detector_without_torch_fails_at_load(
+    without_torch: None,
+) -> None:
+    from watchkeeper.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(overrides={"detection": {"detector": "lstm"}})
+    (problem,) = raised.value.problems
+    assert problem.key == "detection.detector" and HINT in problem.rule
