@@ -7,6 +7,7 @@ import base64
 import secrets
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -37,6 +38,23 @@ async def test_the_brief_snippet_runs_every_worker_of_the_enterprise_tier(tmp_pa
     finally:
         await orchestrator.stop_all_services()
     assert set(orchestrator.status().values()) == {"stopped"}
+
+
+async def test_a_fresh_database_gets_the_default_tenant_the_host_collector_writes_to(
+    tmp_path: Path,
+) -> None:
+    from watchkeeper.tenancy import service
+
+    config = MonitoringFactory.create_default_config(tmp_path / "data")
+    async with await initialize_monitoring(config) as orchestrator:
+        context = orchestrator.context
+        with context.sessions.system("test") as db:
+            tenant_id = service.find_tenant(db, "default").id
+        with anyio.fail_after(10):
+            while not context.store.series_count(tenant_id):
+                await anyio.sleep(0.05)
+        host = next(s for s in context.supervisor.states() if s.name == "host-collector")
+        assert (host.status, host.restarts) == ("running", 0)
 
 
 async def test_the_basic_tier_runs_no_detection_forecast_or_correlation(tmp_path: Path) -> None:

@@ -92,7 +92,8 @@ class MonitoringConfig:
     port: int | None = None
     """Serve the HTTP API on this port (0: any free port); None: workers only, no HTTP."""
     migrate: bool = True
-    """Bring the database schema up to date before starting."""
+    """Before starting, bring the schema up to date and, on a database without tenants,
+    create tenant `default` (as `watchkeeper init` does; it adds no user)."""
     config_file: Path | None = field(default=None)
 
     def update_config(self, section: str, values: Mapping[str, Any]) -> Settings:
@@ -302,14 +303,28 @@ async def initialize_monitoring(
 
 def _build_app(config: MonitoringConfig, settings: Settings, clock: Clock | None) -> FastAPI:
     from watchkeeper.api.app import create_app
-    from watchkeeper.db import migrate
-    from watchkeeper.db.engine import build_engine
+    from watchkeeper.clock import SystemClock
 
+    clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if config.migrate:
-        engine = build_engine(settings)
-        try:
-            migrate.upgrade(engine)
-        finally:
-            engine.dispose()
+        _prepare_database(settings, clock)
     return create_app(settings, clock=clock, config_file=config.config_file)
+
+
+def _prepare_database(settings: Settings, clock: Clock) -> None:
+    """The schema, and the tenant the host collector writes to (`bootstrap._populate` without
+    the admin user: an embedding program has no one to give a generated password to)."""
+    from watchkeeper.db import migrate
+    from watchkeeper.db.engine import build_engine
+    from watchkeeper.tenancy import service
+    from watchkeeper.tenancy.scope import SessionFactory
+
+    engine = build_engine(settings)
+    try:
+        migrate.upgrade(engine)
+        with SessionFactory(engine).system("embedded start") as db:
+            if not service.list_tenants(db):
+                service.create_tenant(db, name="default", display_name="Default", now=clock.now())
+    finally:
+        engine.dispose()
