@@ -145,3 +145,10 @@ async def test_a_port_in_use_is_an_error_not_an_exit(tmp_path: Path) -> None:
             await orchestrator.start_all_services()
     assert not orchestrator.running
     await orchestrator.stop_all_services()  # closes what initialize_monitoring opened
+
+
+def test_every_exported_name_resolves() -> None:
+    missing = [name for name in watchkeeper.__all__ if getattr(watchkeeper, name, None) is None]
+    assert missing == []
+    with pytest.raises(AttributeError):
+        _ = watchkeeper.NoSuchThing  # type: ignore[attr-defined]
