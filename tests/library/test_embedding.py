@@ -55,6 +55,7 @@ async def test_a_fresh_database_gets_the_default_tenant_the_host_collector_write
                 await anyio.sleep(0.05)
         host = next(s for s in context.supervisor.states() if s.name == "host-collector")
         assert (host.status, host.restarts) == ("running", 0)
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
 
 
 async def test_the_basic_tier_runs_no_detection_forecast_or_correlation(tmp_path: Path) -> None:

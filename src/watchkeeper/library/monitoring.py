@@ -304,12 +304,17 @@ async def initialize_monitoring(
 def _build_app(config: MonitoringConfig, settings: Settings, clock: Clock | None) -> FastAPI:
     from watchkeeper.api.app import create_app
     from watchkeeper.clock import SystemClock
+    from watchkeeper.runtime.file_modes import secure_data
 
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if config.migrate:
         _prepare_database(settings, clock)
-    return create_app(settings, clock=clock, config_file=config.config_file)
+    app = create_app(settings, clock=clock, config_file=config.config_file)
+    # As `serve` does, minus the process-wide umask, which belongs to the embedding program:
+    # the data folder 0700 keeps what is created in it later private.
+    secure_data(settings, config.config_file)
+    return app
 
 
 def _prepare_database(settings: Settings, clock: Clock) -> None:
