@@ -247,13 +247,19 @@ class MonitoringOrchestrator:
         self._serving = asyncio.create_task(
             server.serve(sockets=[listener]), name="watchkeeper-http"
         )
-        with anyio.fail_after(timeout):
+        with anyio.move_on_after(timeout):
             while not server.started and not self._serving.done():
                 await asyncio.sleep(0.02)
         if not server.started:
-            task, self._serving, self._server = self._serving, None, None
+            task, self._serving, self._server, self._listener = self._serving, None, None, None
+            error: BaseException | None = TimeoutError(f"not started within {timeout} s")
+            if task.done():
+                error = task.exception()
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             listener.close()
-            error = task.exception() if task.done() else None
             raise RuntimeError(f"the HTTP server did not start on {host}:{port}: {error}")
 
     async def stop_all_services(self) -> None:
