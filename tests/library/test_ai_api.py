@@ -189,3 +189,16 @@ async def test_concurrent_detection_scores_each_point_once() -> None:
         tg.start_soon(detect)
         tg.start_soon(detect)
     assert sorted(found) == [0, 40]
+
+
+async def test_with_torch_the_lstm_detector_finds_the_spike() -> None:
+    engine, _, _ = initialize_ai_monitoring("lstm")
+    n = 440
+    rng = np.random.default_rng(0)
+    values = 50 + 5 * np.sin(2 * np.pi * np.arange(n) / 60) + rng.normal(0, 0.5, n)
+    values[420] = 95
+    times = pd.date_range("2026-01-01", periods=n, freq="1min", tz="UTC")
+    frame = pd.DataFrame({"timestamp": times, "value": values})
+    await engine.train_models({"cpu_usage": frame.iloc[:400]})
+    results = await engine.detect_anomalies("cpu_usage", frame.iloc[400:])
+    assert [r.timestamp for r in results if r.is_anomaly] == [times[420].to_pydatetime()]
