@@ -202,3 +202,22 @@ async def test_with_torch_the_lstm_detector_finds_the_spike() -> None:
     await engine.train_models({"cpu_usage": frame.iloc[:400]})
     results = await engine.detect_anomalies("cpu_usage", frame.iloc[400:])
     assert [r.timestamp for r in results if r.is_anomaly] == [times[420].to_pydatetime()]
+
+
+async def test_counters_are_scored_as_rates_as_the_detection_loop_does() -> None:
+    engine, _, _ = initialize_ai_monitoring()
+    n = TRAIN + 40
+    rng = np.random.default_rng(2)
+    per_second = 100 + rng.normal(0, 2, n)
+    per_second[TRAIN + SPIKE] = 400
+    times = pd.date_range("2026-01-01", periods=n, freq="1min", tz="UTC")
+    counter = pd.DataFrame({"timestamp": times, "value": np.cumsum(per_second * 60)})
+    summary = await engine.train_models({"requests_total": counter.iloc[:TRAIN]})
+    assert summary["requests_total"].points == TRAIN - 1  # rates between samples
+
+    results = await engine.detect_anomalies("requests_total", counter.iloc[TRAIN:])
+
+    assert len(results) == 40
+    assert results[0].value == pytest.approx(per_second[TRAIN])
+    flagged = [r.timestamp for r in results if r.is_anomaly]
+    assert flagged == [times[TRAIN + SPIKE].to_pydatetime()]

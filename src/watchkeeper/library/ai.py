@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import numpy as np
@@ -27,6 +27,9 @@ import numpy as np
 from watchkeeper.detect.base import Detector, FloatArray
 from watchkeeper.library.correlate import IncidentCorrelator
 from watchkeeper.library.frames import series_from_frame
+
+if TYPE_CHECKING:
+    from watchkeeper.detect.series_input import DetectorInput
 
 _T = TypeVar("_T")
 
@@ -45,6 +48,23 @@ def check_detector(name: str) -> None:
     problem = deep_detector_problem(name)
     if problem:
         raise ValueError(problem)
+
+
+def detector_points(
+    metric: str, t: FloatArray, x: FloatArray, base: tuple[float, float] | None = None
+) -> DetectorInput:
+    """The points as the detection loop gives them to a detector: a counter (a name ending in
+    _total, _count, _sum or _bucket) as per-second rates. `base` is the sample before `t`, the
+    start of the first rate."""
+    from watchkeeper.detect.series_input import detector_input
+    from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples
+
+    after_ms = None
+    if base is not None:
+        t, x = np.concatenate([[base[0]], t]), np.concatenate([[base[1]], x])
+        after_ms = round(base[0] * 1000)
+    ms = np.round(t * 1000).astype(np.int64)
+    return detector_input(SeriesSamples(((METRIC_NAME_LABEL, metric),), ms, x), after_ms)
 
 
 @dataclass
@@ -150,6 +170,8 @@ class AnomalyEngine:
         # Training and scoring run in worker threads; a detector learns as it scores, so two
         # concurrent calls must not interleave on it.
         self._lock = threading.Lock()
+        self._last_raw: dict[str, tuple[float, float]] = {}
+        """Each metric's newest sample as given (a counter's next rate starts from it)."""
 
     @property
     def metrics(self) -> list[str]:
@@ -166,17 +188,26 @@ class AnomalyEngine:
     def _train_all(
         self, series: Mapping[str, tuple[FloatArray, FloatArray]]
     ) -> dict[str, TrainingSummary]:
-        from watchkeeper.detect.series_input import DetectorInput
         from watchkeeper.detect.training import fit_on_history
 
+        inputs = {metric: detector_points(metric, t, x) for metric, (t, x) in series.items()}
+        for metric, points in inputs.items():
+            if not len(points):
+                raise ValueError(f"{metric}: a counter needs at least two samples to give a rate")
         summaries = {}
-        for metric, (t, x) in series.items():
-            points = DetectorInput(np.round(t * 1000).astype(np.int64), t, x)
+        for metric, points in inputs.items():
             detector, events = fit_on_history(self.detector, points)
             self._models[metric] = detector
-            self.history.replace(metric, t, x)
+            t, x = series[metric]
+            self._last_raw[metric] = (float(t[-1]), float(x[-1]))
+            self.history.replace(metric, points.seconds, points.values)
             summaries[metric] = TrainingSummary(
-                metric, self.detector, len(t), events, _utc(t[0]), _utc(t[-1])
+                metric,
+                self.detector,
+                len(points),
+                events,
+                _utc(points.seconds[0]),
+                _utc(points.seconds[-1]),
             )
         return summaries
 
@@ -200,12 +231,14 @@ class AnomalyEngine:
         from watchkeeper.detect.explain import explain
 
         detector = self._models[metric]
-        seen_t, _ = self.history.get(metric)
-        if len(seen_t):
-            newer = t > seen_t[-1]
-            t, x = t[newer], x[newer]
-        if not len(t):
+        base = self._last_raw[metric]
+        newer = t > base[0]
+        if not newer.any():
             return []
+        t, x = t[newer], x[newer]
+        self._last_raw[metric] = (float(t[-1]), float(x[-1]))
+        points = detector_points(metric, t, x, base)
+        t, x = points.seconds, points.values
         scores = detector.update_many(t, x)
         self.history.extend(metric, t, x)
         hist_t, hist_x = self.history.get(metric)
