@@ -377,6 +377,16 @@ class DetectionSettings(_Section):
         description="prediction events (/ws/notifications) per tenant and pass at most; 0: none",
     )
 
+    @field_validator("detector")
+    @classmethod
+    def _deep_needs_torch(cls, value: str) -> str:
+        from watchkeeper.extras import deep_detector_problem
+
+        problem = deep_detector_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("selectors", "forecast_selectors")
     @classmethod
     def _valid_selectors(cls, value: list[str]) -> list[str]:

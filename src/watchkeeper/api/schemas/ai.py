@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from watchkeeper.config import DetectorName
+from watchkeeper.extras import deep_detector_problem
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
@@ -37,6 +38,15 @@ class TrainRequest(BaseModel):
 
     selector: str = Field(min_length=1, max_length=4096, description='e.g. `{job="api"}`')
     detector: DetectorName | None = Field(None, description="default: the configured detector")
+
+    @field_validator("detector")
+    @classmethod
+    def _deep_needs_torch(cls, value: str | None) -> str | None:
+        # Refused here, not in the training job: without torch the job would fail later.
+        problem = deep_detector_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class TrainingJobPublic(BaseModel):
