@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from watchkeeper.auth.passwords import WeakPasswordError
 from watchkeeper.auth.service import AuthError
 from watchkeeper.cli import common
+from watchkeeper.cli.backup import backup_app
 from watchkeeper.cli.common import CliError, ConfigOption
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
 from watchkeeper.cli.privacy import user_erase, user_export
@@ -39,6 +40,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(silence_app, name="silence")
+app.add_typer(backup_app, name="backup")
 
 
 @app.command()
