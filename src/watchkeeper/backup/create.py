@@ -70,12 +70,13 @@ def create_backup(
 
 
 def _create(sources: Sources, to: Path, clock: Clock, incremental: bool) -> tuple[Path, Manifest]:
-    to.mkdir(parents=True, exist_ok=True)
+    # Backups hold the config (secrets) and password hashes: owner-only, like the data folder.
+    to.mkdir(parents=True, exist_ok=True, mode=0o700)
     base = _base(to) if incremental and sources.store is not None else None
     backup_id = _new_id(to, clock)
     work = to / f"{backup_id}.tmp"
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    work.mkdir(mode=0o700)
     try:
         settings = sources.settings
         metadata = _backup_metadata(settings, work)

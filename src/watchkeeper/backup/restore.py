@@ -99,7 +99,7 @@ def _lay_out(links: list[tuple[Path, Manifest]], data_dir: Path) -> None:
     the metadata only as a SQLite file (PostgreSQL is restored by `restore_backup`)."""
     folder, manifest = links[-1]
     holders = {m.id: p for p, m in links}
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if manifest.metadata["backend"] == "sqlite":
         shutil.copy2(folder / manifest.metadata["file"], data_dir / "watchkeeper.db")
     if manifest.store is not None:

@@ -129,3 +129,14 @@ def restore(
     except BackupError as exc:
         raise CliError(f"not restored: {exc}") from None
     typer.echo(f"restored backup {report.backup_id} ({report.kind}) into {target}")
+    restored_config = target / common.CONFIG_NAME
+    if restored_config.is_file():
+        from watchkeeper.config import load_settings
+
+        named = load_settings(restored_config).data_dir
+        if named.resolve() != target.resolve():
+            typer.echo(
+                f"warning: the restored {restored_config} names data_dir {named}; "
+                f"set it to {target} before starting the server there",
+                err=True,
+            )
