@@ -271,3 +271,30 @@ def test_cli_create_refuses_a_store_held_by_the_server_and_works_when_stopped(
         assert reopened.series_count("t") == 3
     finally:
         reopened.close()
+
+
+def test_snapshot_holds_off_retention_and_compaction_but_not_appends(tmp_path: Path) -> None:
+    """While a backup copies, retention may hide samples but deletes no block folder, and
+    appends are accepted (they go into the head, past the reported WAL lengths). Background
+    compaction, as in the server: a store without it compacts inside `append`, which then
+    waits for the backup."""
+    store = EmbeddedStore(tmp_path / "s")
+    try:
+        store.append("t", batch(0, 10))
+        store.flush()
+        with store.backup_snapshot() as snapshot:
+            (block,) = snapshot.blocks
+            lengths = dict(snapshot.wal_segments)
+            retention = threading.Thread(target=store.delete_before, args=(T0 + 10**9,))
+            retention.start()
+            retention.join(timeout=0.2)
+            assert retention.is_alive()  # waiting for the backup to finish
+            assert block.is_dir()
+            store.append("t", batch(10**6, 5))  # appends go on
+            assert {
+                n: (tmp_path / "s" / "wal" / f"{n:08d}").stat().st_size for n in lengths
+            } != lengths
+        retention.join(timeout=10)
+        assert not retention.is_alive() and not block.exists()
+    finally:
+        store.close()

@@ -412,7 +412,9 @@ class EmbeddedStore:
         Holds the compaction lock, so no block is written, merged or deleted and no WAL
         segment or series log line is removed or added meanwhile; appends go on (into the
         head and the current WAL segment, past the lengths reported). The lengths are taken
-        under the store lock, between two whole WAL records.
+        under the store lock, between two whole WAL records. (A store built with
+        `background_compaction=False` compacts inside `append`, whose callers then wait for
+        the backup: the CLI and tests only.)
         """
         with self._compaction:
             with self._lock:
