@@ -298,3 +298,20 @@ def test_snapshot_holds_off_retention_and_compaction_but_not_appends(tmp_path: P
         assert not retention.is_alive() and not block.exists()
     finally:
         store.close()
+
+
+def test_worker_is_built_only_when_enabled_and_runs_under_a_lease(env: Env) -> None:
+    from dataclasses import replace
+
+    from watchkeeper.runtime.lease import Exclusive
+    from watchkeeper.wiring import build_workers
+
+    settings = env.context.settings
+    assert all(w.name != "backup" for w in build_workers(replace(env.context)))
+    enabled = settings.model_copy(
+        update={"backup": settings.backup.model_copy(update={"enabled": True})}
+    )
+    (worker,) = [
+        w for w in build_workers(replace(env.context, settings=enabled)) if w.name == "backup"
+    ]
+    assert isinstance(worker, Exclusive) and isinstance(worker.worker, BackupWorker)
