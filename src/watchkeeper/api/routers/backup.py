@@ -39,6 +39,8 @@ class BackupResult(BaseModel):
 def allowed_folder(root: Path, to: str | None) -> Path:
     """`to` resolved inside `root` (no `..` or symlink way out), else a 422."""
     base = root.resolve()
+    if to and "\x00" in to:
+        raise HTTPException(422, "'to' must not contain NUL characters")
     target = (base / to).resolve() if to else base
     if target != base and base not in target.parents:
         raise HTTPException(
