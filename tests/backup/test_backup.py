@@ -215,10 +215,10 @@ def test_backup_endpoint_is_superadmin_only_and_stays_in_its_folder(
     assert isinstance(acme, TenantFixture)
     denied = env.client.post("/admin/backup", headers=acme.admin, json={})
     assert denied.status_code == 403
-    for escape in ("../elsewhere", "/tmp/elsewhere", "a/../../x", "a\x00b"):
+    for escape in ("../elsewhere", "/tmp/elsewhere", "a/../../x", "a\x00b", "x" * 300):
         response = env.client.post("/admin/backup", headers=root, json={"to": escape})
         assert response.status_code == 422, response.text
-        assert "inside the backup folder" in response.text or "NUL" in response.text
+        assert "backup folder" in response.text or "pattern" in response.text
 
 
 def test_worker_takes_incrementals_and_prunes(env: Env, tmp_path: Path) -> None:

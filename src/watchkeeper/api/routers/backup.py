@@ -21,6 +21,7 @@ class BackupRequest(BaseModel):
     to: str | None = Field(
         None,
         max_length=1024,
+        pattern=r"^[A-Za-z0-9._/-]+$",
         description="backups folder: relative to, or inside, the configured backup folder "
         "(backup.folder, default <data_dir>/backups); default that folder",
     )
@@ -39,8 +40,8 @@ class BackupResult(BaseModel):
 def allowed_folder(root: Path, to: str | None) -> Path:
     """`to` resolved inside `root` (no `..` or symlink way out), else a 422."""
     base = root.resolve()
-    if to and "\x00" in to:
-        raise HTTPException(422, "'to' must not contain NUL characters")
+    if to and any(len(part) > 255 for part in to.split("/")):
+        raise HTTPException(422, "'to': a name in the backup folder path is over 255 characters")
     target = (base / to).resolve() if to else base
     if target != base and base not in target.parents:
         raise HTTPException(
@@ -65,6 +66,8 @@ async def post_backup(request: Request, context: Context, body: BackupRequest) -
         )
     except BackupError as exc:
         raise HTTPException(409, str(exc)) from None
+    except OSError as exc:
+        raise HTTPException(409, f"cannot write the backup into {target}: {exc.strerror}") from None
     request.state.audit_details = {"backup": manifest.id, "kind": manifest.kind}
     return BackupResult(
         id=manifest.id,
