@@ -315,3 +315,12 @@ def test_worker_is_built_only_when_enabled_and_runs_under_a_lease(env: Env) -> N
         w for w in build_workers(replace(env.context, settings=enabled)) if w.name == "backup"
     ]
     assert isinstance(worker, Exclusive) and isinstance(worker.worker, BackupWorker)
+
+
+def test_restore_refuses_the_data_folder_of_a_running_server(
+    env: Env, root: dict[str, str]
+) -> None:
+    folder = post_backup(env, root)
+    with pytest.raises(BackupError, match="running server"):
+        restore_backup(folder, env.data_dir, force=True)
+    assert (env.data_dir / "metrics" / "blocks").is_dir()

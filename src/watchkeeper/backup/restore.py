@@ -14,6 +14,7 @@ newest.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import sqlite3
@@ -127,6 +128,22 @@ def _lay_out(links: list[tuple[Path, Manifest]], data_dir: Path) -> None:
         shutil.copy2(folder / "extras" / name, data_dir / name)
 
 
+def _refuse_a_running_server(store: Path) -> None:
+    """A server (or another command) holding the store's LOCK file would see its files
+    replaced under it: refuse instead."""
+    lock = store / "LOCK"
+    if not lock.exists():
+        return
+    with lock.open("a") as file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(
+                f"{store} is open in a running server: stop it before restoring"
+            ) from None
+        fcntl.flock(file, fcntl.LOCK_UN)
+
+
 def restore_backup(
     folder: Path, data_dir: Path, *, force: bool = False, database_url: str | None = None
 ) -> VerifyReport:
@@ -141,11 +158,15 @@ def restore_backup(
                 f"{data_dir} is not empty: restore into an empty folder, or pass --force "
                 "to replace its database, metrics, config and audit checkpoint"
             )
-        for name in ("watchkeeper.db", "watchkeeper.db-wal", "watchkeeper.db-shm"):
-            (data_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(data_dir / "metrics", ignore_errors=True)
+        _refuse_a_running_server(data_dir / "metrics")
     links = chain(folder)
     manifest = links[-1][1]
+    if force:
+        if manifest.metadata["backend"] == "sqlite":
+            for name in ("watchkeeper.db", "watchkeeper.db-wal", "watchkeeper.db-shm"):
+                (data_dir / name).unlink(missing_ok=True)
+        if manifest.store is not None:
+            shutil.rmtree(data_dir / "metrics", ignore_errors=True)
     _lay_out(links, data_dir)
     if manifest.metadata["backend"] == "postgresql":
         if database_url is None or not database_url.startswith("postgresql"):
