@@ -740,6 +740,27 @@ class RetentionSettings(_Section):
     )
 
 
+class BackupSettings(_Section):
+    """The automatic backup worker (metadata, and the embedded store incrementally)."""
+
+    enabled: bool = Field(
+        False, description="take a backup every interval_hours into the backup folder"
+    )
+    interval_hours: float = Field(24.0, gt=0, le=8760, description="hours between backups")
+    keep: int = Field(
+        7,
+        ge=1,
+        le=1000,
+        description="backups kept (and the older ones they build on); a full backup is taken "
+        "when the incremental chain would grow past this",
+    )
+    folder: Path | None = Field(
+        None,
+        description="where backups go (and where POST /admin/backup may write); "
+        "default <data_dir>/backups",
+    )
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """The YAML config file, already read by `load_settings`."""
 
@@ -902,6 +923,7 @@ class Settings(BaseSettings):
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -939,6 +961,10 @@ class Settings(BaseSettings):
         if self.server.tls_min_version is not None:
             return self.server.tls_min_version
         return "1.3" if self.profile == "production" else "1.2"
+
+    @property
+    def effective_backup_path(self) -> Path:
+        return self.backup.folder or self.data_dir / "backups"
 
     @property
     def effective_models_path(self) -> Path:

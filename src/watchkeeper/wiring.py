@@ -164,6 +164,12 @@ def build_workers(context: AppContext) -> list[Worker]:
             tiers=[(t.after_days * 86_400, t.resolution_ms) for t in settings.storage.downsampling],
         ),
     ]
+    if settings.backup.enabled:
+        from watchkeeper.backup.worker import BackupWorker
+
+        workers.append(
+            BackupWorker(clock, settings, context.store, config_file=context.config_file)
+        )
     if settings.metrics.host_collector_enabled:
         workers.append(
             HostCollector(

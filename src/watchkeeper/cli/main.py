@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from watchkeeper.auth.passwords import WeakPasswordError
 from watchkeeper.auth.service import AuthError
 from watchkeeper.cli import common
+from watchkeeper.cli.backup import backup_app
 from watchkeeper.cli.common import CliError, ConfigOption
 from watchkeeper.cli.deploy import deploy
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
@@ -41,6 +42,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(silence_app, name="silence")
 app.command("deploy")(deploy)
+app.add_typer(backup_app, name="backup")
 
 
 @app.command()

@@ -22,7 +22,8 @@ import os
 import shutil
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -328,10 +329,11 @@ class EmbeddedStore:
             for part in block.parts.values()
         )
         expired = [block for block in blocks if block.max_t < cutoff_ms]
-        with self._lock:
-            self._blocks = [block for block in self._blocks if block not in expired]
-        for block in expired:
-            shutil.rmtree(block.path, ignore_errors=True)
+        with self._compaction:  # never under a running backup_snapshot's feet
+            with self._lock:
+                self._blocks = [block for block in self._blocks if block not in expired]
+            for block in expired:
+                shutil.rmtree(block.path, ignore_errors=True)
         return removed
 
     def downsample_before(
@@ -400,6 +402,36 @@ class EmbeddedStore:
             file.flush()
             os.fsync(file.fileno())
         tmp.replace(self.path / "retention.json")
+
+    # -- backup ------------------------------------------------------------------------------
+
+    @contextmanager
+    def backup_snapshot(self) -> Iterator[StoreSnapshot]:
+        """What a consistent copy of the store needs, valid until the block exits.
+
+        Holds the compaction lock, so no block is written, merged or deleted and no WAL
+        segment or series log line is removed or added meanwhile; appends go on (into the
+        head and the current WAL segment, past the lengths reported). The lengths are taken
+        under the store lock, between two whole WAL records. (A store built with
+        `background_compaction=False` compacts inside `append`, whose callers then wait for
+        the backup: the CLI and tests only.)
+        """
+        with self._compaction:
+            with self._lock:
+                wal = self.path / "wal"
+                snapshot = StoreSnapshot(
+                    path=self.path,
+                    blocks=[block.path for block in self._blocks],
+                    series_log_bytes=_size(self.path / "series.jsonl"),
+                    wal_segments={n: _size(segment_path(wal, n)) for n in segment_numbers(wal)},
+                    cutoff_ms=None if self._cutoff == INT64_MIN else self._cutoff,
+                )
+            yield snapshot
+
+    def tenant_ids(self) -> list[str]:
+        """Tenants the store holds series for (backup verification counts their series)."""
+        with self._lock:
+            return sorted(self._tenants)
 
     # -- compaction --------------------------------------------------------------------------
 
@@ -515,6 +547,22 @@ class EmbeddedStore:
     def disk_bytes(self) -> int:
         """Bytes the store occupies on disk (WAL, blocks, series log)."""
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """The files of a consistent store copy: whole block folders, the series log's first
+    `series_log_bytes` and each WAL segment's first bytes (`wal_segments`: number -> length)."""
+
+    path: Path
+    blocks: list[Path]
+    series_log_bytes: int
+    wal_segments: dict[int, int]
+    cutoff_ms: int | None
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 def _rows_from(rows: Samples, cutoff_ms: int) -> Samples:
