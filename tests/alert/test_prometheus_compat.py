@@ -4,10 +4,9 @@ Skips without the binaries (unless services are required)."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,43 +15,21 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import ADMIN_PASSWORD, free_port, require_binary, wait_for_port
+from tests.support import free_port, require_binary, wait_for_port
 from tests.test_server_process import Server
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One real `watchkeeper serve` for the module: starting one takes seconds."""
-    from watchkeeper.bootstrap import initialise
-    from watchkeeper.clock import SystemClock
-
-    root = tmp_path_factory.mktemp("wk")
-    result = initialise(root / "data", clock=SystemClock(), admin_password=ADMIN_PASSWORD)
-    config = yaml.safe_load(result.config_file.read_text())
-    config["metrics"] = {"host_collector_enabled": False}
-    config["observability"] = {"access_log": False, "log_level": "warning"}
-    result.config_file.write_text(yaml.safe_dump(config))
-    running = Server(result.config_file, free_port())
-    running.start()
-    try:
-        yield running
-    finally:
-        if running.process is not None and running.process.poll() is None:
-            running.kill(signal.SIGTERM)
+def server(stack_server: Server) -> Server:
+    """The suite's shared real server (tests/conftest.py): starting one takes seconds."""
+    return stack_server
 
 
 @pytest.fixture(scope="module")
-def key(server: Server) -> str:
-    with httpx.Client(timeout=30) as client:
-        response = client.post(
-            f"{server.url}/api/v1/apikeys",
-            headers=server.login(client),
-            json={"name": "stack", "scopes": ["write"]},
-        )
-    assert response.status_code == 201, response.text
-    return str(response.json()["key"])
+def key(stack_key: str) -> str:
+    return stack_key
 
 
 def _process(args: list[str]) -> subprocess.Popen[bytes]:

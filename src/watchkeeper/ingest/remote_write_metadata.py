@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import cramjam
 
+from watchkeeper.domain.protowire import WireFormatError, fields
 from watchkeeper.ingest.metadata import MetricMetadata
 
 # prometheus.MetricMetadata.MetricType
@@ -30,44 +31,6 @@ class MetadataDecodeError(ValueError):
     """The body's metadata is not well-formed protobuf."""
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise MetadataDecodeError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> list[tuple[int, int, bytes | int]]:
-    """(field number, wire type, value) of one message's fields; nested ones left as bytes."""
-    found: list[tuple[int, int, bytes | int]] = []
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-            found.append((number, wire, value))
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            if pos + length > len(data):
-                raise MetadataDecodeError("truncated field")
-            found.append((number, wire, data[pos : pos + length]))
-            pos += length
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        else:
-            raise MetadataDecodeError(f"unsupported wire type {wire}")
-    return found
-
-
 def metadata_of(body: bytes, *, max_decoded_bytes: int) -> list[tuple[str, MetricMetadata]]:
     """(metric family, metadata) pairs of a snappy-compressed WriteRequest."""
     try:
@@ -78,12 +41,19 @@ def metadata_of(body: bytes, *, max_decoded_bytes: int) -> list[tuple[str, Metri
         raise
     except Exception as exc:  # cramjam raises its own error type
         raise MetadataDecodeError(f"not snappy: {exc}") from None
+    try:
+        return _families(raw)
+    except WireFormatError as exc:
+        raise MetadataDecodeError(str(exc)) from None
+
+
+def _families(raw: bytes) -> list[tuple[str, MetricMetadata]]:
     found: list[tuple[str, MetricMetadata]] = []
-    for number, wire, value in _fields(raw):
+    for number, wire, value in fields(raw):
         if number != 3 or wire != 2 or not isinstance(value, bytes):
             continue
         kind, name, help_text, unit = 0, "", "", ""
-        for inner, inner_wire, inner_value in _fields(value):
+        for inner, inner_wire, inner_value in fields(value):
             if inner == 1 and inner_wire == 0 and isinstance(inner_value, int):
                 kind = inner_value
             elif inner_wire == 2 and isinstance(inner_value, bytes):

@@ -19,6 +19,13 @@ from dataclasses import dataclass
 
 import cramjam
 
+from watchkeeper.domain.protowire import (
+    WireFormatError,
+    fields,
+    length_delimited,
+    read_varint,
+    varint,
+)
 from watchkeeper.domain.series import Labels, Matcher, MatchOp, SeriesSamples
 
 SAMPLES = 0
@@ -28,7 +35,6 @@ STREAMED_CONTENT_TYPE = "application/x-streamed-protobuf; proto=prometheus.Chunk
 _OPS = {0: MatchOp.EQUAL, 1: MatchOp.NOT_EQUAL, 2: MatchOp.REGEX, 3: MatchOp.NOT_REGEX}
 _DOUBLE = struct.Struct("<d")
 _U64 = struct.Struct(">Q")
-_MASK64 = (1 << 64) - 1
 
 
 class ReadDecodeError(ValueError):
@@ -59,43 +65,6 @@ class ReadRequest:
 # -- decoding --------------------------------------------------------------------------------
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ReadDecodeError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(data, pos)
-            yield number, wire, value
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            if pos + length > len(data):
-                raise ReadDecodeError("truncated field")
-            yield number, wire, data[pos : pos + length]
-            pos += length
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        else:
-            raise ReadDecodeError(f"unsupported wire type {wire}")
-    if pos != len(data):
-        raise ReadDecodeError("truncated message")
-
-
 def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
@@ -111,7 +80,7 @@ def _text(value: int | bytes) -> str:
 
 def _matcher(data: bytes) -> Matcher:
     kind, name, value = 0, "", ""
-    for number, wire, field in _fields(data):
+    for number, wire, field in fields(data):
         if number == 1 and wire == 0 and isinstance(field, int):
             kind = field
         elif number == 2:
@@ -128,7 +97,7 @@ def _matcher(data: bytes) -> Matcher:
 def _query(data: bytes) -> ReadQuery:
     start = end = 0
     matchers: list[Matcher] = []
-    for number, wire, field in _fields(data):
+    for number, wire, field in fields(data):
         if number == 1 and wire == 0 and isinstance(field, int):
             start = _signed(field)
         elif number == 2 and wire == 0 and isinstance(field, int):
@@ -149,9 +118,17 @@ def decode_request(body: bytes, *, max_decoded_bytes: int, max_queries: int) -> 
         raw = bytes(cramjam.snappy.decompress_raw(body))
     except Exception as exc:
         raise ReadDecodeError(f"not snappy: {exc}") from None
+    try:
+        queries, types = _request_fields(raw, max_queries)
+    except WireFormatError as exc:
+        raise ReadDecodeError(str(exc)) from None
+    return ReadRequest(tuple(queries), tuple(types))
+
+
+def _request_fields(raw: bytes, max_queries: int) -> tuple[list[ReadQuery], list[int]]:
     queries: list[ReadQuery] = []
     types: list[int] = []
-    for number, wire, field in _fields(raw):
+    for number, wire, field in fields(raw):
         if number == 1 and isinstance(field, bytes):
             queries.append(_query(field))
             if len(queries) > max_queries:
@@ -161,37 +138,26 @@ def decode_request(body: bytes, *, max_decoded_bytes: int, max_queries: int) -> 
         elif number == 2 and isinstance(field, bytes):  # packed
             pos = 0
             while pos < len(field):
-                kind, pos = _varint(field, pos)
+                kind, pos = read_varint(field, pos)
                 types.append(kind)
-    return ReadRequest(tuple(queries), tuple(types))
+    return queries, types
 
 
 # -- encoding --------------------------------------------------------------------------------
 
 
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    value &= _MASK64
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _uvarint(number << 3 | 2) + _uvarint(len(payload)) + payload
-
-
 def _labels(labels: Labels) -> bytes:
     return b"".join(
-        _field(1, _field(1, name.encode()) + _field(2, value.encode())) for name, value in labels
+        length_delimited(
+            1, length_delimited(1, name.encode()) + length_delimited(2, value.encode())
+        )
+        for name, value in labels
     )
 
 
 def _timeseries(series: SeriesSamples) -> bytes:
     samples = b"".join(
-        _field(2, b"\x09" + _DOUBLE.pack(value) + b"\x10" + _uvarint(timestamp))
+        length_delimited(2, b"\x09" + _DOUBLE.pack(value) + b"\x10" + varint(timestamp))
         for timestamp, value in zip(series.timestamps.tolist(), series.values.tolist(), strict=True)
     )
     return _labels(series.labels) + samples
@@ -199,7 +165,10 @@ def _timeseries(series: SeriesSamples) -> bytes:
 
 def encode_samples_response(results: Sequence[Sequence[SeriesSamples]]) -> bytes:
     """A snappy-compressed ReadResponse with one QueryResult per query."""
-    body = b"".join(_field(1, b"".join(_field(1, _timeseries(s)) for s in r)) for r in results)
+    body = b"".join(
+        length_delimited(1, b"".join(length_delimited(1, _timeseries(s)) for s in r))
+        for r in results
+    )
     return bytes(cramjam.snappy.compress_raw(body))
 
 
@@ -235,12 +204,12 @@ def xor_chunk(timestamps: Sequence[int], values: Sequence[float]) -> bytes:
     for index, (t, v) in enumerate(zip(timestamps, values, strict=True)):
         v_bits = _float_bits(v)
         if index == 0:
-            for byte in _uvarint(_zigzag(t)):  # binary.PutVarint
+            for byte in varint(_zigzag(t)):  # binary.PutVarint
                 bits.write(byte, 8)
             bits.write(v_bits, 64)
         elif index == 1:
             previous_delta = t - previous_t
-            for byte in _uvarint(previous_delta):  # binary.PutUvarint
+            for byte in varint(previous_delta):  # binary.PutUvarint
                 bits.write(byte, 8)
             leading, trailing = _xor_write(bits, v_bits, previous_v, leading, trailing)
         else:
@@ -319,12 +288,12 @@ def streamed_frames(query_index: int, series: Sequence[SeriesSamples]) -> Iterat
             ts = timestamps[first : first + CHUNK_SAMPLES]
             chunk = (
                 b"\x08"
-                + _uvarint(ts[0])
+                + varint(ts[0])
                 + b"\x10"
-                + _uvarint(ts[-1])
+                + varint(ts[-1])
                 + b"\x18\x01"
-                + _field(4, xor_chunk(ts, values[first : first + CHUNK_SAMPLES]))
+                + length_delimited(4, xor_chunk(ts, values[first : first + CHUNK_SAMPLES]))
             )
-            chunks += _field(2, chunk)
-        message = _field(1, _labels(one.labels) + chunks) + b"\x10" + _uvarint(query_index)
-        yield _uvarint(len(message)) + crc32c(message).to_bytes(4, "big") + message
+            chunks += length_delimited(2, chunk)
+        message = length_delimited(1, _labels(one.labels) + chunks) + b"\x10" + varint(query_index)
+        yield varint(len(message)) + crc32c(message).to_bytes(4, "big") + message
