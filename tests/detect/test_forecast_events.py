@@ -86,10 +86,10 @@ def test_a_forecast_pass_sends_prediction_events_to_its_tenant_only(
     disk = _disk(n)
     _push(env, acme_id, {"__name__": "disk_used_percent", "job": "node", "mount": "/"}, disk)
     _push(env, globex_id, {"__name__": "load1", "job": "node", "host": "g1"}, np.full(n, 1.5))
-    url = "/ws/notifications?token="
+    url = "/ws/notifications"
     with (
-        env.client.websocket_connect(f"{url}{_token(acme.viewer)}") as ours,
-        env.client.websocket_connect(f"{url}{_token(globex.viewer)}") as theirs,
+        env.client.websocket_connect(url, subprotocols=["bearer", _token(acme.viewer)]) as ours,
+        env.client.websocket_connect(url, subprotocols=["bearer", _token(globex.viewer)]) as theirs,
     ):
         assert ours.receive_json()["type"] == "ready"
         assert theirs.receive_json()["type"] == "ready"
@@ -127,7 +127,8 @@ def test_a_forecast_pass_sends_prediction_events_to_its_tenant_only(
     # Globex's client heard only its own series, live and on resume.
     assert other["data"]["metric"] == "load1"
     with env.client.websocket_connect(
-        f"/ws/notifications?last_event_id=0&types=prediction&token={_token(globex.viewer)}"
+        "/ws/notifications?last_event_id=0&types=prediction",
+        subprotocols=["bearer", _token(globex.viewer)],
     ) as ws:
         assert [e["data"]["metric"] for e in _replay(ws)] == ["load1"]
 
@@ -150,6 +151,7 @@ def test_events_are_capped_per_tenant_and_pass_and_the_rest_counted(
         assert len(events_after(db, 0, types=["prediction"])) == 2
     # Through the endpoint too: a client resuming from the start is replayed exactly two.
     with env.client.websocket_connect(
-        f"/ws/notifications?last_event_id=0&types=prediction&token={_token(acme.viewer)}"
+        "/ws/notifications?last_event_id=0&types=prediction",
+        subprotocols=["bearer", _token(acme.viewer)],
     ) as ws:
         assert [e["data"]["labels"]["host"] for e in _replay(ws)] == ["a", "b"]

@@ -13,7 +13,9 @@ from watchkeeper.notify.events import publish
 
 def _connect(env: Env, tenant: TenantFixture) -> Any:
     token = tenant.viewer["Authorization"].removeprefix("Bearer ")
-    return env.client.websocket_connect(f"/ws/notifications?token={token}&types=incident,anomaly")
+    return env.client.websocket_connect(
+        "/ws/notifications?types=incident,anomaly", subprotocols=["bearer", token]
+    )
 
 
 def _next(ws: WebSocketTestSession) -> dict[str, Any]:

@@ -169,7 +169,7 @@ def test_email_goes_only_to_members_of_the_incidents_tenant(setup) -> None:  # t
     assert [r.recipients for r in _rows(sessions, tenant)] == [["bob@acme.example"]]
     # Bob leaves the tenant (he stays a user of others): the repeat no longer mails him.
     with sessions.tenant(tenant) as db:
-        users.remove_member(db, bob_id)
+        users.remove_member(db, bob_id, now=clock.now())
     clock.advance(10 * 60)
     worker.run_due()
     assert [r.recipients for r in _rows(sessions, tenant)] == [["bob@acme.example"], ["bob"]]

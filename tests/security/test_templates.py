@@ -54,7 +54,8 @@ def test_preview_bombs_answer_422_naming_the_limit_quickly(env: Env, acme: Tenan
 
     assert [status for status, _, _ in answers] == [422] * len(PREVIEW_BOMBS), answers
     assert all("security.template_" in text for _, text, _ in answers), answers
-    assert max(seconds for _, _, seconds in answers) < 3.0, answers
+    # The render budget is 1 s of wall time; the margin absorbs a loaded CI machine.
+    assert max(seconds for _, _, seconds in answers) < 5.0, answers
 
 
 @pytest.mark.anyio
@@ -82,7 +83,7 @@ async def test_a_notification_over_budget_is_sent_with_the_built_in_template() -
     assert results[0].delivered
     assert [m.template_id for m in sent] == ["default-slack"]
     assert len(sent[0].text) < 10_000
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 5.0
 
 
 # -- rule annotations ---------------------------------------------------------------------
