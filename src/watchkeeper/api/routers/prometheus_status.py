@@ -8,7 +8,6 @@ version choose the right ones. Every answer is the caller's tenant's only.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -170,7 +169,7 @@ async def tsdb_status(
         return _error(exc)
 
     def work() -> dict[str, Any]:
-        end = round(time.time() * 1000)
+        end = round(context.clock.time() * 1000)
         everything = [Matcher(METRIC_NAME_LABEL, MatchOp.REGEX, ".+")]
         found = context.store.series(principal.tenant_id, everything, end - HEAD_WINDOW_MS, end)
         by_metric: Counter[str] = Counter()
