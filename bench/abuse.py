@@ -5,7 +5,8 @@
 Three phases on one server: steady load alone (baseline), steady load plus attackers looping
 over hostile inputs (attack), steady load alone again (recovery). Steady load is a JSON-push
 ingester (200 series, one sample each per second), a dashboard-like `query_range` twice a second
-and a `/health/live` probe ten times a second. Reported: whether the server process survived,
+(both as another tenant, "victim", than the attackers') and a `/health/live` probe ten times a
+second. Reported: whether the server process survived,
 5xx answers to attack inputs (must be 0), each attack's status codes, p99 of `/health/live` and
 of the normal query in each phase (and the attack/baseline ratio), RSS before, at the peak of
 the attack phase and at the end of recovery. Results: a Markdown table on stdout and
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import multiprocessing
 import os
 import platform
 import signal
@@ -34,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -84,18 +87,24 @@ class Phase:
 
 
 class Bench:
-    def __init__(self, base: str, admin: str, read_key: str, write_token: str) -> None:
+    def __init__(
+        self, base: str, admin: str, read_key: str, write_token: str, victim_key: str
+    ) -> None:
         self.base = base
         self.admin = {"Authorization": f"Bearer {admin}"}
         self.read = {"Authorization": f"Bearer {read_key}"}
         self.write = {"Authorization": f"Bearer {write_token}"}
+        # The steady load is another tenant's: the attackers' penalties and tenant share must
+        # not reach it (one tenant's abuse slows only that tenant).
+        self.victim = {"Authorization": f"Bearer {victim_key}"}
+        self.only = ""
         self.phase = Phase("baseline")
         self.stop = threading.Event()
         self.server_died = False
 
     # -- steady load ---------------------------------------------------------------------
     def ingester(self) -> None:
-        with httpx.Client(base_url=self.base, headers=self.write, timeout=30) as client:
+        with httpx.Client(base_url=self.base, headers=self.victim, timeout=30) as client:
             while not self.stop.is_set():
                 now = time.time()
                 body = [
@@ -115,7 +124,7 @@ class Bench:
                 self.stop.wait(max(0.0, 1.0 - (time.time() - now)))
 
     def querier(self) -> None:
-        with httpx.Client(base_url=self.base, headers=self.read, timeout=60) as client:
+        with httpx.Client(base_url=self.base, headers=self.victim, timeout=60) as client:
             while not self.stop.is_set():
                 now = time.time()
                 started = time.perf_counter()
@@ -287,11 +296,14 @@ class Bench:
             ),
         ]
 
-    def attacker(self, offset: int, stride: int) -> None:
-        attacks = self.attacks()
+    def attacker(self, offset: int, stride: int, stop: Any, results: Any) -> None:
+        """One attacking process (not a thread: the probe's latencies must not include the
+        attackers' own GIL time in this process); sends its counts when told to stop."""
+        attacks = [a for a in self.attacks() if self.only in a[0]]
+        counts: dict[str, Counter[str]] = defaultdict(Counter)
         with httpx.Client(base_url=self.base, timeout=180) as client:
             index = offset
-            while not self.stop.is_set():
+            while not stop.is_set():
                 name, run = attacks[index % len(attacks)]
                 index += stride
                 try:
@@ -300,7 +312,8 @@ class Bench:
                     status = "timeout"
                 except httpx.HTTPError as error:
                     status = f"conn:{type(error).__name__}"
-                self.phase.attacks[name][status] += 1
+                counts[name][status] += 1
+        results.put({name: dict(c) for name, c in counts.items()})
 
     # -- driver --------------------------------------------------------------------------
     def run_phase(
@@ -308,13 +321,19 @@ class Bench:
     ) -> None:
         self.phase = phase
         self.stop.clear()
+        context = multiprocessing.get_context("fork")
+        stop, results = context.Event(), context.Queue()
         threads = [
             threading.Thread(target=self.ingester),
             threading.Thread(target=self.querier),
             threading.Thread(target=self.prober),
-        ] + [threading.Thread(target=self.attacker, args=(i, attackers)) for i in range(attackers)]
-        for thread in threads:
-            thread.start()
+        ]
+        processes = [
+            context.Process(target=self.attacker, args=(i, attackers, stop, results))
+            for i in range(attackers)
+        ]
+        for worker in [*threads, *processes]:
+            worker.start()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             phase.rss.append(rss_mb(server.pid))
@@ -323,8 +342,14 @@ class Bench:
                 break
             time.sleep(1)
         self.stop.set()
+        stop.set()
+        for _ in processes:
+            for name, counts in results.get(timeout=300).items():
+                phase.attacks[name].update(counts)
         for thread in threads:
             thread.join(200)
+        for process in processes:
+            process.join(60)
         phase.rss.append(rss_mb(server.pid))
         if server.poll() is not None:
             self.server_died = True
@@ -344,6 +369,9 @@ def main() -> None:
     parser.add_argument("--attack", type=float, default=60)
     parser.add_argument("--recovery", type=float, default=60)
     parser.add_argument("--attackers", type=int, default=3)
+    parser.add_argument(
+        "--only", default="", help="run only the attacks whose name contains this text"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "abuse.json")
     args = parser.parse_args()
 
@@ -361,6 +389,18 @@ def main() -> None:
             check=True,
             capture_output=True,
         )
+        config = str(data / "watchkeeper.yaml")
+        cli = [str(BIN / "watchkeeper")]
+        subprocess.run(
+            [*cli, "tenant", "add", "victim", "-c", config], check=True, capture_output=True
+        )
+        created = subprocess.run(
+            [*cli, "apikey", "create", "-t", "victim", "--scope", "ingest,read", "-c", config],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        victim_key = created.stdout.strip().splitlines()[-1]
         port = free_port()
         log = open(Path(tmp) / "server.log", "wb")
         env = {**os.environ, "WATCHKEEPER_OBSERVABILITY__LOG_LEVEL": "warning"}
@@ -425,7 +465,8 @@ def main() -> None:
                     ],
                     headers=headers,
                 )
-            bench = Bench(base, admin, read_key, write_key)
+            bench = Bench(base, admin, read_key, write_key, victim_key)
+            bench.only = args.only
             phases = [Phase("baseline"), Phase("attack"), Phase("recovery")]
             before = rss_mb(server.pid)
             bench.run_phase(phases[0], args.baseline, server, attackers=0)
