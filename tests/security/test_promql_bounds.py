@@ -481,3 +481,17 @@ def test_range_functions_in_batches_give_the_same_answer(
     monkeypatch.setattr(evaluator, "_BATCH_WORK", 10**12)
     whole = engine.range_query(TENANT, call, 3_600_000, 7_140_000, 60_000).to_json()
     assert batched == whole and batched["result"]
+
+
+def test_the_scan_stops_once_the_limit_is_certainly_exceeded() -> None:
+    """A hostile nest is refused after its first hundred levels, not after a full pure-Python
+    pass over 20,000 characters (which held the GIL and slowed every other request)."""
+    from watchkeeper.query.limits import nesting_depth
+
+    deep = "(" * 10000 + "1" + ")" * 10000
+    chain = "+".join(["vector(1)"] * 5000)
+    assert nesting_depth(deep, stop_above=100) == 101
+    assert nesting_depth(chain, stop_above=100) == 101
+    assert nesting_depth(deep) == 10000  # without a limit: the whole count
+    shallow = "sum by (job) (rate(http_requests_total[5m])) / on (job) count(up)"
+    assert nesting_depth(shallow, stop_above=100) == nesting_depth(shallow) <= 100
