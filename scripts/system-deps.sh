@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages Watchkeeper's tests and benchmarks run against: real Prometheus,
 # VictoriaMetrics, Alertmanager and node_exporter, wrk for load tests, Chromium for the UI,
-# podman (with runc) and debootstrap to build and run the container image offline.
+# podman (with runc) and debootstrap to build and run the container image offline, systemd
+# (systemd-analyze) to verify the unit file.
 # Idempotent; does nothing for packages already installed.
 set -euo pipefail
-PACKAGES=(prometheus victoria-metrics prometheus-alertmanager prometheus-node-exporter wrk chromium podman runc debootstrap)
+PACKAGES=(prometheus victoria-metrics prometheus-alertmanager prometheus-node-exporter wrk chromium podman runc debootstrap systemd)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Result
+from tests.support import require_binary
 from watchkeeper.config import decode_encryption_key
 
 SHIPPED = Path(__file__).resolve().parents[2] / "src" / "watchkeeper" / "deploy_files"
@@ -156,9 +157,7 @@ def test_standalone_runs_the_doctor_checks_and_writes_a_valid_unit(
     assert f"ReadWritePaths={data_dir.resolve()}\n" in unit
     assert f"Environment=WATCHKEEPER_CONFIG={config.resolve()}\n" in unit
     assert "WATCHKEEPER_PROFILE=dev\n" in (out / "watchkeeper.env").read_text()
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed (the unit's keys: test_systemd.py)")
+    analyze = require_binary("systemd-analyze")
     verified = subprocess.run(
         [analyze, "verify", str(out / "watchkeeper.service")],
         capture_output=True,

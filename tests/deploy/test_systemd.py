@@ -3,13 +3,13 @@ starting, and is hardened — without the one setting numba's JIT cannot live wi
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import require_binary
 from watchkeeper.config import SECRET_FILE_VARIABLES, Settings
 
 SYSTEMD = Path(__file__).resolve().parents[2] / "src" / "watchkeeper" / "deploy_files" / "systemd"
@@ -86,9 +86,9 @@ def test_the_environment_file_names_real_settings() -> None:
         assert parts[-1] in model.model_fields, name
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     """`systemd-analyze verify` (it also wants the executables to exist: this installation's)."""
+    require_binary("systemd-analyze")  # Debian's systemd, installed by scripts/system-deps.sh
     executable = Path(sys.prefix) / "bin" / "watchkeeper"
     if not executable.exists():
         pytest.skip(f"{executable} is not installed")

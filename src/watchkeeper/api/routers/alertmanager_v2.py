@@ -13,7 +13,7 @@ credential, as everywhere.
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,10 +64,6 @@ def _receiver_filter(pattern: str | None) -> Matcher | None:
     return matcher
 
 
-def _routes(handling: Handling, labels: dict[str, str]) -> list[Route]:
-    return handling.config.tree.route_for(labels)
-
-
 def _gettable(
     row: AlertInstance, mute: MuteStatus, receivers: list[str], valid_for: float
 ) -> dict[str, Any]:
@@ -106,12 +102,25 @@ def _keep(mute: MuteStatus, *, active: bool, silenced: bool, inhibited: bool) ->
 
 
 def _firing(
-    db: TenantDB, context: Context, filters: Sequence[str]
-) -> tuple[Handling, list[AlertInstance], dict[str, MuteStatus]]:
+    db: TenantDB,
+    context: Context,
+    filters: Sequence[str],
+    *,
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+) -> Iterator[tuple[AlertInstance, MuteStatus, dict[str, str], list[Route]]]:
+    """Firing alerts that pass the matchers and state flags, with their mute status, labels
+    and the routes they reach."""
     matchers = _filters(filters)
     handling = current_handling(db, context)
     rows = service.select_alerts(db, states=["firing"], matchers=matchers)
-    return handling, rows, mute_status(db, handling, rows, now=context.clock.time())
+    mutes = mute_status(db, handling, rows, now=context.clock.time())
+    for row in rows:
+        mute = mutes[row.fingerprint]
+        if _keep(mute, active=active, silenced=silenced, inhibited=inhibited):
+            labels = dict(row.labels)
+            yield row, mute, labels, handling.config.tree.route_for(labels)
 
 
 @router.get(
@@ -131,16 +140,13 @@ def get_alerts(
 ) -> list[dict[str, Any]]:
     del unprocessed
     wanted = _receiver_filter(receiver)
-    handling, rows, mutes = _firing(db, context, filter)
+    valid_for = _valid_for(context)
     answer: list[dict[str, Any]] = []
-    for row in rows:
-        mute = mutes[row.fingerprint]
-        if not _keep(mute, active=active, silenced=silenced, inhibited=inhibited):
-            continue
-        receivers = sorted({r.receiver for r in _routes(handling, dict(row.labels))})
-        if wanted is not None and not any(wanted.matches(name) for name in receivers):
-            continue
-        answer.append(_gettable(row, mute, receivers, _valid_for(context)))
+    flags = {"active": active, "silenced": silenced, "inhibited": inhibited}
+    for row, mute, _, routes in _firing(db, context, filter, **flags):
+        receivers = sorted({r.receiver for r in routes})
+        if wanted is None or any(wanted.matches(name) for name in receivers):
+            answer.append(_gettable(row, mute, receivers, valid_for))
     return answer
 
 
@@ -159,14 +165,10 @@ def get_alert_groups(
     receiver: str | None = Query(None, description="regex the receiver name must match"),
 ) -> list[dict[str, Any]]:
     wanted = _receiver_filter(receiver)
-    handling, rows, mutes = _firing(db, context, filter)
+    valid_for = _valid_for(context)
     groups: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        mute = mutes[row.fingerprint]
-        if not _keep(mute, active=active, silenced=silenced, inhibited=inhibited):
-            continue
-        labels = dict(row.labels)
-        routes = _routes(handling, labels)
+    flags = {"active": active, "silenced": silenced, "inhibited": inhibited}
+    for row, mute, labels, routes in _firing(db, context, filter, **flags):
         receivers = sorted({r.receiver for r in routes})
         for route in routes:
             if wanted is not None and not wanted.matches(route.receiver):
@@ -180,7 +182,7 @@ def get_alert_groups(
                     "alerts": [],
                 },
             )
-            group["alerts"].append(_gettable(row, mute, receivers, _valid_for(context)))
+            group["alerts"].append(_gettable(row, mute, receivers, valid_for))
     return [groups[key] for key in sorted(groups)]
 
 
