@@ -30,6 +30,7 @@ from watchkeeper.api.routers import (
     apikeys,
     auth,
     backup,
+    dashboards,
     events,
     gdpr,
     health,
@@ -157,6 +158,7 @@ def create_app(
         alertmanager_v2.router,
         retention.router,
         gdpr.router,
+        dashboards.router,
     ):
         if serves_api or router in (health.router, system.router, metrics.router):
             app.include_router(router)
