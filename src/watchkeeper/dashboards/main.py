@@ -153,8 +153,8 @@ def build() -> dash.Dashboard:
             time_series(
                 "HTTP 5xx ratio",
                 target(
-                    'sum(rate(watchkeeper_http_requests_total{status=~"5.."}[$__rate_interval]))'
-                    " / sum(rate(watchkeeper_http_requests_total[$__rate_interval]))",
+                    '(sum(rate(watchkeeper_http_requests_total{status=~"5.."}[$__rate_interval]))'
+                    " or vector(0)) / sum(rate(watchkeeper_http_requests_total[$__rate_interval]))",
                     legend="5xx",
                 ),
                 unit="percentunit",
