@@ -31,10 +31,13 @@ class InvalidDashboard(ValueError):
 
 def to_json(dashboard: model.Dashboard) -> dict[str, Any]:
     """Plain JSON of an SDK dashboard, with each panel given a unique id (Grafana needs one
-    per panel for links and the native renderer keys panels by it)."""
+    per panel for links and the native renderer keys panels by it), in the form the SDK
+    parses it back to (its parser fills a few defaults the builders leave out), so what we
+    serve is a fixed point of parse-and-serialise."""
     for number, panel in enumerate(dashboard.panels or [], start=1):
         panel.id_val = number
-    data: dict[str, Any] = json.loads(json.dumps(dashboard, cls=JSONEncoder))
+    first = json.loads(json.dumps(dashboard, cls=JSONEncoder))
+    data: dict[str, Any] = json.loads(json.dumps(model.Dashboard.from_json(first), cls=JSONEncoder))
     return data
 
 

@@ -13,6 +13,7 @@ from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import gauge, heatmap, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import heatmap as heatmap_model
 from grafana_foundation_sdk.models import prometheus as prom
@@ -73,6 +74,17 @@ def time_series(
         .height(height)
         .fill_opacity(10)
         .no_value("no data")
+        .legend(
+            common_builders.VizLegendOptions()
+            .show_legend(True)
+            .display_mode(common.LegendDisplayMode.LIST)
+            .placement(common.LegendPlacement.BOTTOM)
+        )
+        .tooltip(
+            common_builders.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
     )
     for query in targets:
         panel = panel.with_target(query)
@@ -149,6 +161,7 @@ def table_panel(
         .span(width)
         .height(height)
         .no_value("no data")
+        .show_header(True)
     )
     for query in targets:
         panel = panel.with_target(query)
