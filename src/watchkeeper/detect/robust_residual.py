@@ -61,6 +61,10 @@ class RobustResidualConfig:
     range_lag: int = 300  # the newest points do not extend the learned range yet
     signal_mask: int = 31  # bit k enables SIGNALS[k]
     season_visits: int = 4  # days (weeks) a slot must have been seen before its profile judges
+    range_z: float = 5.0  # a range break counts only if the gated predictors' z reach this
+    range_gate: int = 16  # bit k: SIGNALS[k] must be surprised (z >= range_z); 16 = long level
+    season_veto: int = 2  # a point a warm seasonal profile explains (z < z_low) does not
+    # surprise the level signals (2) / every signal (1) / nothing (0)
 
     def as_array(self) -> FloatArray:
         return np.array([float(v) for v in asdict(self).values()], dtype=np.float64)
@@ -137,9 +141,11 @@ def _run(
     short_w, hist_w, min_std, range_tol = int(p[8]), int(p[9]), p[10], p[11]
     flat_factor, flat_min, suppress, threshold = p[12], p[13], p[14], p[15]
     alpha_long, lag_w, mask, visits = p[16], int(p[17]), int(p[18]), p[19]
+    range_z, range_gate, veto = p[20], int(p[21]), int(p[22])
     log_floor = math.log(1e-10)
     r = np.zeros(K)
     ok = np.zeros(K)
+    zs = np.zeros(K)
     for i in range(len(x)):
         xi = x[i]
         if math.isnan(xi):
@@ -172,6 +178,15 @@ def _run(
         ok[3] = 1.0 if week_seen[2 * week_slot + 1] >= visits else 0.0
         ok[4] = 1.0
 
+        z_gate = math.inf
+        explained = False
+        for k in range(K):
+            zs[k] = abs(r[k]) / max(scale[k], floor) if scale_n[k] > warmup else 0.0
+            if ok[k] > 0.0 and scale_n[k] > warmup and (range_gate >> k) & 1:
+                z_gate = min(z_gate, zs[k])
+            if veto > 0 and (k == 2 or k == 3) and ok[k] > 0.0 and scale_n[k] > warmup:
+                explained = explained or zs[k] < z_low
+
         # Structural signals: a flat run far longer than any before; a break of the range
         # learned from all but the most recent points.
         structural = False
@@ -187,6 +202,7 @@ def _run(
             n > warmup + lag_w
             and span > 0.0
             and (xi > s[X_MAX] + range_tol * span or xi < s[X_MIN] - range_tol * span)
+            and z_gate >= range_z
         ):
             structural = True
 
@@ -198,9 +214,13 @@ def _run(
         raw_max = 0.0
         for k in range(K):
             raw = 0.0
-            if ok[k] > 0.0 and scale_n[k] > warmup and (mask >> k) & 1:
-                z = abs(r[k]) / max(scale[k], floor)
-                raw = min(1.0, max(0.0, (z - z_low) / (z_high - z_low)))
+            if (
+                ok[k] > 0.0
+                and scale_n[k] > warmup
+                and (mask >> k) & 1
+                and not (explained and (veto == 1 or k == 0 or k == 4))
+            ):
+                raw = min(1.0, max(0.0, (zs[k] - z_low) / (z_high - z_low)))
             raw_max = max(raw_max, raw)
             acc[k, 0] += raw - short[k, sp]
             short[k, sp] = raw
