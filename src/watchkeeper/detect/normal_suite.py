@@ -65,7 +65,7 @@ class SeriesResult:
 
 
 def _grid(days: float, step: float) -> FloatArray:
-    return START + np.arange(int(days * DAY_SECONDS / step)) * step
+    return START + np.arange(int(days * DAY_SECONDS / step), dtype=np.float64) * step
 
 
 def _cycle(t: FloatArray, rng: np.random.Generator) -> FloatArray:
@@ -73,8 +73,8 @@ def _cycle(t: FloatArray, rng: np.random.Generator) -> FloatArray:
     phase = rng.uniform(0, 2 * np.pi)
     h2 = rng.uniform(0.0, 0.4)
     w = 2 * np.pi * (t % DAY_SECONDS) / DAY_SECONDS
-    out: FloatArray = (np.sin(w + phase) + h2 * np.sin(2 * w + 2 * phase)) / (1 + h2)
-    return out
+    out = (np.sin(w + phase) + h2 * np.sin(2 * w + 2 * phase)) / (1 + h2)
+    return np.asarray(out, dtype=np.float64)
 
 
 def _daily(rng: np.random.Generator, days: float) -> tuple[FloatArray, FloatArray]:
@@ -143,9 +143,7 @@ def _gaps(rng: np.random.Generator, days: float) -> tuple[FloatArray, FloatArray
     return t[keep], x[keep]
 
 
-def _level_change(
-    rng: np.random.Generator, days: float
-) -> tuple[FloatArray, FloatArray, float]:
+def _level_change(rng: np.random.Generator, days: float) -> tuple[FloatArray, FloatArray, float]:
     if rng.random() < 0.5:
         t, x = _daily(rng, days)
     else:
@@ -206,7 +204,7 @@ def score_series(series: NormalSeries, detector: Detector) -> SeriesResult:
         series.index,
         len(series.x),
         series.days,
-        int(len(false_times)),
+        len(false_times),
         int(allowed.sum()),
         tuple(float(v) for v in false_times),
     )

@@ -65,6 +65,7 @@ class RobustResidualConfig:
     range_gate: int = 16  # bit k: SIGNALS[k] must be surprised (z >= range_z); 16 = long level
     season_veto: int = 2  # a point a warm seasonal profile explains (z < z_low) does not
     # surprise the level signals (2) / every signal (1) / nothing (0)
+    hold: int = 1  # 1: a range break while damped extends the damping (a new level = one event)
 
     def as_array(self) -> FloatArray:
         return np.array([float(v) for v in asdict(self).values()], dtype=np.float64)
@@ -141,7 +142,7 @@ def _run(
     short_w, hist_w, min_std, range_tol = int(p[8]), int(p[9]), p[10], p[11]
     flat_factor, flat_min, suppress, threshold = p[12], p[13], p[14], p[15]
     alpha_long, lag_w, mask, visits = p[16], int(p[17]), int(p[18]), p[19]
-    range_z, range_gate, veto = p[20], int(p[21]), int(p[22])
+    range_z, range_gate, veto, hold = p[20], int(p[21]), int(p[22]), p[23] > 0.0
     log_floor = math.log(1e-10)
     r = np.zeros(K)
     ok = np.zeros(K)
@@ -247,6 +248,8 @@ def _run(
 
         if s[SUPPRESS] > 0.0:
             s[SUPPRESS] -= 1.0
+            if hold and structural:
+                s[SUPPRESS] = suppress
             score *= 0.5 * threshold
         elif score >= threshold:
             s[SUPPRESS] = suppress
