@@ -1,6 +1,7 @@
 """Leave-one-NAB-category-out check of the default detector's false-alarm choices.
 
-The default detector's range-break gate (`range_z`) and seasonal veto (`season_veto`) were
+The default detector's range-break gate (`range_z`), seasonal veto (`season_veto`), hold
+and jump check (`jump_factor`) were
 chosen on all 40 NAB files plus the normal-series suite. This script asks how much of the
 NAB figure is in-sample luck: for each of NAB's 7 categories it picks, from the grid below,
 the variant with the best standard-profile score at the fixed threshold on the *other six*
@@ -31,7 +32,12 @@ from watchkeeper.detect.nab import (
 from watchkeeper.detect.normal_suite import run_suite
 from watchkeeper.detect.robust_residual import RobustResidualConfig, RobustResidualDetector
 
-GRID = {"range_z": (0.0, 3.0, 4.0, 5.0, 6.0, 8.0), "season_veto": (0, 1, 2)}
+GRID = {
+    "range_z": (0.0, 4.0, 5.0, 6.0, 8.0),
+    "season_veto": (0, 1, 2),
+    "hold": (0, 1),
+    "jump_factor": (0.0, 3.0),
+}
 
 
 def main() -> None:

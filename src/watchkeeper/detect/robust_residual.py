@@ -66,6 +66,9 @@ class RobustResidualConfig:
     season_veto: int = 2  # a point a warm seasonal profile explains (z < z_low) does not
     # surprise the level signals (2) / every signal (1) / nothing (0)
     hold: int = 1  # 1: a range break while damped extends the damping (a new level = one event)
+    sqrt_avg: int = 0  # 1: the likelihood fits sqrt(average), less skewed than the average
+    jump_factor: float = 3.0  # a jump this many times the largest seen is anomalous (0: off)
+    jump_decay: float = 0.9999  # per point: the largest jump seen fades (~10,000 points)
 
     def as_array(self) -> FloatArray:
         return np.array([float(v) for v in asdict(self).values()], dtype=np.float64)
@@ -88,8 +91,9 @@ class RobustResidualConfig:
     S_POS,
     LAG_POS,
     SUPPRESS,
-) = range(15)
-STATE_SIZE = 15
+    JUMP_MAX,
+) = range(16)
+STATE_SIZE = 16
 SIGNALS = ("level", "spike", "daily", "weekly", "long_level")
 """The surprise signals, each with its own robust scale and its own likelihood."""
 K = len(SIGNALS)
@@ -143,6 +147,8 @@ def _run(
     flat_factor, flat_min, suppress, threshold = p[12], p[13], p[14], p[15]
     alpha_long, lag_w, mask, visits = p[16], int(p[17]), int(p[18]), p[19]
     range_z, range_gate, veto, hold = p[20], int(p[21]), int(p[22]), p[23] > 0.0
+    sqrt_avg = p[24] > 0.0
+    jump_factor, jump_decay = p[25], p[26]
     log_floor = math.log(1e-10)
     r = np.zeros(K)
     ok = np.zeros(K)
@@ -206,6 +212,14 @@ def _run(
             and z_gate >= range_z
         ):
             structural = True
+        # A jump: the point surprises the fast predictor far more than any point for a while
+        # (records of this z are rare on any noise, a spike inside the range is not).
+        if scale_n[1] > warmup:
+            jump = zs[1]
+            if jump_factor > 0.0 and n > warmup + lag_w and jump >= jump_factor * s[JUMP_MAX]:
+                structural = True
+            else:
+                s[JUMP_MAX] = max(s[JUMP_MAX] * jump_decay, jump)
 
         # Per signal: raw surprise -> short average -> likelihood against its own history.
         sp = int(s[S_POS])
@@ -226,6 +240,8 @@ def _run(
             acc[k, 0] += raw - short[k, sp]
             short[k, sp] = raw
             avg = acc[k, 0] / min(n, short_w)
+            if sqrt_avg:
+                avg = math.sqrt(max(avg, 0.0))
             if n > warmup and count >= 1.0:
                 mean = acc[k, 1] / count
                 var = max(acc[k, 2] / count - mean * mean, 0.0)
@@ -286,7 +302,7 @@ class RobustResidualDetector(Detector):
     """
 
     name: ClassVar[str] = "default"
-    state_version: ClassVar[int] = 1
+    state_version: ClassVar[int] = 2
 
     def __init__(self, config: RobustResidualConfig | None = None) -> None:
         self.config = config or RobustResidualConfig()
