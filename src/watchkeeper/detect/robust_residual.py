@@ -63,12 +63,13 @@ class RobustResidualConfig:
     season_visits: int = 4  # days (weeks) a slot must have been seen before its profile judges
     range_z: float = 5.0  # a range break counts only if the gated predictors' z reach this
     range_gate: int = 16  # bit k: SIGNALS[k] must be surprised (z >= range_z); 16 = long level
-    season_veto: int = 2  # a point a warm seasonal profile explains (z < z_low) does not
+    season_veto: int = 1  # a point a warm seasonal profile explains (z < z_low) does not
     # surprise the level signals (2) / every signal (1) / nothing (0)
     hold: int = 1  # 1: a range break while damped extends the damping (a new level = one event)
     sqrt_avg: int = 0  # 1: the likelihood fits sqrt(average), less skewed than the average
     jump_factor: float = 3.0  # a jump this many times the largest seen is anomalous (0: off)
     jump_decay: float = 0.9999  # per point: the largest jump seen fades (~10,000 points)
+    veto_visits: int = 1  # visits of a slot before it may veto (below season_visits: early veto)
 
     def as_array(self) -> FloatArray:
         return np.array([float(v) for v in asdict(self).values()], dtype=np.float64)
@@ -148,7 +149,7 @@ def _run(
     alpha_long, lag_w, mask, visits = p[16], int(p[17]), int(p[18]), p[19]
     range_z, range_gate, veto, hold = p[20], int(p[21]), int(p[22]), p[23] > 0.0
     sqrt_avg = p[24] > 0.0
-    jump_factor, jump_decay = p[25], p[26]
+    jump_factor, jump_decay, veto_visits = p[25], p[26], p[27]
     log_floor = math.log(1e-10)
     r = np.zeros(K)
     ok = np.zeros(K)
@@ -191,8 +192,16 @@ def _run(
             zs[k] = abs(r[k]) / max(scale[k], floor) if scale_n[k] > warmup else 0.0
             if ok[k] > 0.0 and scale_n[k] > warmup and (range_gate >> k) & 1:
                 z_gate = min(z_gate, zs[k])
-            if veto > 0 and (k == 2 or k == 3) and ok[k] > 0.0 and scale_n[k] > warmup:
-                explained = explained or zs[k] < z_low
+        if veto > 0:
+            # A seasonal profile explains the point when it is warm, or (veto_visits < visits)
+            # when the same slot seen on earlier days / weeks was this close, judged on the
+            # level's own scale until the profile has a scale of its own.
+            for k, seen, slot in ((2, day_seen, day_slot), (3, week_seen, week_slot)):
+                if seen[2 * slot + 1] >= min(veto_visits, visits) and scale_n[0] > warmup:
+                    zk = zs[k] if ok[k] > 0.0 and scale_n[k] > warmup else 0.0
+                    if zk == 0.0:
+                        zk = abs(r[k]) / max(scale[0], floor)
+                    explained = explained or zk < z_low
 
         # Structural signals: a flat run far longer than any before; a break of the range
         # learned from all but the most recent points.
@@ -216,7 +225,12 @@ def _run(
         # (records of this z are rare on any noise, a spike inside the range is not).
         if scale_n[1] > warmup:
             jump = zs[1]
-            if jump_factor > 0.0 and n > warmup + lag_w and jump >= jump_factor * s[JUMP_MAX]:
+            if (
+                jump_factor > 0.0
+                and n > warmup + lag_w
+                and jump >= jump_factor * s[JUMP_MAX]
+                and not (explained and veto == 1)
+            ):
                 structural = True
             else:
                 s[JUMP_MAX] = max(s[JUMP_MAX] * jump_decay, jump)
