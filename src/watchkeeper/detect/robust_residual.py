@@ -69,6 +69,8 @@ class RobustResidualConfig:
     sqrt_avg: int = 0  # 1: the likelihood fits sqrt(average), less skewed than the average
     jump_factor: float = 3.0  # a jump this many times the largest seen is anomalous (0: off)
     jump_decay: float = 0.9999  # per point: the largest jump seen fades (~10,000 points)
+    tail_gap: float = 0.0  # a range break must pass the range by this x (max - 99th pct.)
+    q_rate: float = 0.02  # step of the online 1st/99th percentile estimates, in level scales
     veto_visits: int = 1  # visits of a slot before it may veto (below season_visits: early veto)
 
     def as_array(self) -> FloatArray:
@@ -93,8 +95,10 @@ class RobustResidualConfig:
     LAG_POS,
     SUPPRESS,
     JUMP_MAX,
-) = range(16)
-STATE_SIZE = 16
+    Q_HI,
+    Q_LO,
+) = range(18)
+STATE_SIZE = 18
 SIGNALS = ("level", "spike", "daily", "weekly", "long_level")
 """The surprise signals, each with its own robust scale and its own likelihood."""
 K = len(SIGNALS)
@@ -149,7 +153,7 @@ def _run(
     alpha_long, lag_w, mask, visits = p[16], int(p[17]), int(p[18]), p[19]
     range_z, range_gate, veto, hold = p[20], int(p[21]), int(p[22]), p[23] > 0.0
     sqrt_avg = p[24] > 0.0
-    jump_factor, jump_decay, veto_visits = p[25], p[26], p[27]
+    jump_factor, jump_decay, tail_gap, q_rate, veto_visits = p[25], p[26], p[27], p[28], p[29]
     log_floor = math.log(1e-10)
     r = np.zeros(K)
     ok = np.zeros(K)
@@ -217,7 +221,10 @@ def _run(
         if (
             n > warmup + lag_w
             and span > 0.0
-            and (xi > s[X_MAX] + range_tol * span or xi < s[X_MIN] - range_tol * span)
+            and (
+                xi > s[X_MAX] + max(range_tol * span, tail_gap * (s[X_MAX] - s[Q_HI]))
+                or xi < s[X_MIN] - max(range_tol * span, tail_gap * (s[Q_LO] - s[X_MIN]))
+            )
             and z_gate >= range_z
         ):
             structural = True
@@ -291,6 +298,13 @@ def _run(
             if ok[k] > 0.0:
                 scale_n[k] += 1.0
                 scale[k] = _learn_scale(scale[k], r[k], winsor, alpha_scale, scale_n[k], warmup)
+        if n == 1.0:
+            s[Q_HI] = xi
+            s[Q_LO] = xi
+        else:
+            eta = q_rate * max(scale[0], floor)
+            s[Q_HI] += eta * ((1.0 if xi > s[Q_HI] else 0.0) - 0.01) * 10.0
+            s[Q_LO] -= eta * ((1.0 if xi < s[Q_LO] else 0.0) - 0.01) * 10.0
         s[M_SLOW] += max(alpha_slow, 1.0 / n) * r[0]
         s[M_FAST] += alpha_fast * r[1]
         s[M_LONG] += max(alpha_long, 1.0 / n) * r[4]
