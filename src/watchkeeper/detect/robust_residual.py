@@ -16,6 +16,11 @@ Why this shape (numbers in docs/design/detection.md):
   the same on a noisy and on a quiet series, and rewards persistent surprise (level shifts,
   seasonality breaks) as much as single spikes.
 - After an event the score is damped for a while, so one incident raises one event.
+- Healthy series must not page (issue 14, `watchkeeper bench normal`): a range break counts
+  only when the long level is surprised too (a narrow early range, a trend, a noise record
+  are not incidents); a point the daily or weekly profile explains (from a slot's first
+  revisit) surprises nothing; a range break while damped keeps damping (a new level pages
+  once); and a jump far above any recent one scores 1, so a spike inside the range is seen.
 
 Everything runs in one numba-compiled loop over points; `update` and `update_many` share it,
 so streaming and batch scores are identical and state is a handful of float arrays.
