@@ -73,3 +73,17 @@ def test_suite_is_seeded_and_classifies_the_allowed_alert() -> None:
     result = score_series(first, DETECTORS["default"]())
     assert result.change_events == 1  # the change itself pages once, within the grace hour
     assert all(not (first.change_at <= v < first.change_at + 3600) for v in result.false_times)
+
+
+def test_bench_normal_prints_the_table_and_bounds_its_input() -> None:
+    from typer.testing import CliRunner
+
+    from watchkeeper.cli.bench import bench_app
+
+    runner = CliRunner()
+    ok = runner.invoke(bench_app, ["normal", "--per-kind", "1", "--days", "1"])
+    assert ok.exit_code == 0, ok.output
+    assert "latency" in ok.output and ok.output.strip().splitlines()[-1].startswith("total")
+    for bad in (["--detector", "nope"], ["--per-kind", "0"], ["--days", "1000"]):
+        result = runner.invoke(bench_app, ["normal", *bad])
+        assert result.exit_code == 2, (bad, result.output)
