@@ -1,0 +1,141 @@
+"""The web console in a real Chromium against a real, seeded `watchkeeper serve`."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.web.conftest import Console, Seeded
+
+LIVE_GROUP = """
+name: web-live
+interval: 1s
+rules:
+  - alert: WebLiveAlert
+    expr: vector(2)
+    labels: {severity: critical}
+    annotations: {summary: "appeared while the overview was open"}
+"""
+
+
+def test_root_redirects_to_the_console_and_login_shows_the_overview(console: Console) -> None:
+    console.goto("/")
+    assert console.page.url == f"{console.base}/ui/"
+    console.login()
+    console.wait_ready("/")
+    assert console.page.title() == "Overview · Watchkeeper"
+    assert console.page.locator("#tenant-switch").inner_text().endswith("default")
+    console.check("overview-after-login")
+
+
+def test_wrong_password_is_shown_inline(console: Console) -> None:
+    console.allow(r"HTTP 401 POST .*/auth/login")
+    console.allow(r"status of 401")
+    console.goto("/ui/")
+    console.login(password="not-the-password", wait=False)
+    error = console.page.locator("form .error")
+    error.wait_for()
+    assert error.inner_text() != ""
+    assert console.page.evaluate("document.body.dataset.page") == "login"
+    console.check("login-refused")
+
+
+def test_overview_renders_health_alerts_and_host_charts(console: Console) -> None:
+    console.goto("/ui/")
+    console.login()
+    page = console.page
+    page.wait_for_selector("#firing-alerts .alert-item")
+    assert "SeedDiskFilling" in page.locator("#firing-alerts").inner_text()
+    assert "1 warning" in page.locator("#firing-alerts .counts").inner_text()
+    assert "healthy" in page.locator("#p-health").inner_text()
+    # the three host charts are drawn from the seeded node_* series
+    console.wait_charts(3)
+    console.check("overview")
+
+
+def test_a_new_firing_alert_appears_on_the_overview_without_reload(
+    console: Console, web_server: Seeded
+) -> None:
+    console.goto("/ui/")
+    console.login()
+    page = console.page
+    page.wait_for_selector("#firing-alerts .alert-item")
+    page.evaluate("window.__noReload = 'still here'")
+    assert "WebLiveAlert" not in page.locator("#firing-alerts").inner_text()
+    web_server.put_group(LIVE_GROUP)
+    page.wait_for_selector("#firing-alerts .alert-item:has-text('WebLiveAlert')", timeout=30_000)
+    assert page.evaluate("window.__noReload") == "still here"
+    console.check("overview-live-alert")
+
+
+def test_explore_completes_metric_names_and_charts_a_range_query(console: Console) -> None:
+    console.goto("/ui/explore")
+    console.login()
+    page = console.page
+    page.locator("#expr").press_sequentially("node_lo")
+    page.wait_for_selector("#expr-completions li:has-text('node_load1')")
+    page.locator("#expr").press("Enter")  # accepts the highlighted completion
+    assert page.locator("#expr").input_value() == "node_load1"
+    page.locator("#expr").press("Control+Enter")
+    page.wait_for_selector("#explore-chart .uplot canvas")
+    assert 'node_load1{instance="web-1", job="node"}' in page.locator("#explore-table").inner_text()
+    assert "expr=node_load1" in page.url
+    rule_link = page.locator("#to-rule").get_attribute("href")
+    assert rule_link == "/ui/rules?new=node_load1"
+    console.check("explore")
+
+
+def test_explore_shows_a_query_error_inline(console: Console) -> None:
+    console.allow(r"HTTP 400 GET .*/api/v1/query_range")
+    console.allow(r"status of 400")
+    console.goto("/ui/explore")
+    console.login()
+    page = console.page
+    page.fill("#expr", "sum(rate(node_load1[5m]")
+    page.click("#run")
+    error = page.locator("#query-error")
+    error.wait_for()
+    assert error.inner_text() != ""
+    console.check("explore-error")
+
+
+def test_prometheus_graph_links_open_explore_with_the_query(console: Console) -> None:
+    console.goto("/graph?g0.expr=node_load1&g0.tab=1")
+    assert console.page.url == f"{console.base}/ui/explore?expr=node_load1"
+    console.login()
+    console.wait_ready("/explore")
+    assert console.page.locator("#expr").input_value() == "node_load1"
+    console.page.wait_for_selector("#explore-chart .uplot canvas")
+    console.check("graph-link")
+
+
+def test_phone_width_has_no_horizontal_overflow(console: Console) -> None:
+    page = console.page
+    page.set_viewport_size({"width": 390, "height": 800})
+    console.goto("/ui/")
+    console.login()
+    console.wait_charts(3)
+    overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(overflow) == 0
+    page.click(".menu-toggle")
+    page.click("nav >> text=Explore")
+    console.wait_ready("/explore")
+    assert page.evaluate(overflow) == 0
+    console.check("phone-overview-then-explore")
+
+
+def test_static_assets_are_cached_by_build_and_the_shell_is_not(web_server: Seeded) -> None:
+    with httpx.Client(base_url=web_server.url, timeout=10) as client:
+        shell = client.get("/ui/alerts")
+        assert shell.status_code == 200
+        assert shell.headers["cache-control"] == "no-cache"
+        build = shell.text.split('name="wk-build" content="')[1].split('"')[0]
+        asset = client.get(f"/ui/static/{build}/app.js")
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+        again = client.get(
+            f"/ui/static/{build}/app.js", headers={"if-none-match": asset.headers["etag"]}
+        )
+        assert again.status_code == 304
+        stale = client.get("/ui/static/0123456789ab/app.js")
+        assert (stale.status_code, stale.headers["cache-control"]) == (200, "no-cache")
+        assert client.get(f"/ui/static/{build}/missing.js").status_code == 404
+        assert client.get(f"/ui/static/{build}/../../../api/app.py").status_code == 404
