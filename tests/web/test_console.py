@@ -116,6 +116,7 @@ def test_phone_width_has_no_horizontal_overflow(console: Console) -> None:
     console.wait_charts(3)
     overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     assert page.evaluate(overflow) == 0
+    console.check("phone-overview")
     page.click(".menu-toggle")
     page.click("nav >> text=Explore")
     console.wait_ready("/explore")

@@ -28,17 +28,17 @@ function completer(ctx, textarea, onRun) {
   let selected = 0;
   let word = "";
 
-  async function vocabulary(kind) {
-    try {
-      if (kind === "labels") labels ??= (await ctx.api("GET", "/api/v1/labels")).data;
-      else names ??= (await ctx.api("GET", "/api/v1/label/__name__/values")).data;
-    } catch {
-      return [];
-    }
-    return (kind === "labels" ? labels : names) || [];
+  const cache = {}; // kind -> Promise of names, fetched once per page
+  let seq = 0;
+
+  function vocabulary(kind) {
+    const path = kind === "labels" ? "/api/v1/labels" : "/api/v1/label/__name__/values";
+    cache[kind] ??= ctx.api("GET", path).then((a) => a.data || [], () => []);
+    return cache[kind];
   }
 
   function close() {
+    seq++;
     list.hidden = true;
     items = [];
     textarea.setAttribute("aria-expanded", "false");
@@ -63,11 +63,13 @@ function completer(ctx, textarea, onRun) {
   }
 
   textarea.addEventListener("input", async () => {
+    const mine = ++seq;
     const text = textarea.value.slice(0, textarea.selectionStart);
     const m = WORD.exec(text);
-    word = m ? m[0] : "";
-    if (!word) return close();
+    if (!m) return close();
     const pool = await vocabulary(inBraces(text) ? "labels" : "names");
+    if (mine !== seq) return; // a later keystroke (or an accept) superseded this one
+    word = m[0];
     const lower = word.toLowerCase();
     items = pool.filter((n) => n.toLowerCase().startsWith(lower) && n !== word).slice(0, 12);
     selected = 0;
@@ -111,6 +113,7 @@ export default {
     const error = h("p", { class: "error", id: "query-error", role: "alert", hidden: true });
     const summary = h("p", { class: "muted", id: "query-summary" });
     const chartEl = h("div", { class: "chart", id: "explore-chart" });
+    const chartCard = h("section", { class: "card panel", hidden: true }, chartEl);
     const table = h("table", { class: "table", id: "explore-table" });
     let chart = null;
 
@@ -118,7 +121,7 @@ export default {
     const execute = () => form.requestSubmit();
     form.append(h("div", { class: "editor" }, textarea, completer(ctx, textarea, execute)),
       h("div", { class: "toolbar" }, range, run, rule, h("span", { class: "muted hint" }, "Ctrl+Enter runs")));
-    root.append(h("h1", {}, "Explore"), form, error, summary, h("section", { class: "card panel" }, chartEl), h("div", { class: "table-wrap" }, table));
+    root.append(h("h1", {}, "Explore"), form, error, summary, chartCard, h("div", { class: "table-wrap" }, table));
 
     const updateRuleLink = () => {
       rule.href = `${location.pathname.replace(/\/explore$/, "")}/rules?new=${encodeURIComponent(textarea.value.trim())}`;
@@ -160,6 +163,7 @@ export default {
       }
       chart?.destroy();
       chartEl.replaceChildren();
+      chartCard.hidden = false;
       chart = series.length ? ctx.chart(chartEl, { series, markers, height: 300, xRange: [start, end] }) : null;
       if (!series.length) chartEl.append(h("p", { class: "muted" }, "No data in this range."));
       table.replaceChildren(h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Series"), h("th", { scope: "col", class: "num" }, "Last value"), h("th", { scope: "col", class: "num" }, "Points"))),

@@ -23,12 +23,20 @@ async function loadHealth(ctx, el) {
   const { h } = ctx;
   const status = await ctx.api("GET", "/system/status");
   const bad = status.components.filter((c) => !c.healthy);
-  replace(el, 
-    h("p", { class: bad.length ? "status bad" : "status good" }, bad.length ? `${bad.length} component(s) unhealthy` : "All components healthy"),
-    h("p", { class: "muted" }, `v${status.version} · ${status.profile} · up ${Math.round(status.uptime_seconds / 60)} min`),
-    h("ul", { class: "components" }, status.components.map((c) =>
-      h("li", { class: c.healthy ? "ok" : "bad", title: c.detail }, h("span", { class: "dot", "aria-hidden": "true" }), c.name, c.healthy ? "" : ` — ${c.detail}`))),
+  const good = status.components.filter((c) => c.healthy);
+  replace(el,
+    h("p", { class: bad.length ? "status bad" : "status good" }, bad.length ? `${bad.length} of ${status.components.length} components unhealthy` : `All ${status.components.length} components healthy`),
+    h("p", { class: "muted" }, `v${status.version} · ${status.profile} · up ${uptime(status.uptime_seconds)}`),
+    bad.length ? h("ul", { class: "components" }, bad.map((c) => h("li", { class: "bad" }, h("span", { class: "dot", "aria-hidden": "true" }), h("strong", {}, c.name), ` — ${c.detail}`))) : null,
+    h("details", {}, h("summary", {}, `${good.length} healthy`),
+      h("ul", { class: "components" }, good.map((c) => h("li", { class: "ok", title: c.detail }, h("span", { class: "dot", "aria-hidden": "true" }), c.name)))),
   );
+}
+
+function uptime(seconds) {
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 86400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
 }
 
 async function loadAlerts(ctx, el) {
@@ -83,7 +91,8 @@ async function hostChart(ctx, spec, el, note) {
   const q = new URLSearchParams({ query: spec.expr, start, end, step });
   const answer = await ctx.api("GET", `/api/v1/query_range?${q}`);
   const series = answer.data.result.slice(0, 6).map((r) => ({ label: seriesName(r.metric) || spec.title, points: r.values.map(([t, v]) => [t, Number(v)]) }));
-  note.textContent = series.length > 1 ? `${series.length} series` : series[0]?.label || "";
+  const label = series[0]?.label;
+  note.textContent = series.length > 1 ? `${series.length} series` : label && label !== "{}" ? label : "";
   if (!series.length || !series.some((s) => s.points.length)) {
     note.textContent = "No data yet.";
     return;
