@@ -65,9 +65,27 @@ class VersionedStatic(StaticFiles):
         return response
 
 
+def _preloads(root_path: str, build: str) -> str:
+    """`<link rel="modulepreload">` for every module: the browser fetches the whole module
+    graph at once instead of discovering it import by import (one round trip, not four)."""
+    modules = sorted(
+        p.relative_to(STATIC_DIR).as_posix()
+        for p in STATIC_DIR.rglob("*.js")
+        if p.parent.name != "vendor"
+    )
+    return "\n".join(
+        f'<link rel="modulepreload" href="{escape(root_path)}{STATIC_PREFIX}/{build}/{escape(m)}">'
+        for m in modules
+    )
+
+
 def _shell(root_path: str, build: str) -> str:
     template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
-    return template.replace("{{root}}", escape(root_path)).replace("{{build}}", escape(build))
+    return (
+        template.replace("{{preload}}", _preloads(root_path, build))
+        .replace("{{root}}", escape(root_path))
+        .replace("{{build}}", escape(build))
+    )
 
 
 def make_router(build: str) -> APIRouter:

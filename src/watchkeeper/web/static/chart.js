@@ -50,7 +50,7 @@ function options(el, spec) {
   const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
   const series = [{}];
   (spec.series || []).forEach((s, i) => {
-    series.push({ label: s.label, stroke: css(PALETTE[i % PALETTE.length], "#4e9af1"), width: 1.5, spanGaps: false });
+    series.push({ label: s.label, stroke: css(PALETTE[i % PALETTE.length], "#4e9af1"), width: 1, spanGaps: false });
   });
   const bands = [];
   (spec.bands || []).forEach((b) => {
