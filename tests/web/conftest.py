@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,6 +65,18 @@ class Seeded:
                 headers={"content-type": "application/yaml"},
             )
         assert response.status_code in (200, 201), response.text
+
+    def cli(self, *args: str) -> None:
+        """Run `watchkeeper <args> --config <the server's>` (what only the CLI can do)."""
+        from tests.test_server_process import BIN
+
+        done = subprocess.run(
+            [str(BIN), *args, "--config", str(self.server.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
 
     def wait_firing(self, alertname: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -182,11 +195,17 @@ class Console:
         self.page.wait_for_selector(selector, state="attached", timeout=20_000)
 
     def login(
-        self, username: str = "admin", password: str = ADMIN_PASSWORD, *, wait: bool = True
+        self,
+        username: str = "admin",
+        password: str = ADMIN_PASSWORD,
+        *,
+        tenant: str = "default",  # a test adds admin to a second tenant: then it is needed
+        wait: bool = True,
     ) -> None:
         self.wait_ready("login")
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", password)
+        self.page.fill("input[name=tenant]", tenant)
         self.page.click("form button[type=submit]")
         if not wait:
             return

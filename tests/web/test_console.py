@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.support import ADMIN_PASSWORD
 from tests.web.conftest import Console, Seeded
 
 LIVE_GROUP = """
@@ -49,6 +50,8 @@ def test_overview_renders_health_alerts_and_host_charts(console: Console) -> Non
     assert "healthy" in page.locator("#p-health").inner_text()
     # the three host charts are drawn from the seeded node_* series
     console.wait_charts(3)
+    # the load chart gains a forecast band from /ai/predictions once the model has answered
+    page.wait_for_selector(".charts .note:has-text('forecast for the next hour')", timeout=30_000)
     console.check("overview")
 
 
@@ -140,3 +143,50 @@ def test_static_assets_are_cached_by_build_and_the_shell_is_not(web_server: Seed
         assert (stale.status_code, stale.headers["cache-control"]) == (200, "no-cache")
         assert client.get(f"/ui/static/{build}/missing.js").status_code == 404
         assert client.get(f"/ui/static/{build}/../../../api/app.py").status_code == 404
+
+
+def test_tenant_switch_logs_into_the_other_tenant(console: Console, web_server: Seeded) -> None:
+    with web_server.client() as client:
+        created = client.post("/api/v1/tenants", json={"name": "webacme"})
+    assert created.status_code == 201, created.text
+    web_server.cli(
+        "user",
+        "add",
+        "admin",
+        "--tenant",
+        "webacme",
+        "--role",
+        "admin",
+        "--password",
+        "ignored-for-an-existing-account",
+    )
+    console.goto("/ui/")
+    console.login()
+    page = console.page
+    page.click("#tenant-switch")
+    page.wait_for_selector("#tenant-names option[value='webacme']", state="attached")
+    page.fill("dialog input[name=tenant]", "webacme")
+    page.fill("dialog input[name=password]", ADMIN_PASSWORD)
+    page.click("dialog button[type=submit]")
+    page.wait_for_selector("#tenant-switch:has-text('webacme')")
+    console.wait_ready("/")
+    # the new tenant has no rules: the seeded alert of `default` is not shown here
+    page.wait_for_selector("#firing-alerts .counts")
+    assert "SeedDiskFilling" not in page.locator("#firing-alerts").inner_text()
+    console.check("tenant-switched")
+
+
+def test_theme_toggle_switches_and_is_remembered(console: Console) -> None:
+    console.allow(r"net::ERR_ABORTED")  # the reload cancels the first render's requests
+    console.goto("/ui/")
+    console.login()
+    page = console.page
+    before = page.evaluate("document.documentElement.dataset.theme")
+    page.click("#theme-toggle")
+    after = page.evaluate("document.documentElement.dataset.theme")
+    assert {before, after} == {"dark", "light"}
+    page.reload()
+    console.wait_ready("/")
+    assert page.evaluate("document.documentElement.dataset.theme") == after
+    console.wait_charts(3)
+    console.check(f"overview-{after}")

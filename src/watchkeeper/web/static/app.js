@@ -121,7 +121,7 @@ function layout(path) {
 }
 
 function showTenantSwitch() {
-  const dialog = tenantSwitchView({ username: me?.name || session.current()?.username || "", tenant: me?.tenant || "", onDone: () => {
+  const dialog = tenantSwitchView({ username: me?.name || session.current()?.username || "", tenant: me?.tenant || "", canList: Boolean(me?.permissions?.includes("tenant:read")), onDone: () => {
     dialog.close();
     dialog.remove();
     me = null;

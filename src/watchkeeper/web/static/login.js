@@ -79,8 +79,15 @@ export function passwordChangeView({ restriction, username, tenant, onDone }) {
   return wrap;
 }
 
-export function tenantSwitchView({ username, tenant, onDone }) {
-  const target = h("input", { name: "tenant", required: true, maxlength: 63, autofocus: true, placeholder: "tenant name" });
+export function tenantSwitchView({ username, tenant, canList, onDone }) {
+  const options = h("datalist", { id: "tenant-names" });
+  const target = h("input", { name: "tenant", required: true, maxlength: 63, autofocus: true, placeholder: "tenant name", list: "tenant-names" });
+  if (canList) {
+    // Tenant names to pick from, for those allowed to list tenants; typing works for everyone.
+    api("GET", "/api/v1/tenants").then((rows) => {
+      options.replaceChildren(...rows.filter((t) => t.name !== tenant).map((t) => h("option", { value: t.name })));
+    }, () => {});
+  }
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true, maxlength: 1024 });
   const dialog = h("dialog", { class: "dialog", "aria-label": "Switch tenant" });
   const close = h("button", { class: "btn", type: "button", onclick: () => { dialog.close(); dialog.remove(); } }, "Cancel");
@@ -92,7 +99,7 @@ export function tenantSwitchView({ username, tenant, onDone }) {
     }
     onDone();
   });
-  body.append(close);
+  body.append(close, options);
   dialog.append(body);
   dialog.addEventListener("close", () => dialog.remove());
   return dialog;

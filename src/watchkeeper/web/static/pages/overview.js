@@ -104,15 +104,16 @@ async function hostChart(ctx, spec, el, note) {
   const p = new URLSearchParams({ metric: spec.expr, horizon_hours: 1, history_hours: 3, limit: 1 });
   ctx.api("GET", `/ai/predictions?${p}`).then((forecast) => {
     const first = forecast.predictions?.[0];
-    if (!first || !first.points.length) return;
+    const history = first && series.find((s) => s.label === seriesName(first.labels));
+    if (!first || !first.points.length || !history) return;
     chart.update({
-      series: [...series.slice(0, 1), { label: "forecast", points: first.points.map((x) => [x.t, x.mean]) }],
+      series: [history, { label: "forecast", points: first.points.map((x) => [x.t, x.mean]) }],
       bands: [{ label: "80 %", points: first.points.map((x) => [x.t, x.lo80, x.hi80]) }],
       height: 180,
       legend: false,
       xRange: [start, first.points[first.points.length - 1].t],
     });
-    note.textContent = "Forecast: next hour, 80 % interval.";
+    note.textContent = `${history.label} · forecast for the next hour, 80 % interval shaded`;
   }).catch((error) => {
     note.textContent = `No forecast: ${error.message}`;
   });
