@@ -190,3 +190,29 @@ def test_theme_toggle_switches_and_is_remembered(console: Console) -> None:
     assert page.evaluate("document.documentElement.dataset.theme") == after
     console.wait_charts(3)
     console.check(f"overview-{after}")
+
+
+def test_a_password_set_by_an_admin_must_be_changed_at_first_login(
+    console: Console, web_server: Seeded
+) -> None:
+    with web_server.client() as client:
+        user = client.post(
+            "/api/v1/users",
+            json={"username": "web-oncall", "password": "first-password-123", "role": "viewer"},
+        )
+        assert user.status_code == 201, user.text
+        reset = client.patch(
+            f"/api/v1/users/{user.json()['id']}", json={"password": "chosen-by-admin-456"}
+        )
+        assert reset.status_code == 200, reset.text
+    console.goto("/ui/")
+    console.login("web-oncall", "chosen-by-admin-456")
+    page = console.page
+    console.wait_ready("password")
+    page.fill("input[name=current_password]", "chosen-by-admin-456")
+    page.fill("input[name=new_password]", "my-own-passphrase-789")
+    page.fill("input[name=new_password_again]", "my-own-passphrase-789")
+    page.click("form button[type=submit]")
+    console.wait_ready("/")
+    assert "web-oncall" in page.locator(".user").inner_text()
+    console.check("password-changed-then-overview")
