@@ -20,6 +20,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from watchkeeper.api.errors import ApiError
+
 STATIC_DIR = Path(__file__).parent / "static"
 PREFIX = "/ui"
 STATIC_PREFIX = f"{PREFIX}/static"
@@ -105,15 +107,13 @@ def make_router(build: str) -> APIRouter:
         return RedirectResponse(f"{root}{PREFIX}/", status_code=307)
 
     @router.get("/graph")
-    def graph(request: Request) -> Response:
+    def graph(request: Request) -> RedirectResponse:
         """Prometheus-style links (`/graph?g0.expr=...`, what alert rules generate) open
         Explore with the same query."""
         root = request.scope.get("root_path", "")
         expr = request.query_params.get("g0.expr", "")
         if len(expr) > MAX_EXPR_CHARS:
-            return HTMLResponse(
-                f"g0.expr is longer than {MAX_EXPR_CHARS} characters", status_code=414
-            )
+            raise ApiError(400, f"g0.expr is longer than {MAX_EXPR_CHARS} characters")
         query = {"expr": expr} if expr else {}
         span = request.query_params.get("g0.range_input", "")
         if span and len(span) <= 16:
