@@ -216,3 +216,33 @@ def test_a_password_set_by_an_admin_must_be_changed_at_first_login(
     console.wait_ready("/")
     assert "web-oncall" in page.locator(".user").inner_text()
     console.check("password-changed-then-overview")
+
+
+def test_the_console_is_usable_with_the_keyboard_alone(console: Console) -> None:
+    console.allow(r"net::ERR_ABORTED")  # the reload cancels the first render's requests
+    console.goto("/ui/")
+    page = console.page
+    console.wait_ready("login")
+    page.keyboard.type("admin")  # the username field has focus on arrival
+    page.keyboard.press("Tab")
+    page.keyboard.type(ADMIN_PASSWORD)
+    page.keyboard.press("Tab")
+    page.keyboard.type("default")
+    page.keyboard.press("Enter")
+    console.wait_ready("/")
+    page.reload()
+    console.wait_ready("/")
+    page.keyboard.press("Tab")  # the first Tab on a page offers to skip the navigation
+    assert page.evaluate("document.activeElement.className") == "skip"
+    for _ in range(10):  # brand, menu (hidden on desktop), then the nav links
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Explore":
+            break
+    page.keyboard.press("Enter")
+    console.wait_ready("/explore")
+    assert page.evaluate("document.activeElement.id") == "expr"  # Explore focuses its editor
+    page.keyboard.type("node_load1")
+    page.keyboard.press("Escape")  # closes the completion list
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#explore-chart .uplot canvas")
+    console.check("keyboard-explore")

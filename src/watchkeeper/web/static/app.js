@@ -203,7 +203,11 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   document.getElementById("nav")?.classList.remove("open");
   history.pushState(null, "", url.pathname + url.search + url.hash);
-  render().then(() => document.getElementById("main")?.focus({ preventScroll: true }));
+  render().then(() => {
+    // Keyboard users land on the new content, unless the page focused a field itself.
+    const main = document.getElementById("main");
+    if (main && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
+  });
 });
 window.addEventListener("popstate", () => render());
 

@@ -50,8 +50,9 @@ function open() {
     if (event.id) lastId = event.id;
     dispatch(event);
   };
-  ws.onclose = () => {
+  ws.onclose = (event) => {
     if (socket === ws) socket = null;
+    if (event.code === 4403 || event.code === 4400) wanted = false; // no events:read, or our bug: retrying cannot help
     if (!wanted) return;
     retry = setTimeout(open, backoff);
     backoff = Math.min(backoff * 2, 30000);
