@@ -28,6 +28,14 @@ def test_root_redirects_to_the_console_and_login_shows_the_overview(console: Con
     console.check("overview-after-login")
 
 
+def test_an_unknown_console_path_says_not_found(console: Console) -> None:
+    console.goto("/ui/no-such-page")
+    console.login()
+    console.wait_ready("not-found")
+    assert "No page at /no-such-page" in console.page.locator("main").inner_text()
+    console.check("not-found")
+
+
 def test_wrong_password_is_shown_inline(console: Console) -> None:
     console.allow(r"HTTP 401 POST .*/auth/login")
     console.allow(r"status of 401")

@@ -39,8 +39,32 @@ function clientPath() {
   return path.length > 1 ? path.replace(/\/+$/, "") : "/";
 }
 
+function safeDecode(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The page for a path, and the values of its `:name` segments ("/incidents/:id"). */
 function match(path) {
-  return pages.find((p) => p.path === path) || null;
+  const exact = pages.find((p) => p.path === path);
+  if (exact) return { page: exact, values: {} };
+  const parts = path.split("/");
+  for (const page of pages) {
+    const pattern = page.path.split("/");
+    if (!page.path.includes("/:") || pattern.length !== parts.length) continue;
+    const values = {};
+    let ok = true;
+    pattern.forEach((seg, i) => {
+      if (!seg.startsWith(":")) ok &&= seg === parts[i];
+      else if (!parts[i]) ok = false;
+      else values[seg.slice(1)] = safeDecode(parts[i]);
+    });
+    if (ok) return { page, values };
+  }
+  return null;
 }
 
 /** Go to a client path ("/explore?expr=up"); pushes history and renders. */
@@ -68,10 +92,12 @@ function teardown() {
   active = null;
 }
 
-function makeCtx(cleanups) {
+function makeCtx(cleanups, values) {
+  const params = new URLSearchParams(location.search);
+  for (const [name, value] of Object.entries(values)) params.set(name, value);
   return {
     api,
-    params: new URLSearchParams(location.search),
+    params,
     navigate,
     on(type, fn) {
       cleanups.push(ws.subscribe(type, fn));
@@ -164,7 +190,8 @@ async function render() {
   }
   ws.connect();
   const path = clientPath();
-  const page = match(path);
+  const found = match(path);
+  const page = found?.page;
   const main = layout(path);
   const cleanups = [];
   active = { page: page || { path }, cleanups };
@@ -176,7 +203,7 @@ async function render() {
   }
   document.title = `${page.title} · Watchkeeper`;
   try {
-    await page.render(main, makeCtx(cleanups));
+    await page.render(main, makeCtx(cleanups, found.values));
   } catch (error) {
     if (seq !== renderSeq) return;
     main.append(h("p", { class: "error", role: "alert" }, `This page failed: ${error.message}`));

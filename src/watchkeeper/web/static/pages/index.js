@@ -1,9 +1,9 @@
 // Every page of the console, in nav order. Add a page: create pages/<name>.js exporting
-// {path, title, nav, render(root, ctx), destroy?()} and add one line here (docs/design/web.md).
-import explore from "./explore.js";
-import overview from "./overview.js";
+// {path, title, nav, render(root, ctx), destroy?()} and add ONE line below
+// (docs/design/web.md). The modules load in parallel (the shell preloads them all).
+const modules = await Promise.all([
+  import("./overview.js"),
+  import("./explore.js"),
+]);
 
-export default [
-  overview,
-  explore,
-];
+export default modules.map((module) => module.default);
