@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.support import ADMIN_PASSWORD
@@ -168,19 +170,27 @@ def test_tenant_switch_logs_into_the_other_tenant(console: Console, web_server: 
         "--password",
         "ignored-for-an-existing-account",
     )
+    sockets: list[Any] = []
+    console.page.on("websocket", lambda ws: sockets.append(ws))
     console.goto("/ui/")
     console.login()
     page = console.page
+    page.wait_for_selector("#firing-alerts .alert-item")
     page.click("#tenant-switch")
     page.wait_for_selector("#tenant-names option[value='webacme']", state="attached")
     page.fill("dialog input[name=tenant]", "webacme")
     page.fill("dialog input[name=password]", ADMIN_PASSWORD)
-    page.click("dialog button[type=submit]")
+    with page.expect_websocket() as reopened:
+        page.click("dialog button[type=submit]")
     page.wait_for_selector("#tenant-switch:has-text('webacme')")
     console.wait_ready("/")
     # the new tenant has no rules: the seeded alert of `default` is not shown here
     page.wait_for_selector("#firing-alerts .counts")
     assert "SeedDiskFilling" not in page.locator("#firing-alerts").inner_text()
+    # the event stream of the old tenant's token was closed and a new one opened
+    assert reopened.value is not sockets[0]
+    if not sockets[0].is_closed():
+        sockets[0].wait_for_event("close", timeout=5_000)
     console.check("tenant-switched")
 
 

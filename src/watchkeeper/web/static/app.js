@@ -151,6 +151,7 @@ function showTenantSwitch() {
     dialog.close();
     dialog.remove();
     me = null;
+    ws.disconnect(); // the stream belongs to the old tenant's token: reopen it with the new one
     navigate("/", { replace: true });
     toast(`Switched to tenant ${session.current()?.tenant}`);
   } });
