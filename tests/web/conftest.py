@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,17 +65,19 @@ class Seeded:
             )
         assert response.status_code in (200, 201), response.text
 
-    def cli(self, *args: str) -> None:
-        """Run `watchkeeper <args> --config <the server's>` (what only the CLI can do)."""
-        from tests.test_server_process import BIN
+    def add_member(self, username: str, tenant: str, role: str) -> None:
+        """Add an existing account to another tenant: only the operator's CLI path can (the
+        API refuses a taken username), so run that command's function in-process."""
+        from watchkeeper.auth.rbac import Role
+        from watchkeeper.cli.directory import user_add
 
-        done = subprocess.run(
-            [str(BIN), *args, "--config", str(self.server.config)],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        user_add(
+            username,
+            tenant=tenant,
+            role=Role(role),
+            password="ignored-for-an-existing-account",
+            config=self.server.config,
         )
-        assert done.returncode == 0, done.stderr
 
     def wait_firing(self, alertname: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

@@ -159,17 +159,7 @@ def test_tenant_switch_logs_into_the_other_tenant(console: Console, web_server: 
     with web_server.client() as client:
         created = client.post("/api/v1/tenants", json={"name": "webacme"})
     assert created.status_code == 201, created.text
-    web_server.cli(
-        "user",
-        "add",
-        "admin",
-        "--tenant",
-        "webacme",
-        "--role",
-        "admin",
-        "--password",
-        "ignored-for-an-existing-account",
-    )
+    web_server.add_member("admin", "webacme", "admin")
     sockets: list[Any] = []
     console.page.on("websocket", lambda ws: sockets.append(ws))
     console.goto("/ui/")
