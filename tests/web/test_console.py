@@ -254,3 +254,33 @@ def test_the_console_is_usable_with_the_keyboard_alone(console: Console) -> None
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#explore-chart .uplot canvas")
     console.check("keyboard-explore")
+
+
+def test_two_factor_login_asks_for_the_code_after_the_password(
+    console: Console, web_server: Seeded
+) -> None:
+    import pyotp
+
+    password = "two-factor-user-pass"
+    with web_server.client() as client:
+        created = client.post(
+            "/api/v1/users", json={"username": "web-2fa", "password": password, "role": "viewer"}
+        )
+        assert created.status_code == 201, created.text
+        token = client.post("/auth/login", json={"username": "web-2fa", "password": password})
+        own = {"authorization": f"Bearer {token.json()['access_token']}"}
+        secret = client.post("/auth/2fa/setup", headers=own).json()["secret"]
+        enabled = client.post(
+            "/auth/2fa/enable", headers=own, json={"code": pyotp.TOTP(secret).now()}
+        )
+        assert enabled.status_code == 200, enabled.text
+        recovery = enabled.json()["recovery_codes"][0]
+    console.goto("/ui/")
+    console.login("web-2fa", password, wait=False)
+    page = console.page
+    page.wait_for_selector("input[name=code]")
+    page.fill("input[name=code]", recovery)  # a recovery code: no race with the TOTP step
+    page.click("form button[type=submit]")
+    console.wait_ready("/")
+    assert "web-2fa" in page.locator(".user").inner_text()
+    console.check("two-factor-login")
