@@ -60,6 +60,7 @@ from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
 from watchkeeper.ratelimit.limiter import INGEST_PREFIXES, READ_PREFIXES, RateLimiter
 from watchkeeper.runtime.lease import release_identity
+from watchkeeper.web.routes import install_web
 from watchkeeper.wiring import AppContext, build_context
 
 # Data-plane writes arrive many times a second from machines; auditing each would drown
@@ -162,6 +163,8 @@ def create_app(
     ):
         if serves_api or router in (health.router, system.router, metrics.router):
             app.include_router(router)
+    if serves_api:
+        install_web(app)  # the console at /ui/ (web/routes.py), after every API route
 
     def max_body(path: str) -> int:
         current = context.settings
