@@ -152,7 +152,9 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             running.kill(signal.SIGTERM)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in the
+# main thread while it is started, and any later test calling `asyncio.run` would fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         missing("Debian's chromium is not installed at /usr/bin/chromium")
