@@ -8,7 +8,6 @@ import psutil
 from tests.alert.conftest import Rig
 from watchkeeper.alert.packs import HOST_PACK, pack_files
 from watchkeeper.alert.rule_files import FileGroup, load_rule_files
-from watchkeeper.clock import ManualClock
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
 from watchkeeper.ingest.host import HostCollector
 
