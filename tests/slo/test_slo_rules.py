@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.alert.conftest import Rig
+from watchkeeper.alert.rule_files import parse_rule_file
 from watchkeeper.alert.rules import RuleValidationError
 from watchkeeper.domain.series import Matcher, MatchOp, SeriesSamples, labels_from_dict
 from watchkeeper.query import Engine
@@ -137,3 +138,27 @@ def test_bad_slos_are_refused_naming_the_field(change: dict[str, object], field:
     with pytest.raises(RuleValidationError) as caught:
         parse_slo({**SLO, **change})
     assert any(p.location == field for p in caught.value.problems), caught.value.problems
+
+
+def test_rule_files_may_list_slos_next_to_groups() -> None:
+    text = """
+groups:
+  - name: plain
+    rules: [{record: x, expr: '1'}]
+slos:
+  - name: checkout
+    tenant: shop
+    objective: 99.9
+    good: 'requests_total{code!~"5.."}'
+    total: requests_total
+"""
+    groups = parse_rule_file(text, "slos.yaml", default_interval=60)
+    assert [(g.tenant, g.group.name) for g in groups] == [
+        ("default", "plain"),
+        ("shop", "slo:checkout"),
+    ]
+    with pytest.raises(RuleValidationError) as caught:
+        parse_rule_file(
+            "slos: [{name: x, objective: 120, good: a, total: b}]", "f.yaml", default_interval=60
+        )
+    assert [p.location for p in caught.value.problems] == ["f.yaml: slos[0] > objective"]
