@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Env, TenantFixture
+from tests.support import ADMIN_PASSWORD
 from watchkeeper.alert import service as rules
 from watchkeeper.db.tables import (
     AlertInstance,
@@ -69,6 +70,15 @@ def test_demo_loads_a_story_and_remove_takes_it_all_away(env: Env, acme: TenantF
     assert counts(env, demo_id)["anomaly_events"] == 1
     assert query(env, demo_id, "sum(rate(http_requests_total[5m]))")[0] > 0
     assert query(env, acme_id, "count(http_requests_total)") == []  # demo data stays in demo
+    # The super-admin is a member of the demo tenant; like any change made outside the app
+    # (the CLI), the app sees it once its 2-second credential cache expires.
+    env.clock.advance(3)
+    demo = env.login(tenant="demo")
+    answer = env.client.get("/api/v1/slos/checkout-availability/status", headers=demo)
+    assert answer.status_code == 200, answer.text
+    status = answer.json()
+    assert status["error_budget_remaining"] < 1
+    assert "ErrorBudgetBurn1h" in status["firing_alerts"]
     with pytest.raises(ConflictError):
         load_demo(env.context, now=env.clock.time(), hours=1, replay_minutes=0)
 
@@ -78,5 +88,9 @@ def test_demo_loads_a_story_and_remove_takes_it_all_away(env: Env, acme: TenantF
     assert set(counts(env, demo_id).values()) == {0}
     assert counts(env, acme_id) == acme_before
     assert remove_demo(env.context.sessions) is False
+    gone = env.client.post(
+        "/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD, "tenant": "demo"}
+    )
+    assert gone.status_code in (401, 403, 404), gone.text
     mine = env.client.get("/api/v1/rules/groups/mine", headers=acme.viewer)
     assert mine.status_code == 200

@@ -1,6 +1,6 @@
 """Load the demo into its own tenant through the services, and remove it again.
 
-`load_demo` creates tenant `demo`, writes the synthetic workload (workload.py) through the
+`load_demo` creates tenant `demo` (the super-admins are its admins), writes the synthetic workload (workload.py) through the
 ingest service, creates a rule group and an SLO through their services, then replays the
 last `replay_minutes` minute by minute with a manual clock: the rule evaluator turns the
 series into pending, firing and resolved alerts with their history, the correlator opens an
@@ -27,7 +27,7 @@ from watchkeeper.alert.evaluator import GroupEvaluator
 from watchkeeper.alert.rules import CompiledGroup, parse_group, parse_yaml
 from watchkeeper.alert.state import FlapPolicy
 from watchkeeper.clock import ManualClock
-from watchkeeper.db.tables import AlertRuleGroup, Incident, Tenant
+from watchkeeper.db.tables import AlertRuleGroup, Incident, Membership, Tenant, User
 from watchkeeper.demo.workload import ANOMALY_AGO, Window, workload
 from watchkeeper.detect.explain import Explanation, Pattern
 from watchkeeper.detect.service import NewAnomaly, record_anomalies
@@ -149,6 +149,10 @@ def load_demo(
         tenant_id = create_tenant(
             db, name=DEMO_TENANT, display_name="Demo (synthetic data)", now=clock.now()
         ).id
+        admins = list(db.scalars(select(User.id).where(User.is_superadmin.is_(True))))
+    with context.sessions.tenant(tenant_id) as db:
+        for user_id in admins:  # so the operator can log in to it (tenant switcher)
+            db.add(Membership(user_id=user_id, role="admin", created_at=clock.now()))
 
     batch = workload(Window(end=now, hours=hours))
     ingest = IngestService(context.store, ManualClock(start=now))
