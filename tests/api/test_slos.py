@@ -56,6 +56,13 @@ def test_slo_lifecycle_generates_a_read_only_rule_group(env: Env, acme: TenantFi
     assert env.client.get("/api/v1/slos/checkout", headers=acme.viewer).status_code == 404
     rules = env.client.get("/api/v1/rules", headers=acme.viewer).json()["data"]["groups"]
     assert [g for g in rules if g["name"] == "slo:checkout"] == []
+    audit = env.client.get("/api/v1/audit", headers=acme.admin).json()
+    actions = {(r["action"], r["outcome"]) for r in audit}
+    assert {
+        ("POST /api/v1/slos", "success"),
+        ("PUT /api/v1/slos/{name}", "success"),
+        ("DELETE /api/v1/slos/{name}", "success"),
+    } <= actions
 
 
 BAD = [
