@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import Env
+
+
+@pytest.fixture
+def default_rule_pack() -> bool:
+    return True
 
 
 def test_the_pack_is_listed_with_the_default_tenants_rules(env: Env) -> None:
@@ -19,3 +26,12 @@ def test_the_pack_is_listed_with_the_default_tenants_rules(env: Env) -> None:
     (group,) = pack
     assert group["source"] == "file"
     assert "HostFilesystemPredictedFull" in {r["name"] for r in group["rules"]}
+
+
+@pytest.mark.parametrize("default_rule_pack", [False])
+def test_the_pack_can_be_turned_off(env: Env) -> None:
+    rules = env.context.rules
+    assert rules is not None
+    rules.load_files()  # what the worker does at start (it has no files to load)
+    groups = env.client.get("/api/v1/rules", headers=env.login()).json()["data"]["groups"]
+    assert [g["name"] for g in groups] == []
