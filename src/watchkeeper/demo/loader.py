@@ -137,9 +137,6 @@ def load_demo(
     context: AppContext, *, now: float, hours: float = 6.0, replay_minutes: int = 60
 ) -> DemoReport:
     """Create tenant `demo` with its workload, rules, SLO, alerts, incident and anomaly."""
-    from watchkeeper.incidents.correlation import CorrelationRules, Correlator
-    from watchkeeper.wiring import incident_policy
-
     if not 1 <= hours <= 48 or not 0 <= replay_minutes <= hours * 60:
         raise ValueError("hours must be 1 to 48, replay_minutes at most hours x 60")
     clock = ManualClock(start=now - replay_minutes * 60)
@@ -150,6 +147,26 @@ def load_demo(
             db, name=DEMO_TENANT, display_name="Demo (synthetic data)", now=clock.now()
         ).id
         admins = list(db.scalars(select(User.id).where(User.is_superadmin.is_(True))))
+    try:
+        return _fill(context, tenant_id, admins, clock, now=now, hours=hours)
+    except BaseException:  # no half-loaded demo: the next `watchkeeper demo` starts clean
+        remove_demo(context.sessions)
+        raise
+
+
+def _fill(
+    context: AppContext,
+    tenant_id: str,
+    admins: list[str],
+    clock: ManualClock,
+    *,
+    now: float,
+    hours: float,
+) -> DemoReport:
+    from watchkeeper.incidents.correlation import CorrelationRules, Correlator
+    from watchkeeper.wiring import incident_policy
+
+    replay_minutes = round((now - clock.time()) / 60)
     with context.sessions.tenant(tenant_id) as db:
         for user_id in admins:  # so the operator can log in to it (tenant switcher)
             db.add(Membership(user_id=user_id, role="admin", created_at=clock.now()))
