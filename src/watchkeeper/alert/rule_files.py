@@ -50,7 +50,7 @@ def parse_rule_file(text: str, file: str, *, default_interval: float) -> list[Fi
     problems: list[RuleProblem] = []
     out: list[FileGroup] = []
     seen: set[tuple[str, str]] = set()
-    for index, raw in enumerate(data["groups"]):
+    for index, raw in enumerate(data.get("groups", [])):
         name = str(raw.get("name", "")) if isinstance(raw, dict) else ""
         where = f"{file}: {location(index, name)}"
         try:
