@@ -437,6 +437,11 @@ class AlertingSettings(_Section):
         le=60,
         description="how often the dispatcher takes alert events and flushes groups",
     )
+    default_rule_pack: bool = Field(
+        True,
+        description="load the host rule pack (filesystem predicted full, memory, load, collector "
+        "down, scrape target down) for the built-in host collector's series, tenant default",
+    )
 
 
 class NotificationSettings(_Section):

@@ -272,6 +272,7 @@ def build_delivery_workers(context: AppContext) -> list[Worker]:
 
 def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
     from watchkeeper.alert.evaluator import GroupEvaluator
+    from watchkeeper.alert.packs import pack_files
     from watchkeeper.alert.state import FlapPolicy
     from watchkeeper.alert.worker import RuleEvaluationWorker
 
@@ -292,7 +293,13 @@ def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
         sessions=context.sessions,
         tenants=context.tenants,
         clock=context.clock,
-        rule_files=settings.rule_files,
+        rule_files=[
+            *settings.rule_files,
+            *pack_files(
+                default_rule_pack=alerting.default_rule_pack,
+                host_collector=settings.metrics.host_collector_enabled,
+            ),
+        ],
         default_interval=alerting.evaluation_interval_seconds,
         base_path=context.config_file.parent if context.config_file else None,
         tenant_pass_seconds=settings.security.rule_tenant_pass_seconds,

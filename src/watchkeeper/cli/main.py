@@ -17,6 +17,7 @@ from watchkeeper.cli import common
 from watchkeeper.cli.backup import backup_app
 from watchkeeper.cli.common import CliError, ConfigOption
 from watchkeeper.cli.dashboards import dashboards_app
+from watchkeeper.cli.demo import demo
 from watchkeeper.cli.deploy import deploy
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
 from watchkeeper.cli.privacy import user_erase, user_export
@@ -43,6 +44,7 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(silence_app, name="silence")
 app.command("deploy")(deploy)
+app.command("demo")(demo)
 app.add_typer(backup_app, name="backup")
 app.add_typer(dashboards_app, name="dashboards")
 

@@ -856,3 +856,18 @@ class StoredDashboard(TenantOwned, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SloDefinition(TenantOwned, Base):
+    """A service level objective as written (`spec`); its rules live in the group `slo:<name>`
+    (an AlertRuleGroup with source "slo"), regenerated whenever the SLO changes."""
+
+    __tablename__ = "slos"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_slos_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
