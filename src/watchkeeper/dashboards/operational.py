@@ -26,7 +26,7 @@ from watchkeeper.dashboards.panels import (
 UID = "watchkeeper-operational"
 
 SLO_SERIES = {
-    "slo:sli:ratio_rate5m": "good / total over 5 minutes, per `slo`",
+    "slo:sli_error:ratio_rate5m": "1 - good / total over 5 minutes, per `slo`",
     "slo:objective:ratio": "the objective, e.g. 0.999, per `slo`",
     "slo:error_budget_remaining:ratio": "share of the window's error budget left (1 = untouched)",
     "slo:burn_rate:ratio_rate1h": "error rate over 1 h / (1 - objective)",
