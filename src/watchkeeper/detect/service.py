@@ -116,8 +116,8 @@ def record_anomalies(db: Session, anomalies: Sequence[NewAnomaly], *, now: datet
 
 
 def _publish_anomalies(db: Session, rows: Sequence[AnomalyRecord], now: datetime) -> None:
-    """`anomaly` events for /ws/notifications, committed with the rows (notify/events.py)."""
-    from watchkeeper.notify.events import publish
+    """`anomaly` events for /ws/notifications, committed with the rows (events/bus.py)."""
+    from watchkeeper.events import publish
     from watchkeeper.tenancy.scope import tenant_of
 
     tenant_id = tenant_of(db)
