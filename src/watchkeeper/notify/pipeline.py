@@ -46,7 +46,15 @@ from .stages.render import Render, TemplateSource
 from .stages.send import Send
 from .stages.work import Claim, Outcome, Step, Work
 
-__all__ = ["Batch", "Claim", "DeliveryPipeline", "Outcome", "RowStage", "run_row_stages"]
+__all__ = [
+    "Batch",
+    "Claim",
+    "DeliveryPipeline",
+    "Outcome",
+    "RowStage",
+    "Work",
+    "run_row_stages",
+]
 
 RowStage = Callable[[Session, Work, datetime], Step]
 """A stage applied to one row in its tenant session: (db, work, now) -> work or outcome."""
