@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.db.tables import AlertEvent, AlertInstance, AlertTransition
 from watchkeeper.domain.alert_group import ZERO_TIME, am_time
+from watchkeeper.events import publish
+from watchkeeper.tenancy.scope import tenant_of
 
 AlertState = Literal["pending", "firing", "resolved", "inactive"]
 NotificationKind = Literal["firing", "resolved", "flapping"]
@@ -109,9 +111,6 @@ def enqueue_event(
 
 def _publish_alert(db: Session, row: AlertInstance, kind: NotificationKind, now: datetime) -> None:
     """An `alert` event for /ws/notifications, committed with the transition (events/bus.py)."""
-    from watchkeeper.events import publish
-    from watchkeeper.tenancy.scope import tenant_of
-
     publish(
         db, tenant_of(db) or row.tenant_id, "alert", {"kind": kind, **alert_payload(row)}, now=now
     )
