@@ -70,9 +70,6 @@ class OutboxTarget:
     poll_seconds: float = 0.05
 
 
-_SETTLED = frozenset({"sent", "dead", "suppressed"})
-
-
 @dataclass(frozen=True)
 class NotificationRequest:
     """What to send: a template, to whom, on which channels, at which priority, with what data.
@@ -189,7 +186,7 @@ class NotificationService:
         templates: Mapping[NotificationChannel, NotificationTemplate],
         base_key: str,
     ) -> list[DeliveryResult]:
-        from .outbox import OutboxMessage, enqueue
+        from .outbox import OutboxMessage, OutboxStatus, enqueue
 
         keys = {kind: f"{base_key}.{kind.value}" for kind in kinds}
 
@@ -215,10 +212,10 @@ class NotificationService:
         states = await self._settle(target, list(keys.values()))
         results = []
         for kind in kinds:
-            status, error = states.get(keys[kind], ("pending", ""))
-            if status == "sent":
+            status, error = states.get(keys[kind], (OutboxStatus.PENDING, ""))
+            if status == OutboxStatus.SENT:
                 results.append(DeliveryResult.ok(kind.value))
-            elif status in {"dead", "suppressed"}:
+            elif status in {OutboxStatus.DEAD, OutboxStatus.SUPPRESSED}:
                 results.append(DeliveryResult.fail(kind.value, f"{status}: {error}"))
             else:
                 results.append(DeliveryResult.retry(kind.value, f"still queued: {error}"))
@@ -228,6 +225,10 @@ class NotificationService:
         from sqlalchemy import select
 
         from watchkeeper.db.tables import NotificationOutbox
+
+        from .outbox import OutboxStatus
+
+        settled_states = {OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.SUPPRESSED}
 
         def read() -> dict[str, tuple[str, str]]:
             with target.sessions.tenant(target.tenant_id) as db:
@@ -247,7 +248,7 @@ class NotificationService:
                 # The passes this service drives render with its own templates too.
                 await target.worker.drain_once(templates=self._template_for_delivery)
             states = await anyio.to_thread.run_sync(read)
-            settled = all(states.get(k, ("", ""))[0] in _SETTLED for k in keys)
+            settled = all(states.get(k, ("", ""))[0] in settled_states for k in keys)
             if settled or loop.time() >= deadline:
                 return states
             # Waiting on another worker's progress, not measuring time: real sleep is right.

@@ -16,8 +16,6 @@ from watchkeeper.tenancy.service import ConflictError, NotFoundError
 from .outbox import OutboxMessage, OutboxStatus, enqueue
 from .receivers import ReceiverStore
 
-STATUSES = tuple(OutboxStatus)
-
 
 def list_notifications(
     db: Session,
