@@ -19,9 +19,9 @@ from watchkeeper.config import Settings
 from watchkeeper.db.engine import build_engine
 from watchkeeper.domain import regex
 from watchkeeper.domain.series import SeriesSamples
+from watchkeeper.events import EventBus
 from watchkeeper.ingest.metadata import MetadataRegistry, MetadataSink
 from watchkeeper.ingest.service import IngestService
-from watchkeeper.notify.events import EventBus
 from watchkeeper.notify.outbox import OutboxPruner
 from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
@@ -318,7 +318,7 @@ def build_external_alert_expiry(context: AppContext) -> Worker:
 
 def build_realtime_workers(context: AppContext) -> list[Worker]:
     """The event log's retention, the Redis relay of events, the escalation timer."""
-    from watchkeeper.notify.events import EventLogPruner, EventRelay
+    from watchkeeper.events import EventLogPruner, EventRelay
     from watchkeeper.oncall.incidents import TableIncidents
     from watchkeeper.oncall.worker import EscalationWorker
 

@@ -13,7 +13,7 @@ from tests.conftest import Env, TenantFixture
 from watchkeeper.config import DetectionSettings
 from watchkeeper.detect.forecast_runner import ForecastLoop
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
-from watchkeeper.notify.events import events_after, publish
+from watchkeeper.events import events_after, publish
 from watchkeeper.query import VectorResult
 
 STEP_S = 60

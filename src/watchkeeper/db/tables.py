@@ -377,11 +377,12 @@ class AlertTransition(TenantOwned, Base):
     value: Mapped[float] = mapped_column(Float)
 
 
-class AlertNotification(TenantOwned, Base):
-    """The outbox: a notification to send, written in the transaction of the state change.
+class AlertEvent(TenantOwned, Base):
+    """The alert-event queue: an alert's change, written in the transaction of the change.
 
     `kind` is firing, resolved or flapping; `payload` is the alert in Alertmanager's form.
-    The notification pipeline takes `pending` rows and marks them `sent`.
+    The dispatcher takes `pending` rows, routes and groups them into outbox rows, and marks
+    them `sent` (consumed) in the same transaction. The table keeps its original name.
     """
 
     __tablename__ = "alert_notifications"
@@ -433,6 +434,9 @@ class NotificationOutbox(TenantOwned, Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # When an operator last put the row back from `dead` (migration 0013): such an attempt
+    # skips the anti-spam gate, as a retry does.
+    retried_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 # -- alert dispatch: silences, group state (migration 0005) --------------------------------
@@ -706,7 +710,7 @@ class EventRecord(TenantOwned, Base):
     (`EventSequence`, migration 0012), so it says nothing about other tenants. `key`
     makes a `notification` event at-most-once per outbox idempotency key. The
     log is capped (`events:` settings: newest N per tenant, at most M hours), see
-    `watchkeeper.notify.events`.
+    `watchkeeper.events`.
     """
 
     __tablename__ = "event_log"
