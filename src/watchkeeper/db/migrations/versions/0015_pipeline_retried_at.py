@@ -1,7 +1,7 @@
 """notification outbox: `retried_at`, the operator's retry as a field instead of error text
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07 11:30:00
 
 Before this, `POST /notifications/{id}/retry` wrote a marker at the start of `last_error`
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
