@@ -1,0 +1,113 @@
+"""SIGTERM drains a real `watchkeeper serve` process (uvicorn and granian): not ready at once,
+still serving during `server.drain_seconds`, leases released at exit, exit within the bound."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import select
+
+from tests.support import ADMIN_PASSWORD, free_port
+from tests.test_server_process import Server
+from watchkeeper.config import load_settings
+from watchkeeper.db.tables import WorkerLease
+
+pytestmark = pytest.mark.slow
+
+DRAIN = 2.0
+BOUND = 15.0
+
+
+@pytest.fixture(params=["uvicorn", "granian"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    from watchkeeper.bootstrap import initialise
+    from watchkeeper.clock import SystemClock
+
+    result = initialise(tmp_path / "data", clock=SystemClock(), admin_password=ADMIN_PASSWORD)
+    config = yaml.safe_load(result.config_file.read_text())
+    config["metrics"] = {"host_collector_enabled": False}
+    config["observability"] = {"access_log": False, "log_level": "warning"}
+    config.setdefault("server", {}).update(
+        {
+            "server": request.param,
+            "drain_seconds": DRAIN,
+            "shutdown_timeout_seconds": BOUND,
+            "lease_ttl_seconds": 60,
+        }
+    )
+    result.config_file.write_text(yaml.safe_dump(config))
+    running = Server(result.config_file, free_port())
+    running.start()
+    try:
+        yield running
+    finally:
+        if running.process is not None and running.process.poll() is None:
+            running.kill(signal.SIGKILL)
+
+
+def _leases(config: Path) -> dict[str, datetime]:
+    from watchkeeper.db.engine import build_engine
+    from watchkeeper.tenancy.scope import SessionFactory
+
+    engine = build_engine(load_settings(config))
+    try:
+        with SessionFactory(engine).system("test: leases") as db:
+            return {row.name: row.expires_at for row in db.scalars(select(WorkerLease))}
+    finally:
+        engine.dispose()
+
+
+def _ready(client: httpx.Client, server: Server, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if client.get(f"{server.url}/health/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("never ready")
+
+
+def test_sigterm_drains_then_releases_leases_and_exits_in_bound(server: Server) -> None:
+    assert server.process is not None
+    with httpx.Client(timeout=10) as client:
+        _ready(client, server, time.monotonic() + 60)
+        deadline = time.monotonic() + 30
+        while "rules" not in _leases(server.config) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        held = _leases(server.config)
+        assert "rules" in held and held["rules"] > datetime.now(UTC)  # held for 60 s
+
+        os.kill(server.process.pid, signal.SIGTERM)  # the main process only, as Kubernetes
+        signalled = time.monotonic()
+        ready_codes, live_codes, served = set(), set(), 0
+        while time.monotonic() - signalled < DRAIN * 0.7:
+            ready = client.get(f"{server.url}/health/ready")
+            ready_codes.add(ready.status_code)
+            live_codes.add(client.get(f"{server.url}/health/live").status_code)
+            login = client.post(
+                f"{server.url}/auth/login",
+                json={"username": "admin", "password": ADMIN_PASSWORD},
+            )
+            assert login.status_code == 200, login.text  # new requests still served
+            served += 1
+            time.sleep(0.1)
+        assert ready_codes == {503} and ready.json()["status"] == "draining"
+        assert live_codes == {200}
+        assert served >= 3
+
+    server.process.wait(BOUND + 5)
+    took = time.monotonic() - signalled
+    assert DRAIN <= took < BOUND
+    released = _leases(server.config)
+    now = datetime.now(UTC)
+    # Released (expired at shutdown), not left to run out their 60 s.
+    assert released and all(expires <= now for expires in released.values()), released
