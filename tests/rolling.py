@@ -83,14 +83,35 @@ class Writer(threading.Thread):
 
     urls: list[str]
     auth: dict[str, str]
+    health_checked: bool = False  # skip replicas whose last /health/ready was not 200 (an LB)
     alert_value: float = 1.0
     acknowledged: list[int] = field(default_factory=list)  # sample timestamps, ms
     retried: Counter[str] = field(default_factory=Counter)  # errors retried, by kind
     given_up: list[str] = field(default_factory=list)  # batches never acknowledged
     stop: threading.Event = field(default_factory=threading.Event)
+    ready: dict[str, bool] = field(default_factory=dict)  # url -> last health check passed
 
     def __post_init__(self) -> None:
         threading.Thread.__init__(self, name="rolling-writer", daemon=True)
+        self.ready = dict.fromkeys(self.urls, True)
+        if self.health_checked:
+            threading.Thread(target=self._check_health, daemon=True).start()
+
+    def _check_health(self, every: float = 0.5) -> None:
+        """What a load balancer does: probe each replica every `every` seconds."""
+        with httpx.Client(timeout=1) as client:
+            while not self.stop.is_set():
+                for url in self.urls:
+                    try:
+                        ok = client.get(f"{url}/health/ready").status_code == 200
+                    except httpx.TransportError:
+                        ok = False
+                    self.ready[url] = ok
+                time.sleep(every)
+
+    def _next(self, turn: int) -> str:
+        choices = [u for u in self.urls if self.ready[u]] or self.urls
+        return choices[turn % len(choices)]
 
     def run(self) -> None:
         base = int(time.time() * 1000) - 20 * 60 * 1000  # distinct, increasing timestamps
@@ -113,7 +134,7 @@ class Writer(threading.Thread):
                 ]
                 backoff = 0.03
                 for _attempt in range(100):
-                    url = self.urls[turn % len(self.urls)]
+                    url = self._next(turn)
                     turn += 1
                     try:
                         answer = client.post(f"{url}/api/v1/ingest", headers=self.auth, json=body)
@@ -150,7 +171,9 @@ class Result:
     total_seconds: float
 
 
-def make_replicas(workdir: Path, database_url: str, vm_url: str) -> dict[str, Server]:
+def make_replicas(
+    workdir: Path, database_url: str, vm_url: str, *, drain_seconds: float = DRAIN_SECONDS
+) -> dict[str, Server]:
     """Two replicas' configs (not started): same database, secrets and TSDB; their own data
     folders. The handling config sends the alert to receiver "hook" at once."""
     from watchkeeper.bootstrap import initialise
@@ -191,7 +214,7 @@ def make_replicas(workdir: Path, database_url: str, vm_url: str) -> dict[str, Se
     config.setdefault("server", {}).update(
         {
             "lease_ttl_seconds": LEASE_TTL,
-            "drain_seconds": DRAIN_SECONDS,
+            "drain_seconds": drain_seconds,
             "shutdown_timeout_seconds": 20,
         }
     )
@@ -236,7 +259,7 @@ def restart(server: Server, client: httpx.Client) -> tuple[float, float]:
     return exited - signalled, time.monotonic() - exited
 
 
-def roll(servers: dict[str, Server], vm_flush: Any) -> Result:
+def roll(servers: dict[str, Server], vm_flush: Any, *, health_checked: bool = False) -> Result:
     """Start both replicas, roll them one after the other under load; the figures."""
     started = time.monotonic()
     receiver = Receiver()
@@ -271,7 +294,7 @@ def roll(servers: dict[str, Server], vm_flush: Any) -> Result:
             assert key.status_code == 201, key.text
             auth = {"Authorization": f"Bearer {key.json()['key']}"}
 
-            writer = Writer([s.url for s in servers.values()], auth)
+            writer = Writer([s.url for s in servers.values()], auth, health_checked)
             writer.start()
             _until(lambda: receiver.count("firing") >= 1, 40, "the firing notification")
             drains, restarts = {}, {}

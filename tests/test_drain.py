@@ -20,8 +20,6 @@ from tests.test_server_process import Server
 from watchkeeper.config import load_settings
 from watchkeeper.db.tables import WorkerLease
 
-pytestmark = pytest.mark.slow
-
 DRAIN = 2.0
 BOUND = 15.0
 
@@ -76,6 +74,7 @@ def _ready(client: httpx.Client, server: Server, deadline: float) -> None:
     raise AssertionError("never ready")
 
 
+@pytest.mark.slow
 def test_sigterm_drains_then_releases_leases_and_exits_in_bound(server: Server) -> None:
     assert server.process is not None
     with httpx.Client(timeout=10) as client:
@@ -111,3 +110,17 @@ def test_sigterm_drains_then_releases_leases_and_exits_in_bound(server: Server) 
     now = datetime.now(UTC)
     # Released (expired at shutdown), not left to run out their 60 s.
     assert released and all(expires <= now for expires in released.values()), released
+
+
+def test_drain_defaults_by_profile_and_must_fit_in_the_shutdown_bound() -> None:
+    from watchkeeper.config import ConfigError, Settings
+
+    assert Settings(profile="dev").drain_seconds == 0.0
+    assert (
+        Settings.model_construct(profile="production", server=Settings().server).drain_seconds
+        == 5.0
+    )
+    assert Settings(server={"drain_seconds": 2}).drain_seconds == 2.0
+    with pytest.raises(ConfigError) as caught:
+        load_settings(overrides={"server": {"drain_seconds": 30, "shutdown_timeout_seconds": 10}})
+    assert "shorter than server.shutdown_timeout_seconds" in str(caught.value)
