@@ -124,3 +124,21 @@ def test_drain_defaults_by_profile_and_must_fit_in_the_shutdown_bound() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(overrides={"server": {"drain_seconds": 30, "shutdown_timeout_seconds": 10}})
     assert "shorter than server.shutdown_timeout_seconds" in str(caught.value)
+
+
+def test_the_watchdog_ends_a_shutdown_that_hangs() -> None:
+    """Whatever hangs after SIGTERM (a worker ignoring cancellation), the process exits."""
+    import subprocess
+    import sys
+
+    from watchkeeper.runtime.drain import WATCHDOG_EXIT_CODE
+
+    hung = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from watchkeeper.runtime.drain import start_watchdog;"
+            "start_watchdog(0.5); time.sleep(60)",
+        ]
+    )
+    assert hung.wait(30) == WATCHDOG_EXIT_CODE
