@@ -15,7 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from tests.support import ADMIN_PASSWORD, free_port
+from tests.support import ADMIN_PASSWORD, LOCAL_OUTBOUND_ALLOW, free_port
 from tests.test_server_process import Server
 from watchkeeper.config import load_settings
 from watchkeeper.db.tables import WorkerLease
@@ -142,3 +142,90 @@ def test_the_watchdog_ends_a_shutdown_that_hangs() -> None:
         ]
     )
     assert hung.wait(30) == WATCHDOG_EXIT_CODE
+
+
+@pytest.fixture
+def slow_hook() -> Iterator[tuple[str, list[float]]]:
+    """A webhook that takes 3 s to answer; the times its requests arrived."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrivals: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            arrivals.append(time.monotonic())
+            time.sleep(3)  # the receiver's own slowness: the delivery is in flight
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    http.daemon_threads = True
+    threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{http.server_address[1]}/hook", arrivals
+    finally:
+        http.shutdown()
+        http.server_close()
+
+
+@pytest.mark.slow
+def test_sigterm_lets_the_delivery_in_flight_settle(
+    tmp_path: Path, slow_hook: tuple[str, list[float]]
+) -> None:
+    from watchkeeper.bootstrap import initialise
+    from watchkeeper.clock import SystemClock
+    from watchkeeper.db.engine import build_engine
+    from watchkeeper.db.tables import NotificationOutbox
+    from watchkeeper.tenancy.scope import SessionFactory
+
+    url, arrivals = slow_hook
+    result = initialise(tmp_path / "data", clock=SystemClock(), admin_password=ADMIN_PASSWORD)
+    config = yaml.safe_load(result.config_file.read_text())
+    config["metrics"] = {"host_collector_enabled": False}
+    config["observability"] = {"access_log": False, "log_level": "warning"}
+    config.setdefault("security", {})["outbound_allow"] = LOCAL_OUTBOUND_ALLOW
+    config["notifications"] = {"poll_interval_seconds": 0.2, "lease_seconds": 60}
+    config.setdefault("server", {}).update({"drain_seconds": 0.2, "shutdown_timeout_seconds": 20})
+    result.config_file.write_text(yaml.safe_dump(config))
+    server = Server(result.config_file, free_port())
+    server.start()
+    try:
+        with httpx.Client(timeout=30) as client:
+            _ready(client, server, time.monotonic() + 60)
+            headers = server.login(client)
+            hook = {"type": "webhook", "config": {"url": url}}
+            created = client.post(
+                f"{server.url}/api/v1/receivers",
+                headers=headers,
+                json={"name": "hook", "integrations": [hook]},
+            )
+            assert created.status_code == 201, created.text
+            queued = client.post(f"{server.url}/api/v1/receivers/hook/test", headers=headers)
+            assert queued.status_code == 202, queued.text
+        deadline = time.monotonic() + 30
+        while not arrivals and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert arrivals, "the webhook was not called"
+        assert server.process is not None
+        os.kill(server.process.pid, signal.SIGTERM)  # mid-delivery
+        server.process.wait(BOUND)
+        assert time.monotonic() >= arrivals[0] + 3  # it waited for the receiver's answer
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            server.kill(signal.SIGKILL)
+    engine = build_engine(load_settings(server.config))
+    try:
+        with SessionFactory(engine).system("test: outbox") as db:
+            rows = list(db.scalars(select(NotificationOutbox)))
+            statuses = sorted(row.status for row in rows if row.channel == "webhook")
+    finally:
+        engine.dispose()
+    # Recorded as sent before the exit: not left "sending" for a second attempt after restart.
+    assert statuses == ["sent"]
+    assert len(arrivals) == 1
