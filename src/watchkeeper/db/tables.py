@@ -827,6 +827,9 @@ class WorkerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set when the holder gave the lease up at a clean shutdown (runtime/drain.py); null while
+    # held, or when it ran out instead (a crash). Migration 0014.
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class TenantRetention(TenantOwned, Base):

@@ -126,8 +126,11 @@ class DeliveryWorker(PeriodicWorker):
                         await anyio.to_thread.run_sync(pipeline.prepare, claims) if claims else None
                     )
                     if sending is not None:
-                        await sending
-                        sending = None
+                        # Not `await sending`: cancelling this task (shutdown) would cancel the
+                        # batch being sent with it, leaving its rows `sending` to be sent again.
+                        await asyncio.wait({sending})
+                        done, sending = sending, None
+                        done.result()
                     if batch is None:
                         return total
                     total += len(claims)

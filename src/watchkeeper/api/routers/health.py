@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from watchkeeper.api.deps import Context
+from watchkeeper.runtime.drain import DRAIN
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -20,6 +21,10 @@ async def live() -> dict[str, str]:
 
 @router.get("/ready", summary="Every dependency answers; says which one failed")
 async def ready(context: Context) -> JSONResponse:
+    if DRAIN.draining:  # SIGTERM received: still serving, but send new work elsewhere
+        return JSONResponse(
+            {"status": "draining", "failed": ["draining"], "checks": {}}, status_code=503
+        )
     results = await run_in_threadpool(context.health.run)
     checks: dict[str, Any] = {
         r.name: {"status": "ok" if r.ok else "fail", "detail": r.detail, "latency_ms": r.latency_ms}
