@@ -198,9 +198,9 @@ def _warm_up() -> None:
     """Pay numba's compile of the query kernels at start-up, not in the first request or
     worker pass that needs them.
 
-    The built-in incident classifier is not fitted here: scikit-learn alone adds about
-    100 MB to an idle server that may never open an incident; the first incident pays the
-    fit (about 2 s, in the correlator's thread)."""
+    The built-in incident classifier is not fitted here: importing scikit-learn and fitting
+    adds about 190 MB to a server that may never open an incident; the first incident pays
+    it instead (5 s measured on the loaded 2-core CI machine, in the correlator's thread)."""
     from watchkeeper.query.warmup import warm_up
 
     warm_up()
