@@ -10,8 +10,13 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import structlog
 
 from watchkeeper.detect.forecast.base import Forecast, Forecaster, SeriesHistory
+
+log = structlog.get_logger(__name__)
 
 ForecasterFactory = Callable[[], Forecaster]
 
@@ -69,5 +74,12 @@ def fit_outcomes_in_child(
     if not histories:
         return []
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(fit_outcomes, model, list(histories), season_lengths, horizon).result()
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            future = pool.submit(fit_outcomes, model, list(histories), season_lengths, horizon)
+            return future.result()
+    except (OSError, BrokenProcessPool) as exc:
+        # No child to be had (no /dev/shm for its queue, process limits) or it died (killed
+        # for memory): forecasts still get written, at the footprint cost this avoids.
+        log.warning("forecast_child_failed", error=f"{type(exc).__name__}: {exc}")
+        return fit_outcomes(model, histories, season_lengths, horizon)
