@@ -317,7 +317,7 @@ def report(
             }
         )
     print(
-        f"\nRSS in MB; idle = median of the last minute of {args.idle_minutes:g} min idle; "
+        f"\nRSS in MiB; idle = median of the last minute of {args.idle_minutes:g} min idle; "
         f"load = peak while receiving {total:,} samples ({args.series:,} series); "
         f"after = median of the last minute of {args.after_minutes:g} min idle after the load"
     )
