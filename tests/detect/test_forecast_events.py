@@ -45,6 +45,7 @@ def _loop(env: Env, **overrides: Any) -> ForecastLoop:
             "forecast_horizons": ["1h", "6h"],
             "forecast_history_hours": HOURS,
             "forecast_model": "capacity",
+            "forecast_in_child": False,  # in the test process: a child per pass costs seconds
             **overrides,
         }
     )

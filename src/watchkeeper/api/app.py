@@ -9,7 +9,6 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
-import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -90,7 +89,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        threading.Thread(target=_warm_up, args=(settings,), name="warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
         await context.supervisor.start()
         try:
             yield
@@ -202,17 +201,13 @@ def create_app(
     return app
 
 
-def _warm_up(settings: Settings) -> None:
-    """Pay one-time costs at start-up, not in the first request or worker pass that needs
-    them: numba's compile of the query kernels, and fitting the built-in incident classifier
-    (about 2 s that would otherwise stall the process when the first incident opens)."""
+def _warm_up() -> None:
+    """Pay numba's compile of the query kernels at start-up, not in the first request or
+    worker pass that needs them.
+
+    The built-in incident classifier is not fitted here: importing scikit-learn and fitting
+    adds about 190 MB to a server that may never open an incident; the first incident pays
+    it instead (5 s measured on the loaded 2-core CI machine, in the correlator's thread)."""
     from watchkeeper.query.warmup import warm_up
 
     warm_up()
-    if settings.incidents.enabled:
-        from watchkeeper.incidents.classifier import builtin_model
-
-        try:
-            builtin_model()
-        except Exception as exc:  # the correlator reports it again if it really cannot fit
-            structlog.get_logger(__name__).warning("classifier_warm_up_failed", error=str(exc))

@@ -214,6 +214,7 @@ class ForecastLoop(PeriodicWorker):
                 limit=remaining,
                 skip_unforecastable=True,
                 keep=_forecastable,
+                isolate=self.settings.forecast_in_child,
             )
             remaining -= len(batch.forecasts) + len(batch.skipped)
             stats.skipped.extend(batch.skipped)
