@@ -103,6 +103,11 @@ class MetricsSettings(_Section):
     )
     max_series_high_cardinality: int = Field(10_000_000, ge=1)
     host_collector_enabled: bool = True
+    self_metrics_enabled: bool = Field(
+        True,
+        description="the host collector also stores Watchkeeper's own watchkeeper_* metrics "
+        "(tenant labels summed away), so dashboards chart its health without a scrape job",
+    )
     scrape_configs: list[ScrapeTarget] = Field(default_factory=list)
     max_body_bytes: int = Field(
         32 * 1024 * 1024, ge=1024, description="largest accepted ingest body"

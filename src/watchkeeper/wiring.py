@@ -144,6 +144,7 @@ def metadata_sink(context: AppContext) -> MetadataSink:
 def build_workers(context: AppContext) -> list[Worker]:
     from watchkeeper.ingest.host import HostCollector
     from watchkeeper.ingest.scrape import ScrapeWorker, jobs_from_settings
+    from watchkeeper.observability.metrics import TenantsSummed
 
     settings, clock = context.settings, context.clock
     # Also here: a run-time config change rebuilds the workers with the new limits.
@@ -177,6 +178,7 @@ def build_workers(context: AppContext) -> list[Worker]:
                 clock,
                 settings.metrics.collection_interval,
                 metadata=metadata_sink(context),
+                own_metrics=TenantsSummed() if settings.metrics.self_metrics_enabled else None,
             )
         )
     context.detection = None

@@ -111,3 +111,41 @@ async def test_series_that_disappear_are_marked_stale(sink: RecordingSink) -> No
 
     stale = [s for s in sink.batches[1][1] if is_stale_nan(s.values).all()]
     assert stale and all(dict(s.labels)["device"] == device for s in stale)
+
+
+def test_own_metrics_are_stored_as_a_scrape_would_store_them() -> None:
+    """watchkeeper_* samples ride along (other families, `_created` and NaN do not); a label
+    that clashes with the collector's own is kept as exported_<name>."""
+    from prometheus_client import CollectorRegistry, Counter, Gauge
+
+    registry = CollectorRegistry()
+    scrapes = Counter("watchkeeper_scrapes", "scrapes", ["job", "outcome"], registry=registry)
+    scrapes.labels(job="node", outcome="ok").inc(3)
+    Gauge("watchkeeper_unknown", "never set", registry=registry).set(float("nan"))
+    Gauge("other_thing", "not ours", registry=registry).set(1)
+    collector = HostCollector(
+        RecordingSink(), ManualClock(1_700_000_000.0), 15.0, instance="h", own_metrics=registry
+    )
+
+    batch = collector.collect(1_700_000_000_000)
+
+    names = {s.metric_name for s in batch}
+    assert by_name(batch, "watchkeeper_scrapes_total") == {
+        (
+            ("__name__", "watchkeeper_scrapes_total"),
+            ("exported_job", "node"),
+            ("instance", "h"),
+            ("job", "watchkeeper"),
+            ("outcome", "ok"),
+        ): 3.0
+    }
+    assert "watchkeeper_scrapes_created" not in names
+    assert "watchkeeper_unknown" not in names
+    assert "other_thing" not in names
+    assert "node_load1" in names  # the host readings are still there
+
+
+def test_without_own_metrics_nothing_of_ours_is_stored() -> None:
+    collector = HostCollector(RecordingSink(), ManualClock(1_700_000_000.0), 15.0, instance="h")
+    batch = collector.collect(1_700_000_000_000)
+    assert not any(s.metric_name.startswith("watchkeeper_") for s in batch)

@@ -13,12 +13,14 @@ staleness marker, as a scrape would give it.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import socket
 from dataclasses import dataclass, field
 
 import numpy as np
 import psutil
+from prometheus_client.registry import Collector
 
 from watchkeeper.clock import Clock
 from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples, labels_from_dict
@@ -125,8 +127,10 @@ class HostCollector(PeriodicWorker):
         job: str = "watchkeeper",
         process: psutil.Process | None = None,
         metadata: MetadataSink | None = None,
+        own_metrics: Collector | None = None,
     ) -> None:
         super().__init__(clock, interval)
+        self.own_metrics = own_metrics
         self.sink = sink
         self.metadata = metadata
         self._described: set[str] = set()
@@ -170,6 +174,8 @@ class HostCollector(PeriodicWorker):
         out.add("node_processes_pids", len(psutil.pids()))
         out.add("node_boot_time_seconds", psutil.boot_time())
         self._own_process(out)
+        if self.own_metrics is not None:
+            self._own_metrics(self.own_metrics, out)
         return out.batch(timestamp_ms)
 
     def _cpu(self, out: _Readings) -> None:
@@ -235,6 +241,23 @@ class HostCollector(PeriodicWorker):
             values = counters._asdict()
             for attr, name in _NETWORK_COUNTERS.items():
                 out.add(name, values[attr], device=device)
+
+    def _own_metrics(self, collector: Collector, out: _Readings) -> None:
+        """Our own `watchkeeper_*` samples, as a scrape of /metrics would store them: a sample
+        label that clashes with ours (job, instance) is kept as `exported_<name>`, as
+        Prometheus does without honor_labels; `_created` samples are skipped, as it does."""
+        base = self.labels.keys()
+        for family in collector.collect():
+            if not family.name.startswith("watchkeeper_"):
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_created") or not math.isfinite(sample.value):
+                    continue
+                labels = {
+                    (f"exported_{k}" if k in base or k == METRIC_NAME_LABEL else k): v
+                    for k, v in sample.labels.items()
+                }
+                out.add(sample.name, sample.value, **labels)
 
     def _own_process(self, out: _Readings) -> None:
         process = self.process

@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info, Summary
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 import watchkeeper
@@ -141,3 +142,28 @@ class MetricsCollector:
 
     def get(self, name: str) -> MetricWrapperBase:
         return _created[(id(self.registry), f"{self.namespace}_{name}")]
+
+
+TENANT_LABELS = frozenset({"tenant", "tenant_id"})
+
+
+class TenantsSummed(Collector):
+    """The default registry with every tenant label summed away (one sample per remaining
+    label set), for callers who may not see which tenants exist."""
+
+    def collect(self) -> Iterable[Metric]:
+        for family in REGISTRY.collect():
+            if not any(TENANT_LABELS & sample.labels.keys() for sample in family.samples):
+                yield family
+                continue
+            sums: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+            for sample in family.samples:
+                kept = tuple(
+                    sorted((k, v) for k, v in sample.labels.items() if k not in TENANT_LABELS)
+                )
+                key = (sample.name, kept)
+                sums[key] = sums.get(key, 0.0) + sample.value
+            summed = Metric(family.name, family.documentation, family.type, family.unit)
+            for (name, labels), value in sums.items():
+                summed.add_sample(name, dict(labels), value)
+            yield summed

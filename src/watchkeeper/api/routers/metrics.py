@@ -10,44 +10,17 @@ tenant ids (and no per-tenant sizes) leak to anonymous scrapers or to other tena
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
+from watchkeeper.observability.metrics import TenantsSummed
 from watchkeeper.wiring import AppContext
 
 router = APIRouter(tags=["observability"])
-
-TENANT_LABELS = frozenset({"tenant", "tenant_id"})
-
-
-class TenantsSummed(Collector):
-    """The default registry with every tenant label summed away (one sample per remaining
-    label set), for callers who may not see which tenants exist."""
-
-    def collect(self) -> Iterable[Metric]:
-        for family in REGISTRY.collect():
-            if not any(TENANT_LABELS & sample.labels.keys() for sample in family.samples):
-                yield family
-                continue
-            sums: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
-            for sample in family.samples:
-                kept = tuple(
-                    sorted((k, v) for k, v in sample.labels.items() if k not in TENANT_LABELS)
-                )
-                key = (sample.name, kept)
-                sums[key] = sums.get(key, 0.0) + sample.value
-            summed = Metric(family.name, family.documentation, family.type, family.unit)
-            for (name, labels), value in sums.items():
-                summed.add_sample(name, dict(labels), value)
-            yield summed
-
 
 _SUMMED = TenantsSummed()
 
