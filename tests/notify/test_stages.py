@@ -167,3 +167,16 @@ def test_record_gives_back_an_attempt_that_did_not_count(rig: DeliveryRig) -> No
     row = rig.row("q")
     assert (row.status, row.attempts, row.last_error) == ("pending", 0, "quiet hours")
     assert row.next_attempt_at == later and row.claimed_until is None
+
+
+def test_incident_messages_link_to_the_incident_page_in_the_console() -> None:
+    from watchkeeper.notify.stages.render import incident_links
+
+    variables = {"incident": {"id": "in/1", "title": "DB down"}, "alert": {"name": "DB down"}}
+    linked = incident_links(variables, "https://wk.example.com")
+
+    assert linked["incident"]["url"] == "https://wk.example.com/ui/incidents/in%2F1"
+    assert linked["alert"]["url"] == linked["incident"]["url"]
+    kept = incident_links({"incident": {"id": "1"}, "alert": {"url": "u"}}, "https://x")
+    assert kept["alert"]["url"] == "u"  # a link the message already has is kept
+    assert incident_links({"alert": {"name": "a"}}, "https://x") == {"alert": {"name": "a"}}

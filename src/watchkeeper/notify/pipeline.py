@@ -119,7 +119,10 @@ class DeliveryPipeline:
             outbound=self.outbound,
             extra_channels=self.extra_channels,
         )
-        return (self.expand, channel, Render(templates or self.templates), self.gate)
+        server = self.receivers.settings.server
+        console = server.public_url or f"http://{server.host}:{server.port}"
+        render = Render(templates or self.templates, console_url=console)
+        return (self.expand, channel, render, self.gate)
 
     def prepare(self, claims: Sequence[Claim], templates: TemplateSource | None = None) -> Batch:
         """The row stages over claimed rows, one tenant session per tenant."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote
 
 import structlog
 from sqlalchemy.orm import Session
@@ -38,8 +40,9 @@ TemplateSource = Callable[[Session, str, NotificationChannel], NotificationTempl
 class Render:
     """Renders each row once its channel is known; templates are looked up once per batch."""
 
-    def __init__(self, templates: TemplateSource) -> None:
+    def __init__(self, templates: TemplateSource, console_url: str = "") -> None:
         self.templates = templates
+        self.console_url = console_url.rstrip("/")
         self._loaded: dict[tuple[str, str, NotificationChannel], NotificationTemplate] = {}
 
     def __call__(self, db: Session, work: Work, now: datetime) -> Step:
@@ -52,6 +55,8 @@ class Render:
             self._loaded[key] = template
         group = AlertGroup.from_payload(claim.payload)
         variables = group.template_variables() if group is not None else dict(claim.payload)
+        if group is None:
+            variables = incident_links(variables, self.console_url)
         try:
             message, note = render_or_fallback(
                 template,
@@ -66,3 +71,20 @@ class Render:
         if note:  # kept on the row as its last_error once sent, and logged now
             log.warning("notification_template_fallback", id=claim.id, reason=note)
         return replace(work, message=replace(message, group=group), note=note)
+
+
+def incident_links(variables: dict[str, Any], console_url: str) -> dict[str, Any]:
+    """An incident's page in the console as `incident.url`, and as `alert.url` where the
+    `alert` view of an incident message has none, so every template's "Open in Watchkeeper"
+    link lands on it. Needs `server.public_url` (or the server's own address)."""
+    incident = variables.get("incident")
+    if not console_url or not isinstance(incident, dict) or not incident.get("id"):
+        return variables
+    url = f"{console_url}/ui/incidents/{quote(str(incident['id']), safe='')}"
+    out = {**variables, "incident": {"url": url, **incident}}
+    alert = variables.get("alert")
+    if isinstance(alert, dict):
+        out["alert"] = {"url": url, **alert}
+    else:
+        out.setdefault("alert", {"url": url, "name": incident.get("title", "")})
+    return out
