@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -17,6 +18,15 @@ from watchkeeper.audit import list_records
 from watchkeeper.runtime.reconfigure import update_config
 
 router = APIRouter(tags=["admin"])
+
+CATCH_UP_SECONDS = 5.0
+
+
+async def audit_caught_up(context: Context) -> None:
+    """Entries queued before this read are committed first (bounded wait), so a caller sees
+    the records of its own earlier requests."""
+    with anyio.move_on_after(CATCH_UP_SECONDS):
+        await context.audit_writer.written_all()
 
 
 @router.get(
@@ -48,7 +58,7 @@ async def put_config(
     "/api/v1/audit",
     response_model=list[AuditRecordPublic],
     summary="This tenant's audit trail, newest first",
-    dependencies=[Depends(require("audit:read"))],
+    dependencies=[Depends(require("audit:read")), Depends(audit_caught_up)],
 )
 def audit(
     db: TenantDB,
@@ -66,7 +76,7 @@ def audit(
     "/admin/audit/verify",
     response_model=AuditVerifyResult,
     summary="Check the whole audit trail (every tenant): chain, checkpoints, truncation",
-    dependencies=[Depends(require("config:read"))],
+    dependencies=[Depends(require("config:read")), Depends(audit_caught_up)],
 )
 async def audit_verify(context: Context) -> AuditVerifyResult:
     report = await run_in_threadpool(context.audit.verify)
