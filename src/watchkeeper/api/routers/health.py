@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from watchkeeper.api.deps import Context
@@ -20,7 +19,7 @@ async def live() -> dict[str, str]:
 
 @router.get("/ready", summary="Every dependency answers; says which one failed")
 async def ready(context: Context) -> JSONResponse:
-    results = await run_in_threadpool(context.health.run)
+    results = await context.health.probe()
     checks: dict[str, Any] = {
         r.name: {"status": "ok" if r.ok else "fail", "detail": r.detail, "latency_ms": r.latency_ms}
         for r in results
