@@ -695,6 +695,21 @@ class SecuritySettings(_Section):
         description="evaluation time a tenant may use in one scheduler pass; its other due "
         "groups wait for the next pass so other tenants' groups run on time",
     )
+    # Argon2 (auth/passwords.py): a login or user-creation flood must not take every core.
+    password_hash_concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="password hashes/checks computed at once (each ~19 MiB and tens of ms of "
+        "a core); default: half the cores, at least 1",
+    )
+    password_hash_queue: int = Field(
+        8,
+        ge=0,
+        le=1000,
+        description="password checks that may wait for a slot (up to 2 s); beyond, logins "
+        "and password changes are answered 429 with Retry-After",
+    )
     # The audit writer (audit_writer.py): audit records are written by one thread, in batches.
     audit_queue_entries: int = Field(
         10_000,

@@ -158,7 +158,7 @@ def build_workers(context: AppContext) -> list[Worker]:
             retention_days=settings.notifications.outbox_retention_days,
             dead_retention_days=settings.notifications.dead_letter_retention_days,
         ),
-        Housekeeping(clock, context.sessions, settings, context.audit),
+        Housekeeping(clock, context.sessions, settings, context.audit, store=context.store),
         RetentionWorker(
             context.store,
             clock,

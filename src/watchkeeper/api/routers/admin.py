@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
+from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, audit_caught_up, require
 from watchkeeper.api.schemas.admin import (
     AuditRecordPublic,
     AuditVerifyResult,
@@ -18,15 +17,6 @@ from watchkeeper.audit import list_records
 from watchkeeper.runtime.reconfigure import update_config
 
 router = APIRouter(tags=["admin"])
-
-CATCH_UP_SECONDS = 5.0
-
-
-async def audit_caught_up(context: Context) -> None:
-    """Entries queued before this read are committed first (bounded wait), so a caller sees
-    the records of its own earlier requests."""
-    with anyio.move_on_after(CATCH_UP_SECONDS):
-        await context.audit_writer.written_all()
 
 
 @router.get(
