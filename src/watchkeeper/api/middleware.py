@@ -185,7 +185,11 @@ class RequestContextMiddleware:
             client_ip=state.get("client_ip"),
             details={"path_params": scope.get("path_params", {}), **state.get("audit_details", {})},
         )
-        return await self.audit.submit(entry)
+        try:
+            return await self.audit.submit(entry)
+        except Exception as exc:  # an audit failure must be loud, but must not break the answer
+            log.error("audit_write_failed", error=str(exc), request_id=request_id)
+            return 0
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
