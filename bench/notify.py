@@ -262,6 +262,8 @@ def latency(alerts: int) -> dict[str, Any]:
         "handling_config_file": str(handling),
         "dispatch_interval_seconds": 0.05,
     }
+    # The receiver listens on 127.0.0.1, which the outbound guard refuses unless allowed.
+    config.setdefault("security", {})["outbound_allow"] = ["127.0.0.1/32"]
     config["notifications"] = {
         "poll_interval_seconds": 0.05,
         "rate_limit_per_recipient": 0,

@@ -109,17 +109,27 @@ def outbound_allow() -> list[str]:
 
 
 @pytest.fixture
+def default_rule_pack() -> bool:
+    """`alerting.default_rule_pack` of the `env` app: off, so this machine's real load or a
+    clock advanced past a `for` cannot fire host alerts (and notifications) into tests of the
+    default tenant; the pack's own tests override this fixture with True."""
+    return False
+
+
+@pytest.fixture
 def env(
     tmp_path: Path,
     database_url: str,
     clock: ManualClock,
     outbound_allow: list[str],
+    default_rule_pack: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Env]:
     from watchkeeper.api.app import create_app
     from watchkeeper.bootstrap import initialise
 
     monkeypatch.setenv("WATCHKEEPER_SECURITY__OUTBOUND_ALLOW", json.dumps(outbound_allow))
+    monkeypatch.setenv("WATCHKEEPER_ALERTING__DEFAULT_RULE_PACK", json.dumps(default_rule_pack))
     data_dir = tmp_path / "data"
     result = initialise(
         data_dir, clock=clock, admin_password=ADMIN_PASSWORD, database_url=database_url

@@ -36,6 +36,7 @@ __all__ = [
     "AnomalyResult",
     "ConfigError",
     "CorrelatedIncident",
+    "DashboardManager",
     "Event",
     "IncidentCorrelator",
     "MetricForecast",
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
         initialize_ai_monitoring,
     )
     from watchkeeper.library.correlate import CorrelatedIncident, Event, IncidentCorrelator
+    from watchkeeper.library.dashboards import DashboardManager
     from watchkeeper.library.monitoring import (
         MonitoringConfig,
         MonitoringFactory,
@@ -100,6 +102,10 @@ def __getattr__(name: str) -> Any:
         from watchkeeper.config import ConfigError
 
         return ConfigError
+    if name == "DashboardManager":
+        from watchkeeper.library.dashboards import DashboardManager
+
+        return DashboardManager
     if name in _MONITORING:
         import watchkeeper.library.monitoring
 

@@ -28,6 +28,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -247,6 +248,21 @@ class ServerSettings(_Section):
         description="how long a replica's hold on a run-once worker lasts without renewal "
         "(renewed every third of it); a standby takes over within about this long",
     )
+    drain_seconds: float | None = Field(
+        None,
+        ge=0.0,
+        le=300.0,
+        description="after SIGTERM, how long the replica answers /health/ready 503 while "
+        "still serving requests, so load balancers stop sending it new ones before it stops "
+        "listening; default 5 in production, 0 otherwise",
+    )
+    shutdown_timeout_seconds: float = Field(
+        30.0,
+        ge=1.0,
+        le=900.0,
+        description="the process exits at most this long after SIGTERM (drain, requests in "
+        "flight, workers stopping); keep it below Kubernetes' terminationGracePeriodSeconds",
+    )
     tls_cert_file: Path | None = Field(
         None, description="PEM certificate chain: `serve` terminates TLS itself (with tls_key_file)"
     )
@@ -273,6 +289,15 @@ class ServerSettings(_Section):
         description="largest request line plus headers accepted (uvicorn's h11 parser, granian's "
         "buffer)",
     )
+
+    @model_validator(mode="after")
+    def _drain_within_shutdown(self) -> ServerSettings:
+        if self.drain_seconds is not None and self.drain_seconds >= self.shutdown_timeout_seconds:
+            raise ValueError(
+                "server.drain_seconds must be shorter than server.shutdown_timeout_seconds "
+                "(the drain is part of the shutdown bound)"
+            )
+        return self
 
 
 class AuthSettings(_Section):
@@ -376,6 +401,12 @@ class DetectionSettings(_Section):
         le=100_000,
         description="prediction events (/ws/notifications) per tenant and pass at most; 0: none",
     )
+    forecast_in_child: bool = Field(
+        True,
+        description="fit each forecast pass in a one-shot child process, so the server does not "
+        "keep the forecasting libraries (~170 MB) resident between passes; false: fit in the "
+        "server (no child start-up, ~7 s of CPU per pass on a 2-core machine)",
+    )
 
     @field_validator("detector")
     @classmethod
@@ -436,6 +467,11 @@ class AlertingSettings(_Section):
         gt=0,
         le=60,
         description="how often the dispatcher takes alert events and flushes groups",
+    )
+    default_rule_pack: bool = Field(
+        True,
+        description="load the host rule pack (filesystem predicted full, memory, load, collector "
+        "down, scrape target down) for the built-in host collector's series, tenant default",
     )
 
 
@@ -992,6 +1028,18 @@ class Settings(BaseSettings):
         if self.server.tls_min_version is not None:
             return self.server.tls_min_version
         return "1.3" if self.profile == "production" else "1.2"
+
+    @property
+    def drain_seconds(self) -> float:
+        """`server.drain_seconds`, by default 5 s in production (behind a load balancer) and
+        none elsewhere (a laptop's Ctrl-C stops at once)."""
+        if self.server.drain_seconds is not None:
+            return self.server.drain_seconds
+        return (
+            min(5.0, self.server.shutdown_timeout_seconds / 2)
+            if self.profile == "production"
+            else 0.0
+        )
 
     @property
     def effective_backup_path(self) -> Path:

@@ -8,8 +8,10 @@ Files are created owner-only (umask 077) and the data folder's modes are fixed a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from watchkeeper.config import (
     serving_problems,
 )
 from watchkeeper.observability.logging import configure_logging
+from watchkeeper.runtime.drain import granian_server, listen_for_drain, uvicorn_server
 from watchkeeper.runtime.file_modes import restrict_umask, secure_data
 
 _CONFIG_ENV = "WATCHKEEPER_CONFIG"
@@ -45,6 +48,7 @@ def app_factory() -> FastAPI:
     config = os.environ.get(_CONFIG_ENV)
     path = Path(config) if config else None
     settings = load_settings(path)
+    listen_for_drain()  # granian's main process forwards SIGTERM's drain (runtime/drain.py)
     configure_logging(settings.observability.log_level, settings.observability.log_format)
     return create_app(settings, config_file=path)
 
@@ -136,7 +140,6 @@ def run(
 
 
 def _run_granian(settings: Settings, host: str, port: int) -> None:
-    from granian import Granian
     from granian.constants import Interfaces, SSLProtocols
     from granian.http import HTTP1Settings
 
@@ -150,21 +153,26 @@ def _run_granian(settings: Settings, host: str, port: int) -> None:
             if settings.tls_min_version == "1.3"
             else SSLProtocols.tls12,
         }
-    Granian(
-        "watchkeeper.serve:app_factory",
-        factory=True,
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=server.workers,
-        log_enabled=False,
+    options: dict[str, Any] = {
+        "target": "watchkeeper.serve:app_factory",
+        "factory": True,
+        "address": host,
+        "port": port,
+        "interface": Interfaces.ASGI,
+        "workers": server.workers,
+        "log_enabled": False,
         # Granian has no idle keep-alive timeout to set; its header read timeout and buffer
         # bound slow and oversized headers.
-        http1_settings=HTTP1Settings(
+        "http1_settings": HTTP1Settings(
             header_read_timeout=server.header_read_timeout_seconds * 1000,
             max_buffer_size=max(server.max_header_bytes, 65536),
         ),
         **tls,
+    }
+    granian_server(
+        options,
+        drain_seconds=settings.drain_seconds,
+        shutdown_timeout=server.shutdown_timeout_seconds,
     ).serve()
 
 
@@ -200,6 +208,21 @@ def _run_uvicorn(settings: Settings, config_file: Path | None, host: str, port: 
         return
     from watchkeeper.api.app import create_app
 
-    uvicorn.run(
-        create_app(settings, config_file=config_file), timeout_graceful_shutdown=10, **options
+    # SIGTERM drains first (runtime/drain.py); what is left of the shutdown bound after the
+    # drain goes half to the requests in flight, half to stopping the workers.
+    in_flight = max(1, int((server.shutdown_timeout_seconds - settings.drain_seconds) / 2))
+    config = uvicorn.Config(
+        create_app(settings, config_file=config_file),
+        timeout_graceful_shutdown=in_flight,
+        **options,
     )
+    config.load_app()
+    running = uvicorn_server(
+        config,
+        drain_seconds=settings.drain_seconds,
+        shutdown_timeout=server.shutdown_timeout_seconds,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        running.run()
+    if not running.started:  # as uvicorn.run: the app failed to start
+        sys.exit(3)

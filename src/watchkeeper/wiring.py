@@ -20,9 +20,9 @@ from watchkeeper.config import Settings
 from watchkeeper.db.engine import build_engine
 from watchkeeper.domain import regex
 from watchkeeper.domain.series import SeriesSamples
+from watchkeeper.events import EventBus
 from watchkeeper.ingest.metadata import MetadataRegistry, MetadataSink
 from watchkeeper.ingest.service import IngestService
-from watchkeeper.notify.events import EventBus
 from watchkeeper.notify.outbox import OutboxPruner
 from watchkeeper.observability.health import HealthChecker
 from watchkeeper.observability.metrics import watch_pool
@@ -274,6 +274,7 @@ def build_delivery_workers(context: AppContext) -> list[Worker]:
 
 def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
     from watchkeeper.alert.evaluator import GroupEvaluator
+    from watchkeeper.alert.packs import pack_files
     from watchkeeper.alert.state import FlapPolicy
     from watchkeeper.alert.worker import RuleEvaluationWorker
 
@@ -294,7 +295,13 @@ def build_rule_worker(context: AppContext) -> RuleEvaluationWorker:
         sessions=context.sessions,
         tenants=context.tenants,
         clock=context.clock,
-        rule_files=settings.rule_files,
+        rule_files=[
+            *settings.rule_files,
+            *pack_files(
+                default_rule_pack=alerting.default_rule_pack,
+                host_collector=settings.metrics.host_collector_enabled,
+            ),
+        ],
         default_interval=alerting.evaluation_interval_seconds,
         base_path=context.config_file.parent if context.config_file else None,
         tenant_pass_seconds=settings.security.rule_tenant_pass_seconds,
@@ -313,7 +320,7 @@ def build_external_alert_expiry(context: AppContext) -> Worker:
 
 def build_realtime_workers(context: AppContext) -> list[Worker]:
     """The event log's retention, the Redis relay of events, the escalation timer."""
-    from watchkeeper.notify.events import EventLogPruner, EventRelay
+    from watchkeeper.events import EventLogPruner, EventRelay
     from watchkeeper.oncall.incidents import TableIncidents
     from watchkeeper.oncall.worker import EscalationWorker
 

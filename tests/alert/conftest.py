@@ -13,12 +13,12 @@ from sqlalchemy import Engine, create_engine, select
 
 from watchkeeper.alert.evaluator import GroupEvaluator, GroupResult
 from watchkeeper.alert.rules import CompiledGroup, parse_group, parse_yaml
-from watchkeeper.alert.state import FlapPolicy, pending_notifications
+from watchkeeper.alert.state import FlapPolicy, pending_events
 from watchkeeper.clock import ManualClock
 from watchkeeper.config import load_settings
 from watchkeeper.db import migrate
 from watchkeeper.db.engine import build_engine
-from watchkeeper.db.tables import AlertInstance, AlertNotification
+from watchkeeper.db.tables import AlertEvent, AlertInstance
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
 from watchkeeper.query import Engine as QueryEngine
 from watchkeeper.store.memory import MemoryStore
@@ -81,16 +81,16 @@ class Rig:
         (row,) = [a for a in self.alerts() if a.rule_name == rule]
         return row
 
-    def notifications(self) -> list[AlertNotification]:
+    def notifications(self) -> list[AlertEvent]:
         with self.sessions.tenant(self.tenant) as db:
-            return list(db.scalars(select(AlertNotification).order_by(AlertNotification.id)))
+            return list(db.scalars(select(AlertEvent).order_by(AlertEvent.id)))
 
     def kinds(self) -> list[str]:
         return [n.kind for n in self.notifications()]
 
-    def pending(self) -> list[AlertNotification]:
+    def pending(self) -> list[AlertEvent]:
         with self.sessions.tenant(self.tenant) as db:
-            return pending_notifications(db)
+            return pending_events(db)
 
 
 def compile_yaml(text: str) -> CompiledGroup:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from tests.support import ADMIN_PASSWORD, free_port
 from tests.test_server_process import Server
 from watchkeeper.config import Settings
-from watchkeeper.db.tables import AlertNotification, NotificationOutbox
+from watchkeeper.db.tables import AlertEvent, NotificationOutbox
 
 pytestmark = pytest.mark.services
 
@@ -72,7 +72,7 @@ def _events(settings: Settings) -> tuple[list[tuple[str, str]], list[Notificatio
         with SessionFactory(engine).system("test: read events") as db:
             events = [
                 (n.fingerprint, n.kind)
-                for n in db.scalars(select(AlertNotification).order_by(AlertNotification.id))
+                for n in db.scalars(select(AlertEvent).order_by(AlertEvent.id))
             ]
             outbox = list(db.scalars(select(NotificationOutbox)))
             db.expunge_all()

@@ -14,7 +14,7 @@ from tests.alert.conftest import Rig, compile_yaml
 from watchkeeper.alert import handling, silence_store
 from watchkeeper.alert.dispatcher_worker import DispatchWorker
 from watchkeeper.alert.matchers import parse_matchers
-from watchkeeper.db.tables import AlertNotification, NotificationOutbox
+from watchkeeper.db.tables import AlertEvent, NotificationOutbox
 
 RULES = compile_yaml(
     """
@@ -96,7 +96,7 @@ def test_group_wait_then_one_row_with_the_webhook_body_and_what_changed(rig: Rig
     assert worker(rig).dispatch(rig.tenant) is not None
     assert outbox(rig) == []  # group_wait
     with rig.sessions.tenant(rig.tenant) as db:  # the event was consumed
-        assert db.scalars(select(AlertNotification.status)).all() == ["sent"]
+        assert db.scalars(select(AlertEvent.status)).all() == ["sent"]
     rig.clock.advance(30)
     worker(rig).run_once()
     (row,) = outbox(rig)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.conftest import Env
 from watchkeeper.alert.external import ExternalAlerts, parse_postable_alerts, parse_time
 from watchkeeper.alert.state import FlapPolicy
-from watchkeeper.db.tables import AlertNotification
+from watchkeeper.db.tables import AlertEvent
 
 LABELS = {"alertname": "DiskFull", "instance": "db-1:9100", "severity": "critical"}
 
@@ -31,7 +31,7 @@ def _key(env: Env, scopes: list[str]) -> dict[str, str]:
 def _events(env: Env) -> list[tuple[str, str, str]]:
     context = env.context
     with context.sessions.system("test") as db:
-        rows = db.scalars(select(AlertNotification).order_by(AlertNotification.id))
+        rows = db.scalars(select(AlertEvent).order_by(AlertEvent.id))
         return [(n.group_name, n.kind, n.payload["status"]) for n in rows]
 
 

@@ -4,7 +4,7 @@ PostgreSQL; the outbox lists what is to be sent and marks it sent, per tenant.""
 from __future__ import annotations
 
 from tests.alert.conftest import Rig, compile_yaml
-from watchkeeper.alert.state import mark_sent, pending_notifications
+from watchkeeper.alert.state import mark_consumed, pending_events
 from watchkeeper.tenancy.service import create_tenant
 
 GROUP = compile_yaml("{name: g, rules: [{alert: Hot, expr: cpu > 90, for: 1m}]}")
@@ -67,8 +67,8 @@ def test_outbox_lists_pending_notifications_and_marks_them_sent(db_rig: Rig) -> 
     assert queued.payload["status"] == "firing"
     assert queued.payload["endsAt"] == "0001-01-01T00:00:00Z"
     with db_rig.sessions.tenant(db_rig.tenant) as db:
-        assert mark_sent(db, [queued.id], db_rig.clock.now()) == 1
-        assert mark_sent(db, [queued.id], db_rig.clock.now()) == 0  # already sent
+        assert mark_consumed(db, [queued.id], db_rig.clock.now()) == 1
+        assert mark_consumed(db, [queued.id], db_rig.clock.now()) == 0  # already sent
     assert db_rig.pending() == []
     (sent,) = db_rig.notifications()
     assert (sent.status, sent.sent_at) == ("sent", db_rig.clock.now())
@@ -81,6 +81,6 @@ def test_another_tenant_neither_sees_nor_marks_the_notifications(db_rig: Rig) ->
     with db_rig.sessions.system("test") as db:
         other = create_tenant(db, name="globex", now=db_rig.clock.now()).id
     with db_rig.sessions.tenant(other) as db:
-        assert pending_notifications(db) == []
-        assert mark_sent(db, [queued.id], db_rig.clock.now()) == 0
+        assert pending_events(db) == []
+        assert mark_consumed(db, [queued.id], db_rig.clock.now()) == 0
     assert [n.id for n in db_rig.pending()] == [queued.id]

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tests.support import ADMIN_PASSWORD, free_port, missing
 from tests.test_server_process import Server
 from watchkeeper.config import Settings, load_settings
-from watchkeeper.db.tables import AlertNotification, WorkerLease
+from watchkeeper.db.tables import AlertEvent, WorkerLease
 from watchkeeper.store.remote.victoria import DEFAULT_BINARY, LocalVictoriaMetrics
 
 pytestmark = pytest.mark.services
@@ -92,9 +92,7 @@ def _read(settings: Settings) -> tuple[list[str], dict[str, str]]:
     engine = build_engine(settings)
     try:
         with SessionFactory(engine).system("test: read") as db:
-            kinds = [
-                n.kind for n in db.scalars(select(AlertNotification).order_by(AlertNotification.id))
-            ]
+            kinds = [n.kind for n in db.scalars(select(AlertEvent).order_by(AlertEvent.id))]
             holders = {lease.name: lease.holder for lease in db.scalars(select(WorkerLease))}
             return kinds, holders
     finally:

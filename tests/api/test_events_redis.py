@@ -16,7 +16,7 @@ def _relays_subscribed(at_least: int) -> None:
     """Waits until the replicas' relays listen; an event PUBLISHed before that is only resumable."""
     import redis
 
-    from watchkeeper.notify.events import REDIS_CHANNEL
+    from watchkeeper.events import REDIS_CHANNEL
 
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=2.0)
     try:
@@ -34,7 +34,7 @@ def _relays_subscribed(at_least: int) -> None:
 def _subscribers() -> int:
     import redis
 
-    from watchkeeper.notify.events import REDIS_CHANNEL
+    from watchkeeper.events import REDIS_CHANNEL
 
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=2.0)
     try:

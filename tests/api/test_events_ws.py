@@ -8,8 +8,8 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from tests.conftest import Env, TenantFixture
+from watchkeeper.events import publish
 from watchkeeper.notify.base import RenderedMessage
-from watchkeeper.notify.events import publish
 from watchkeeper.notify.websocket import WebSocketChannel
 
 

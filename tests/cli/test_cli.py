@@ -143,6 +143,7 @@ def test_audit_verify(data_dir: Path, run: Callable[..., Result]) -> None:
         ["tenant", "list"],
         ["apikey", "create"],
         ["audit", "verify"],
+        ["demo"],
     ],
 )
 def test_help_is_useful_everywhere(command: list[str], run: Callable[..., Result]) -> None:

@@ -13,7 +13,7 @@ from tests.conftest import Env, TenantFixture
 from watchkeeper.config import DetectionSettings
 from watchkeeper.detect.forecast_runner import ForecastLoop
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
-from watchkeeper.notify.events import events_after, publish
+from watchkeeper.events import events_after, publish
 from watchkeeper.query import VectorResult
 
 STEP_S = 60
@@ -45,6 +45,7 @@ def _loop(env: Env, **overrides: Any) -> ForecastLoop:
             "forecast_horizons": ["1h", "6h"],
             "forecast_history_hours": HOURS,
             "forecast_model": "capacity",
+            "forecast_in_child": False,  # in the test process: a child per pass costs seconds
             **overrides,
         }
     )

@@ -41,13 +41,18 @@ def push(store: MemoryStore, tenant: str, labels: dict[str, str], values: np.nda
     store.append(tenant, [SeriesSamples(labels_from_dict(labels), ts.astype(np.int64), values)])
 
 
-def loop_for(store: MemoryStore, sessions: SessionFactory, clock: ManualClock) -> ForecastLoop:
+def loop_for(
+    store: MemoryStore, sessions: SessionFactory, clock: ManualClock, *, in_child: bool = False
+) -> ForecastLoop:
+    # In the test process by default: a child per pass costs seconds; the first test below
+    # runs the shipped default (a child process per pass) end to end.
     settings = DetectionSettings.model_validate(
         {
             "selectors": ['{job="node"}'],
             "forecast_horizons": ["1h", "6h"],
             "forecast_history_hours": HOURS,
             "forecast_model": "capacity",
+            "forecast_in_child": in_child,
         }
     )
     return ForecastLoop(
@@ -67,7 +72,7 @@ def test_forecasts_are_written_as_series_that_promql_reads(
     push(store, tenant, {"__name__": "http_requests_total", "job": "node"}, np.arange(n) * 5.0)
     clock.set(START + (n - 1) * STEP_S + 1)
 
-    stats = loop_for(store, sessions, clock).run_pass()
+    stats = loop_for(store, sessions, clock, in_child=True).run_pass()
 
     assert stats.series == 1, stats  # the counter is left out
     assert stats.samples_written == 2 * 5

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.testclient import WebSocketTestSession
 
 from tests.conftest import Env, TenantFixture
-from watchkeeper.notify.events import publish
+from watchkeeper.events import publish
 
 
 def _connect(env: Env, tenant: TenantFixture) -> Any:

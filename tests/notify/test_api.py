@@ -20,7 +20,7 @@ from watchkeeper.notify import (
     initialize_notification_service,
     recipients_for,
 )
-from watchkeeper.notify.api import channel_configs_from_settings
+from watchkeeper.notify.config import channel_configs_from_settings
 
 from .conftest import HttpReceiver, Mailbox
 

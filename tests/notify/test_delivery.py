@@ -101,15 +101,18 @@ async def test_a_lapsed_lease_is_taken_again_and_a_late_answer_is_dropped(
     rig.add_receiver("default", [{"type": "webhook", "config": {"url": receiver.url()}}])
     rig.enqueue("n-6", channel="webhook")
     worker = rig.worker(lease_seconds=30)
-    first = worker._claim()  # a worker that claims, then dies
+    first = worker.pipeline.claim()  # a worker that claims, then dies
     assert [c.idempotency_key for c in first] == ["n-6"]
     assert await worker.drain_once() == 0  # leased: nobody else takes it
     rig.clock.advance(31)
     await worker.drain_once()
     assert rig.row("n-6").status == "sent" and rig.row("n-6").attempts == 2
-    from watchkeeper.notify.delivery import Outcome
+    from watchkeeper.notify.outbox import OutboxStatus
+    from watchkeeper.notify.pipeline import Outcome
 
-    worker._record([Outcome(first[0], "dead", "late")])  # the dead worker's answer
+    worker.pipeline.record(
+        [Outcome(first[0], OutboxStatus.DEAD, "late")]
+    )  # the dead worker's answer
     assert rig.row("n-6").status == "sent"
 
 

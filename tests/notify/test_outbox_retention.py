@@ -161,11 +161,11 @@ async def test_a_duplicate_is_suppressed_even_after_the_first_row_was_pruned(
 def test_consumed_alert_events_go_after_the_outbox_retention(rig: DeliveryRig) -> None:
     from sqlalchemy import select
 
-    from watchkeeper.db.tables import AlertNotification
+    from watchkeeper.db.tables import AlertEvent
 
-    def event(rule: str, status: str) -> AlertNotification:
+    def event(rule: str, status: str) -> AlertEvent:
         now = rig.clock.now()
-        return AlertNotification(
+        return AlertEvent(
             group_name="g",
             rule_name=rule,
             fingerprint="0" * 16,
@@ -183,6 +183,6 @@ def test_consumed_alert_events_go_after_the_outbox_retention(rig: DeliveryRig) -
         db.add(event("recent-consumed", "sent"))
     assert _pruner(rig).prune() == {"alert_events": 1}
     with rig.sessions.tenant(rig.tenant_id) as db:
-        left = set(db.scalars(select(AlertNotification.rule_name)))
+        left = set(db.scalars(select(AlertEvent.rule_name)))
     # One the dispatcher has not consumed yet stays, however old.
     assert left == {"old-pending", "recent-consumed"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Env, TenantFixture
-from watchkeeper.notify.events import publish
+from watchkeeper.events import publish
 
 
 def _publish(env: Env, tenant_name: str, data: dict[str, Any]) -> None:
@@ -62,7 +62,7 @@ def test_ids_seen_before_the_upgrade_stay_valid(database_url: str) -> None:
     from sqlalchemy import create_engine, text
 
     from watchkeeper.db import migrate
-    from watchkeeper.notify.events import events_after
+    from watchkeeper.events import events_after
     from watchkeeper.tenancy.scope import SessionFactory
 
     engine = create_engine(database_url)

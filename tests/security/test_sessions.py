@@ -26,7 +26,7 @@ from watchkeeper.auth import users
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import ManualClock
 from watchkeeper.db.tables import User
-from watchkeeper.notify.events import publish
+from watchkeeper.events import publish
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 

@@ -28,12 +28,11 @@ from watchkeeper.alert import handling, silence_store
 from watchkeeper.alert.dispatch import Dispatcher
 from watchkeeper.alert.grouping import Notification
 from watchkeeper.alert.model import Alert, AlertStatus, ConfigError
-from watchkeeper.alert.state import ZERO_TIME, mark_sent, pending_notifications
+from watchkeeper.alert.state import mark_consumed, pending_events
 from watchkeeper.clock import Clock
-from watchkeeper.db.tables import AlertDispatchState, AlertNotification, Tenant
-from watchkeeper.notify.base import RenderedMessage
+from watchkeeper.db.tables import AlertDispatchState, AlertEvent, Tenant
+from watchkeeper.domain.alert_group import ZERO_TIME, AlertGroup, GroupAlert
 from watchkeeper.notify.outbox import OutboxMessage, enqueue
-from watchkeeper.notify.webhook import alertmanager_payload
 from watchkeeper.runtime.worker import PeriodicWorker
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -70,7 +69,7 @@ def _seconds(text: object) -> float | None:
     return moment.timestamp()
 
 
-def event_alert(event: AlertNotification) -> Alert:
+def event_alert(event: AlertEvent) -> Alert:
     """An alert event (firing, resolved, flapping; payload in Alertmanager's form) as an Alert."""
     payload: dict[str, Any] = event.payload
     resolved = event.kind == "resolved" or payload.get("status") == "resolved"
@@ -96,47 +95,44 @@ def priority(alerts: tuple[Alert, ...]) -> str:
     return max(found, key=_RANK.__getitem__, default="normal")
 
 
-def _variables(alert: Alert, at: float) -> dict[str, Any]:
+def group_alert(alert: Alert, at: float) -> GroupAlert:
+    """An alert of a flushed group as the channels get it; a resolved alert without an end
+    ends at the flush."""
     ends_at = alert.ends_at if alert.status is AlertStatus.RESOLVED else None
     if alert.status is AlertStatus.RESOLVED and ends_at is None:
         ends_at = at
-    return {
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "status": alert.status.value,
-        "starts_at": _utc(alert.starts_at),
-        "ends_at": None if ends_at is None else _utc(ends_at),
-        "generator_url": alert.generator_url,
-        "fingerprint": alert.fingerprint,
-    }
+    return GroupAlert.create(
+        status=alert.status.value,
+        labels=alert.labels,
+        annotations=alert.annotations,
+        starts_at=_utc(alert.starts_at),
+        ends_at=None if ends_at is None else _utc(ends_at),
+        generator_url=alert.generator_url,
+        fingerprint_=alert.fingerprint,
+    )
 
 
-def notification_payload(notification: Notification, *, external_url: str) -> dict[str, Any]:
-    """Alertmanager's webhook v4 body for what changed, plus `changes` (see the contract)."""
+def alert_group(notification: Notification, *, external_url: str) -> AlertGroup:
+    """The typed group value for what changed (see `domain/alert_group.py`)."""
     alerts = (
         notification.firing + notification.flapping + notification.resolved
     ) + notification.reminders
-    message = RenderedMessage(
-        subject="",
-        text="",
-        variables={
-            "alerts": [_variables(a, notification.at) for a in alerts],
-            "group_labels": notification.group_labels,
-            "group_key": notification.group_key,
-            "external_url": external_url,
+    return AlertGroup(
+        alerts=tuple(group_alert(a, notification.at) for a in alerts),
+        receiver=notification.receiver,
+        group_key=notification.group_key,
+        group_labels=notification.group_labels,
+        external_url=external_url,
+        changes={
+            "new": [a.fingerprint for a in notification.firing],
+            "resolved": [a.fingerprint for a in notification.resolved],
+            "flapping": [a.fingerprint for a in notification.flapping],
+            "reminders": [a.fingerprint for a in notification.reminders],
+            "unchanged": notification.summary.unchanged + len(notification.reminders),
+            "reason": notification.reason.value,
+            "summary": notification.summary.to_dict(),
         },
     )
-    body = alertmanager_payload(message, receiver=notification.receiver)
-    body["changes"] = {
-        "new": [a.fingerprint for a in notification.firing],
-        "resolved": [a.fingerprint for a in notification.resolved],
-        "flapping": [a.fingerprint for a in notification.flapping],
-        "reminders": [a.fingerprint for a in notification.reminders],
-        "unchanged": notification.summary.unchanged + len(notification.reminders),
-        "reason": notification.reason.value,
-        "summary": notification.summary.to_dict(),
-    }
-    return body
 
 
 def outbox_message(notification: Notification, seq: int, *, external_url: str) -> OutboxMessage:
@@ -146,7 +142,7 @@ def outbox_message(notification: Notification, seq: int, *, external_url: str) -
         idempotency_key=f"ag:{digest}:{seq}:{notification.receiver}"[:200],
         channel="",
         receiver=notification.receiver,
-        payload=notification_payload(notification, external_url=external_url),
+        payload=alert_group(notification, external_url=external_url).to_payload(),
         priority=priority(alerts or notification.resolved),
         source="alert_group",
         source_ref=notification.group_key[:200],
@@ -208,7 +204,7 @@ class DispatchWorker(PeriodicWorker):
         now = self.clock.time()
         with self.sessions.tenant(tenant_id) as db:
             state = db.scalar(select(AlertDispatchState).with_for_update())
-            events = pending_notifications(db, self.batch)
+            events = pending_events(db, self.batch)
             if not events and (state is None or not _due(state, now)):
                 return None
             config = handling.load(db, self.defaults)
@@ -224,7 +220,7 @@ class DispatchWorker(PeriodicWorker):
                 dispatcher.receive(event_alert(event))
             notifications = dispatcher.flush_due()
             queued = self._enqueue(db, notifications, state, now)
-            mark_sent(db, [e.id for e in events], _utc(now))
+            mark_consumed(db, [e.id for e in events], _utc(now))
             state.state = dispatcher.to_dict()
             next_at = dispatcher.next_flush_at()
             state.next_flush_at = None if next_at is None else _utc(next_at)

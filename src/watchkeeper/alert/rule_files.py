@@ -1,7 +1,8 @@
 """Rule files on disk: the `rule_files` globs read into groups, each with its tenant.
 
 A file is Prometheus' `groups: [...]`; a group belongs to tenant "default" unless it has a
-`tenant: <name>` key. Every file is read before anything is refused, so one error lists
+`tenant: <name>` key. A file may also list `slos: [...]` (watchkeeper.slo.spec): each
+becomes its generated group `slo:<name>`, read-only like the others. Every file is read before anything is refused, so one error lists
 every bad file, group and rule.
 """
 
@@ -22,6 +23,7 @@ from watchkeeper.alert.rules import (
     location,
     parse_yaml,
 )
+from watchkeeper.slo.spec import compile_slo, parse_slo
 
 
 @dataclass(frozen=True)
@@ -36,14 +38,19 @@ class FileGroup:
 def parse_rule_file(text: str, file: str, *, default_interval: float) -> list[FileGroup]:
     """Every group of one rule file; raises RuleValidationError naming file, group and rule."""
     data = parse_yaml(text, file)
-    if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
+    if (
+        not isinstance(data, dict)
+        or not ("groups" in data or "slos" in data)
+        or not isinstance(data.get("groups", []), list)
+        or not isinstance(data.get("slos", []), list)
+    ):
         raise RuleValidationError(
-            [RuleProblem(file, "a rule file is a mapping with `groups: [...]`")]
+            [RuleProblem(file, "a rule file is a mapping with `groups: [...]` (or `slos: [...]`)")]
         )
     problems: list[RuleProblem] = []
     out: list[FileGroup] = []
     seen: set[tuple[str, str]] = set()
-    for index, raw in enumerate(data["groups"]):
+    for index, raw in enumerate(data.get("groups", [])):
         name = str(raw.get("name", "")) if isinstance(raw, dict) else ""
         where = f"{file}: {location(index, name)}"
         try:
@@ -61,6 +68,20 @@ def parse_rule_file(text: str, file: str, *, default_interval: float) -> list[Fi
         if (tenant, spec.name) in seen:
             problems.append(RuleProblem(where, f"group name repeated for tenant {tenant!r}"))
         seen.add((tenant, spec.name))
+        out.append(FileGroup(tenant, file, group))
+    for index, raw in enumerate(data.get("slos", [])):
+        try:
+            slo = parse_slo(raw, where=f"{file}: slos[{index}]")
+            group = compile_slo(slo, default_interval=default_interval)
+        except RuleValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        tenant = slo.tenant or DEFAULT_TENANT
+        if (tenant, group.name) in seen:
+            problems.append(
+                RuleProblem(f"{file}: slos[{index}]", f"group {group.name} repeated for {tenant!r}")
+            )
+        seen.add((tenant, group.name))
         out.append(FileGroup(tenant, file, group))
     if problems:
         raise RuleValidationError(problems)

@@ -1,9 +1,10 @@
-"""Alert state in the database: instance rows, their transition history, the notification outbox.
+"""Alert state in the database: instance rows, their transition history, the alert-event queue.
 
 Everything here runs inside the caller's tenant session, so a state change, its history row
-and the notification it causes commit together or not at all (a crash between two
-evaluations loses nothing and duplicates nothing). Delivery is another stage: it takes
-`pending_notifications` and calls `mark_sent` once a message is out.
+and the alert event it causes commit together or not at all (a crash between two
+evaluations loses nothing and duplicates nothing). The dispatcher is the next stage: it takes
+`pending_events`, routes and groups them into outbox rows, and calls `mark_consumed` in the
+same transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from watchkeeper.db.tables import AlertInstance, AlertNotification, AlertTransition
+from watchkeeper.db.tables import AlertEvent, AlertInstance, AlertTransition
+from watchkeeper.domain.alert_group import ZERO_TIME, am_time
+from watchkeeper.events import publish
+from watchkeeper.tenancy.scope import tenant_of
 
 AlertState = Literal["pending", "firing", "resolved", "inactive"]
 NotificationKind = Literal["firing", "resolved", "flapping"]
@@ -25,8 +29,6 @@ ACTIVE_STATES = ("pending", "firing")
 NOTIFICATIONS_QUEUED = Counter(
     "watchkeeper_alert_notifications_queued", "Notifications written to the outbox", ["kind"]
 )
-ZERO_TIME = "0001-01-01T00:00:00Z"
-"""endsAt of a firing alert in Alertmanager's webhook payload."""
 
 
 def load_group_alerts(db: Session, group_name: str) -> dict[str, AlertInstance]:
@@ -55,20 +57,14 @@ def load_by_fingerprint(
     return {row.fingerprint: row for row in rows}
 
 
-def _iso(moment: datetime | None) -> str:
-    if moment is None:
-        return ZERO_TIME
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def alert_payload(row: AlertInstance) -> dict[str, Any]:
     """The alert as Alertmanager's webhook carries it, plus value, flapping and explanation."""
     payload: dict[str, Any] = {
         "status": "firing" if row.state == "firing" else "resolved",
         "labels": dict(row.labels),
         "annotations": dict(row.annotations),
-        "startsAt": _iso(row.fired_at or row.active_at),
-        "endsAt": _iso(row.ends_at) if row.state != "firing" else ZERO_TIME,
+        "startsAt": am_time(row.fired_at or row.active_at),
+        "endsAt": am_time(row.ends_at) if row.state != "firing" else ZERO_TIME,
         "generatorURL": row.generator_url,
         "fingerprint": row.fingerprint,
         "value": row.value,
@@ -95,11 +91,11 @@ def record_transition(
     )
 
 
-def enqueue_notification(
+def enqueue_event(
     db: Session, row: AlertInstance, kind: NotificationKind, now: datetime
-) -> AlertNotification:
-    """Queue a notification in the same transaction as the change that causes it."""
-    notification = AlertNotification(
+) -> AlertEvent:
+    """Queue an alert event for the dispatcher in the transaction of the change causing it."""
+    event = AlertEvent(
         group_name=row.group_name,
         rule_name=row.rule_name,
         fingerprint=row.fingerprint,
@@ -108,41 +104,40 @@ def enqueue_notification(
         status="pending",
         created_at=now,
     )
-    db.add(notification)
+    db.add(event)
     _publish_alert(db, row, kind, now)
-    return notification
+    return event
 
 
 def _publish_alert(db: Session, row: AlertInstance, kind: NotificationKind, now: datetime) -> None:
-    """An `alert` event for /ws/notifications, committed with the transition (notify/events.py)."""
-    from watchkeeper.notify.events import publish
-    from watchkeeper.tenancy.scope import tenant_of
-
+    """An `alert` event for /ws/notifications, committed with the transition (events/bus.py)."""
     publish(
         db, tenant_of(db) or row.tenant_id, "alert", {"kind": kind, **alert_payload(row)}, now=now
     )
 
 
-def pending_notifications(db: Session, limit: int = 500) -> list[AlertNotification]:
-    """Notifications not yet sent, oldest first (the order they were caused in)."""
+def pending_events(db: Session, limit: int = 500) -> list[AlertEvent]:
+    """Alert events the dispatcher has not consumed, oldest first (the order they were
+    caused in)."""
     return list(
         db.scalars(
-            select(AlertNotification)
-            .where(AlertNotification.status == "pending")
-            .order_by(AlertNotification.id)
+            select(AlertEvent)
+            .where(AlertEvent.status == "pending")
+            .order_by(AlertEvent.id)
             .limit(limit)
         )
     )
 
 
-def mark_sent(db: Session, ids: Sequence[int], now: datetime) -> int:
-    """Mark notifications delivered; returns how many were still pending."""
+def mark_consumed(db: Session, ids: Sequence[int], now: datetime) -> int:
+    """Mark events consumed by the dispatcher; returns how many were still pending. (The
+    stored status is `sent` and the time `sent_at`: column values kept from before the rename.)"""
     if not ids:
         return 0
     # The ORM-enabled UPDATE goes through the tenant filter like every other statement.
     result = db.execute(
-        update(AlertNotification)
-        .where(AlertNotification.id.in_(list(ids)), AlertNotification.status == "pending")
+        update(AlertEvent)
+        .where(AlertEvent.id.in_(list(ids)), AlertEvent.status == "pending")
         .values(status="sent", sent_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -249,7 +244,7 @@ class Transitions:
         self.notify(row, current)
 
     def notify(self, row: AlertInstance, kind: NotificationKind) -> None:
-        enqueue_notification(self.db, row, kind, self.now)
+        enqueue_event(self.db, row, kind, self.now)
         NOTIFICATIONS_QUEUED.labels(kind).inc()
         self.queued += 1
 

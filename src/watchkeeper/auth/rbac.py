@@ -41,6 +41,7 @@ READ_PERMISSIONS = frozenset(
         "events:read",
         "templates:read",
         "oncall:read",
+        "slos:read",
     }
 )
 
@@ -58,6 +59,7 @@ WRITE_PERMISSIONS = frozenset(
         "notifications:write",
         "templates:write",
         "oncall:write",
+        "slos:write",
     }
 )
 

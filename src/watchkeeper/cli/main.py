@@ -16,6 +16,8 @@ from watchkeeper.auth.service import AuthError
 from watchkeeper.cli import common
 from watchkeeper.cli.backup import backup_app
 from watchkeeper.cli.common import CliError, ConfigOption
+from watchkeeper.cli.dashboards import dashboards_app
+from watchkeeper.cli.demo import demo
 from watchkeeper.cli.deploy import deploy
 from watchkeeper.cli.directory import apikey_app, tenant_app, user_app
 from watchkeeper.cli.privacy import user_erase, user_export
@@ -42,7 +44,9 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(silence_app, name="silence")
 app.command("deploy")(deploy)
+app.command("demo")(demo)
 app.add_typer(backup_app, name="backup")
+app.add_typer(dashboards_app, name="dashboards")
 
 
 @app.command()

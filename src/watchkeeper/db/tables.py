@@ -377,11 +377,12 @@ class AlertTransition(TenantOwned, Base):
     value: Mapped[float] = mapped_column(Float)
 
 
-class AlertNotification(TenantOwned, Base):
-    """The outbox: a notification to send, written in the transaction of the state change.
+class AlertEvent(TenantOwned, Base):
+    """The alert-event queue: an alert's change, written in the transaction of the change.
 
     `kind` is firing, resolved or flapping; `payload` is the alert in Alertmanager's form.
-    The notification pipeline takes `pending` rows and marks them `sent`.
+    The dispatcher takes `pending` rows, routes and groups them into outbox rows, and marks
+    them `sent` (consumed) in the same transaction. The table keeps its original name.
     """
 
     __tablename__ = "alert_notifications"
@@ -433,6 +434,9 @@ class NotificationOutbox(TenantOwned, Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # When an operator last put the row back from `dead` (migration 0013): such an attempt
+    # skips the anti-spam gate, as a retry does.
+    retried_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 # -- alert dispatch: silences, group state (migration 0005) --------------------------------
@@ -706,7 +710,7 @@ class EventRecord(TenantOwned, Base):
     (`EventSequence`, migration 0012), so it says nothing about other tenants. `key`
     makes a `notification` event at-most-once per outbox idempotency key. The
     log is capped (`events:` settings: newest N per tenant, at most M hours), see
-    `watchkeeper.notify.events`.
+    `watchkeeper.events`.
     """
 
     __tablename__ = "event_log"
@@ -823,6 +827,9 @@ class WorkerLease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set when the holder gave the lease up at a clean shutdown (runtime/drain.py); null while
+    # held, or when it ran out instead (a crash). Migration 0014.
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class TenantRetention(TenantOwned, Base):
@@ -839,4 +846,35 @@ class TenantRetention(TenantOwned, Base):
     alert_history_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     notifications_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     metrics_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StoredDashboard(TenantOwned, Base):
+    """A tenant's own dashboard: the Grafana JSON model, normalised through Grafana's SDK
+    (`watchkeeper.dashboards.model`); `uid` is the dashboard's uid in that model."""
+
+    __tablename__ = "dashboards"
+    __table_args__ = (UniqueConstraint("tenant_id", "uid", name="uq_dashboards_uid"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    uid: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SloDefinition(TenantOwned, Base):
+    """A service level objective as written (`spec`); its rules live in the group `slo:<name>`
+    (an AlertRuleGroup with source "slo"), regenerated whenever the SLO changes."""
+
+    __tablename__ = "slos"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_slos_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -19,7 +19,7 @@ on is their rate; forecast `rate(x[5m])` through `GET /ai/predictions` instead. 
 writes itself (scores, forecasts) are never forecast.
 
 Every pass refits every series from scratch, so every pass also publishes one `prediction`
-event per series it forecast (`notify/events.py`, for `/ws/notifications`) with the same
+event per series it forecast (`events/bus.py`, for `/ws/notifications`) with the same
 figures; at most `forecast_max_events` per tenant and pass, so a tenant forecasting thousands
 of series does not flood its clients or the event log (the rest are counted and logged; the
 series and `GET /ai/predictions` still have them).
@@ -44,7 +44,7 @@ from watchkeeper.config import DetectionSettings
 from watchkeeper.detect.predict import SeriesForecast, forecast_expression
 from watchkeeper.detect.series_input import FORECAST_METRIC, OUTPUT_METRICS, is_counter
 from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples
-from watchkeeper.notify.events import publish
+from watchkeeper.events import publish
 from watchkeeper.query import Engine
 from watchkeeper.query.params import parse_duration
 from watchkeeper.runtime.worker import PeriodicWorker
@@ -214,6 +214,7 @@ class ForecastLoop(PeriodicWorker):
                 limit=remaining,
                 skip_unforecastable=True,
                 keep=_forecastable,
+                isolate=self.settings.forecast_in_child,
             )
             remaining -= len(batch.forecasts) + len(batch.skipped)
             stats.skipped.extend(batch.skipped)

@@ -4,7 +4,7 @@ regular grid, fit a forecaster per series, and say when a threshold will be cros
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +13,12 @@ import numpy as np
 from watchkeeper.detect.forecast import (
     FORECASTERS,
     Forecast,
+    Forecaster,
     ForecastError,
     SeriesHistory,
     seasons_for_step,
 )
+from watchkeeper.detect.forecast.batch import fit_outcomes_in_child
 from watchkeeper.detect.forecast.threshold import time_until_threshold
 from watchkeeper.query import Engine
 
@@ -75,6 +77,7 @@ def forecast_expression(
     limit: int,
     skip_unforecastable: bool = False,
     keep: Callable[[dict[str, str]], bool] | None = None,
+    isolate: bool = False,
 ) -> ForecastBatch:
     """Resample `expr` over the last `history_hours` onto a regular grid and forecast each
     series `horizon_seconds` ahead.
@@ -82,6 +85,7 @@ def forecast_expression(
     Raises QueryError for bad PromQL, KeyError for an unknown model, and ForecastError for a
     series that cannot be forecast unless `skip_unforecastable` (the live loop skips them, an
     API caller wants to know). `keep` filters series by labels before the limit applies.
+    `isolate` fits in a one-shot child process (the live loop: see `fit_outcomes_in_child`).
     """
     factory = FORECASTERS[model]
     history_s = history_hours * 3600
@@ -92,25 +96,48 @@ def forecast_expression(
     grid = np.arange(start_ms, end_ms + 1, step * 1000, dtype=np.int64)
     horizon = max(1, min(MAX_POINTS, math.ceil(horizon_seconds / step)))
     selected = [s for s in result.series if keep is None or keep(dict(s.labels))]
-    forecasts: list[SeriesForecast] = []
-    skipped: list[str] = []
+    # Per series, in order: its history, or why it cannot be forecast.
+    prepared: list[tuple[dict[str, str], SeriesHistory | str]] = []
     for series in selected[:limit]:
-        labels = dict(series.labels)
         values = np.full(len(grid), np.nan)
         values[np.searchsorted(grid, series.timestamps)] = series.values
-        try:
-            if np.count_nonzero(np.isfinite(values)) < 3:
-                raise ForecastError(f"fewer than 3 samples in the last {history_hours:g} h")
+        if np.count_nonzero(np.isfinite(values)) < 3:
+            history: SeriesHistory | str = f"fewer than 3 samples in the last {history_hours:g} h"
+        else:
             history = SeriesHistory.from_values(values, start=start_ms / 1000, step=step)
-            forecaster = factory(season_lengths=seasons_for_step(step))
-            forecast = forecaster.fit(history).predict(horizon)
-        except ForecastError as exc:
+        prepared.append((dict(series.labels), history))
+    histories = [h for _, h in prepared if isinstance(h, SeriesHistory)]
+    seasons = seasons_for_step(step)
+    if isolate:
+        fitted = iter(fit_outcomes_in_child(model, histories, seasons, horizon))
+    else:
+        fitted = iter(_fit_here(factory, histories, seasons, horizon))
+    forecasts: list[SeriesForecast] = []
+    skipped: list[str] = []
+    for labels, history in prepared:
+        outcome = next(fitted) if isinstance(history, SeriesHistory) else history
+        if isinstance(outcome, str):
             if not skip_unforecastable:
-                raise ForecastError(f"{labels}: {exc}") from None
-            skipped.append(f"{labels}: {exc}")
+                raise ForecastError(f"{labels}: {outcome}")
+            skipped.append(f"{labels}: {outcome}")
             continue
-        forecasts.append(SeriesForecast(labels, history, forecast))
+        assert isinstance(history, SeriesHistory)
+        forecasts.append(SeriesForecast(labels, history, outcome))
     return ForecastBatch(step, horizon, len(result.series), forecasts, skipped)
+
+
+def _fit_here(
+    factory: Callable[..., Forecaster],
+    histories: list[SeriesHistory],
+    seasons: tuple[int, ...],
+    horizon: int,
+) -> Iterator[Forecast | str]:
+    """Fit in this process, lazily: an API caller's first unforecastable series stops it."""
+    for history in histories:
+        try:
+            yield factory(season_lengths=seasons).fit(history).predict(horizon)
+        except ForecastError as exc:
+            yield str(exc)
 
 
 def predict(engine: Engine, tenant_id: str, request: PredictionRequest) -> dict[str, Any]:

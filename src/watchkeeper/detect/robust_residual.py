@@ -16,6 +16,11 @@ Why this shape (numbers in docs/design/detection.md):
   the same on a noisy and on a quiet series, and rewards persistent surprise (level shifts,
   seasonality breaks) as much as single spikes.
 - After an event the score is damped for a while, so one incident raises one event.
+- Healthy series must not page (issue 14, `watchkeeper bench normal`): a range break counts
+  only when the long level is surprised too (a narrow early range, a trend, a noise record
+  are not incidents); a point the daily or weekly profile explains (from a slot's first
+  revisit) surprises nothing; a range break while damped keeps damping (a new level pages
+  once); and a jump far above any recent one scores 1, so a spike inside the range is seen.
 
 Everything runs in one numba-compiled loop over points; `update` and `update_many` share it,
 so streaming and batch scores are identical and state is a handful of float arrays.
@@ -61,6 +66,17 @@ class RobustResidualConfig:
     range_lag: int = 300  # the newest points do not extend the learned range yet
     signal_mask: int = 31  # bit k enables SIGNALS[k]
     season_visits: int = 4  # days (weeks) a slot must have been seen before its profile judges
+    range_z: float = 5.0  # a range break counts only if the gated predictors' z reach this
+    range_gate: int = 16  # bit k: SIGNALS[k] must be surprised (z >= range_z); 16 = long level
+    season_veto: int = 1  # a point a warm seasonal profile explains (z < z_low) does not
+    # surprise the level signals (2) / every signal (1) / nothing (0)
+    hold: int = 1  # 1: a range break while damped extends the damping (a new level = one event)
+    sqrt_avg: int = 0  # 1: the likelihood fits sqrt(average), less skewed than the average
+    jump_factor: float = 3.0  # a jump this many times the largest seen is anomalous (0: off)
+    jump_decay: float = 0.9999  # per point: the largest jump seen fades (~10,000 points)
+    tail_gap: float = 0.0  # a range break must pass the range by this x (max - 99th pct.)
+    q_rate: float = 0.02  # step of the online 1st/99th percentile estimates, in level scales
+    veto_visits: int = 1  # visits of a slot before it may veto (below season_visits: early veto)
 
     def as_array(self) -> FloatArray:
         return np.array([float(v) for v in asdict(self).values()], dtype=np.float64)
@@ -83,8 +99,11 @@ class RobustResidualConfig:
     S_POS,
     LAG_POS,
     SUPPRESS,
-) = range(15)
-STATE_SIZE = 15
+    JUMP_MAX,
+    Q_HI,
+    Q_LO,
+) = range(18)
+STATE_SIZE = 18
 SIGNALS = ("level", "spike", "daily", "weekly", "long_level")
 """The surprise signals, each with its own robust scale and its own likelihood."""
 K = len(SIGNALS)
@@ -137,9 +156,13 @@ def _run(
     short_w, hist_w, min_std, range_tol = int(p[8]), int(p[9]), p[10], p[11]
     flat_factor, flat_min, suppress, threshold = p[12], p[13], p[14], p[15]
     alpha_long, lag_w, mask, visits = p[16], int(p[17]), int(p[18]), p[19]
+    range_z, range_gate, veto, hold = p[20], int(p[21]), int(p[22]), p[23] > 0.0
+    sqrt_avg = p[24] > 0.0
+    jump_factor, jump_decay, tail_gap, q_rate, veto_visits = p[25], p[26], p[27], p[28], p[29]
     log_floor = math.log(1e-10)
     r = np.zeros(K)
     ok = np.zeros(K)
+    zs = np.zeros(K)
     for i in range(len(x)):
         xi = x[i]
         if math.isnan(xi):
@@ -172,6 +195,23 @@ def _run(
         ok[3] = 1.0 if week_seen[2 * week_slot + 1] >= visits else 0.0
         ok[4] = 1.0
 
+        z_gate = math.inf
+        explained = False
+        for k in range(K):
+            zs[k] = abs(r[k]) / max(scale[k], floor) if scale_n[k] > warmup else 0.0
+            if ok[k] > 0.0 and scale_n[k] > warmup and (range_gate >> k) & 1:
+                z_gate = min(z_gate, zs[k])
+        if veto > 0:
+            # A seasonal profile explains the point when it is warm, or (veto_visits < visits)
+            # when the same slot seen on earlier days / weeks was this close, judged on the
+            # level's own scale until the profile has a scale of its own.
+            for k, seen, slot in ((2, day_seen, day_slot), (3, week_seen, week_slot)):
+                if seen[2 * slot + 1] >= min(veto_visits, visits) and scale_n[0] > warmup:
+                    zk = zs[k] if ok[k] > 0.0 and scale_n[k] > warmup else 0.0
+                    if zk == 0.0:
+                        zk = abs(r[k]) / max(scale[0], floor)
+                    explained = explained or zk < z_low
+
         # Structural signals: a flat run far longer than any before; a break of the range
         # learned from all but the most recent points.
         structural = False
@@ -186,9 +226,26 @@ def _run(
         if (
             n > warmup + lag_w
             and span > 0.0
-            and (xi > s[X_MAX] + range_tol * span or xi < s[X_MIN] - range_tol * span)
+            and (
+                xi > s[X_MAX] + max(range_tol * span, tail_gap * (s[X_MAX] - s[Q_HI]))
+                or xi < s[X_MIN] - max(range_tol * span, tail_gap * (s[Q_LO] - s[X_MIN]))
+            )
+            and z_gate >= range_z
         ):
             structural = True
+        # A jump: the point surprises the fast predictor far more than any point for a while
+        # (records of this z are rare on any noise, a spike inside the range is not).
+        if scale_n[1] > warmup:
+            jump = zs[1]
+            if (
+                jump_factor > 0.0
+                and n > warmup + lag_w
+                and jump >= jump_factor * s[JUMP_MAX]
+                and not (explained and veto == 1)
+            ):
+                structural = True
+            else:
+                s[JUMP_MAX] = max(s[JUMP_MAX] * jump_decay, jump)
 
         # Per signal: raw surprise -> short average -> likelihood against its own history.
         sp = int(s[S_POS])
@@ -198,13 +255,19 @@ def _run(
         raw_max = 0.0
         for k in range(K):
             raw = 0.0
-            if ok[k] > 0.0 and scale_n[k] > warmup and (mask >> k) & 1:
-                z = abs(r[k]) / max(scale[k], floor)
-                raw = min(1.0, max(0.0, (z - z_low) / (z_high - z_low)))
+            if (
+                ok[k] > 0.0
+                and scale_n[k] > warmup
+                and (mask >> k) & 1
+                and not (explained and (veto == 1 or k == 0 or k == 4))
+            ):
+                raw = min(1.0, max(0.0, (zs[k] - z_low) / (z_high - z_low)))
             raw_max = max(raw_max, raw)
             acc[k, 0] += raw - short[k, sp]
             short[k, sp] = raw
             avg = acc[k, 0] / min(n, short_w)
+            if sqrt_avg:
+                avg = math.sqrt(max(avg, 0.0))
             if n > warmup and count >= 1.0:
                 mean = acc[k, 1] / count
                 var = max(acc[k, 2] / count - mean * mean, 0.0)
@@ -227,6 +290,8 @@ def _run(
 
         if s[SUPPRESS] > 0.0:
             s[SUPPRESS] -= 1.0
+            if hold and structural:
+                s[SUPPRESS] = suppress
             score *= 0.5 * threshold
         elif score >= threshold:
             s[SUPPRESS] = suppress
@@ -238,6 +303,13 @@ def _run(
             if ok[k] > 0.0:
                 scale_n[k] += 1.0
                 scale[k] = _learn_scale(scale[k], r[k], winsor, alpha_scale, scale_n[k], warmup)
+        if n == 1.0:
+            s[Q_HI] = xi
+            s[Q_LO] = xi
+        else:
+            eta = q_rate * max(scale[0], floor)
+            s[Q_HI] += eta * ((1.0 if xi > s[Q_HI] else 0.0) - 0.01) * 10.0
+            s[Q_LO] -= eta * ((1.0 if xi < s[Q_LO] else 0.0) - 0.01) * 10.0
         s[M_SLOW] += max(alpha_slow, 1.0 / n) * r[0]
         s[M_FAST] += alpha_fast * r[1]
         s[M_LONG] += max(alpha_long, 1.0 / n) * r[4]
@@ -263,7 +335,7 @@ class RobustResidualDetector(Detector):
     """
 
     name: ClassVar[str] = "default"
-    state_version: ClassVar[int] = 1
+    state_version: ClassVar[int] = 2
 
     def __init__(self, config: RobustResidualConfig | None = None) -> None:
         self.config = config or RobustResidualConfig()

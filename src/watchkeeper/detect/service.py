@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from watchkeeper.db.tables import AnomalyRecord, DetectionModel, TrainingJob
 from watchkeeper.detect.explain import Explanation
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Matcher, MatchOp
+from watchkeeper.events import publish
+from watchkeeper.tenancy.scope import tenant_of
 from watchkeeper.tenancy.service import NotFoundError
 
 MODEL_FILES_LOCK = threading.Lock()
@@ -116,10 +118,7 @@ def record_anomalies(db: Session, anomalies: Sequence[NewAnomaly], *, now: datet
 
 
 def _publish_anomalies(db: Session, rows: Sequence[AnomalyRecord], now: datetime) -> None:
-    """`anomaly` events for /ws/notifications, committed with the rows (notify/events.py)."""
-    from watchkeeper.notify.events import publish
-    from watchkeeper.tenancy.scope import tenant_of
-
+    """`anomaly` events for /ws/notifications, committed with the rows (events/bus.py)."""
     tenant_id = tenant_of(db)
     for row in rows:
         publish(

@@ -19,9 +19,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.db.tables import Incident, IncidentAlert, IncidentEvent
+from watchkeeper.events import publish
 from watchkeeper.incidents.classifier import AlertText, IncidentClassifier, incident_text
 from watchkeeper.incidents.metrics import TIME_TO_ACKNOWLEDGE, TIME_TO_RESOLVE
-from watchkeeper.notify.events import publish
 from watchkeeper.notify.outbox import OutboxMessage, enqueue
 from watchkeeper.tenancy.scope import tenant_of
 from watchkeeper.tenancy.service import ConflictError
@@ -156,7 +156,7 @@ def event_data(incident: Incident, lines: Sequence[IncidentEvent]) -> dict[str, 
 @event.listens_for(Session, "before_commit")
 def _publish_changes(session: Session) -> None:
     # before_commit runs ahead of the commit's final flush, so the event rows are inserted
-    # in the same transaction as the changes they describe (notify/events.py fans them out
+    # in the same transaction as the changes they describe (events/bus.py fans them out
     # after the commit; a rollback publishes nothing).
     pending: dict[str, tuple[Incident, list[IncidentEvent]]] = session.info.pop(_CHANGES, {})
     for incident, lines in pending.values():

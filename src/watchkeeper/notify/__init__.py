@@ -1,4 +1,4 @@
-"""Notification channels, templates and secret encryption (issue 6).
+"""Notification channels, templates, secret encryption and the delivery pipeline.
 
 The public surface: the product brief's Python API (`initialize_notification_service`,
 `NotificationRequest`, `NotificationChannel`, `NotificationPriority`, `NotificationTemplate`),
@@ -11,9 +11,7 @@ from .api import (
     NotificationService,
     OutboxTarget,
     UnknownTemplateError,
-    channel_configs_from_settings,
     initialize_notification_service,
-    recipients_for,
 )
 from .base import (
     Channel,
@@ -25,6 +23,7 @@ from .base import (
 )
 from .config import (
     CHANNEL_TYPES,
+    channel_configs_from_settings,
     channel_from_config,
     decrypt_channel_config,
     encrypt_channel_config,
@@ -33,6 +32,7 @@ from .config import (
 )
 from .crypto import DecryptionError, SecretBox
 from .default_templates import DEFAULT_TEMPLATES, default_template_for
+from .recipients import recipients_for
 from .templates import (
     SAMPLE_VARIABLES,
     NotificationTemplate,

@@ -16,7 +16,6 @@ retries, rate limits and dead letter as everything else (docs/design/notificatio
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ import anyio
 import structlog
 
 from watchkeeper.clock import Clock
-from watchkeeper.config import Settings
 
 from .base import (
     Channel,
@@ -39,9 +37,10 @@ from .config import channel_from_config
 from .default_templates import DEFAULT_TEMPLATES
 from .http import HttpClient, OwnedClient
 from .outbound import OutboundPolicy
+from .recipients import recipients_for
 from .templates import NotificationTemplate, TemplateRenderError, render_or_fallback
 
-if TYPE_CHECKING:  # delivery imports this module
+if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from watchkeeper.tenancy.scope import SessionFactory
@@ -53,7 +52,6 @@ log = structlog.get_logger(__name__)
 Deliver = Callable[[NotificationChannel, RenderedMessage], Awaitable[DeliveryResult]]
 
 DEFAULT_TEMPLATE_ID = "default"
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 @dataclass(frozen=True)
@@ -70,9 +68,6 @@ class OutboxTarget:
     worker: DeliveryWorker | None = None
     wait_seconds: float = 60.0
     poll_seconds: float = 0.05
-
-
-_SETTLED = frozenset({"sent", "dead", "suppressed"})
 
 
 @dataclass(frozen=True)
@@ -95,25 +90,6 @@ class UnknownTemplateError(KeyError):
     """The request names a template the service does not have."""
 
 
-def recipients_for(channel: NotificationChannel, recipients: Iterable[str]) -> tuple[str, ...]:
-    """The recipients a channel addresses: `email:`/`sms:` prefixed, or by their shape.
-
-    Email takes addresses with an `@`, SMS takes E.164 numbers (+15551234567); the webhook
-    channels (Slack, Teams, webhook) post to their configured URL and take none.
-    """
-    picked: list[str] = []
-    for raw in recipients:
-        kind, sep, address = raw.partition(":")
-        if sep and kind in {c.value for c in NotificationChannel}:
-            if kind == channel.value:
-                picked.append(address)
-        elif channel is NotificationChannel.EMAIL and "@" in raw:
-            picked.append(raw)
-        elif channel is NotificationChannel.SMS and _E164.match(raw):
-            picked.append(raw)
-    return tuple(picked)
-
-
 class NotificationService:
     """Renders a request per channel and hands each message to `deliver`."""
 
@@ -128,9 +104,6 @@ class NotificationService:
     ) -> None:
         self.channels = dict(channels)
         self.outbox = outbox
-        if outbox is not None and outbox.worker is not None:
-            # The worker this service drains renders with the service's own templates too.
-            outbox.worker.templates = self._template_for_delivery
         self._templates = {t.id: t for t in DEFAULT_TEMPLATES.values()}
         self._templates.update({t.id: t for t in templates})
         self._deliver = deliver or self._send_directly
@@ -213,7 +186,7 @@ class NotificationService:
         templates: Mapping[NotificationChannel, NotificationTemplate],
         base_key: str,
     ) -> list[DeliveryResult]:
-        from .outbox import OutboxMessage, enqueue
+        from .outbox import OutboxMessage, OutboxStatus, enqueue
 
         keys = {kind: f"{base_key}.{kind.value}" for kind in kinds}
 
@@ -239,10 +212,10 @@ class NotificationService:
         states = await self._settle(target, list(keys.values()))
         results = []
         for kind in kinds:
-            status, error = states.get(keys[kind], ("pending", ""))
-            if status == "sent":
+            status, error = states.get(keys[kind], (OutboxStatus.PENDING, ""))
+            if status == OutboxStatus.SENT:
                 results.append(DeliveryResult.ok(kind.value))
-            elif status in {"dead", "suppressed"}:
+            elif status in {OutboxStatus.DEAD, OutboxStatus.SUPPRESSED}:
                 results.append(DeliveryResult.fail(kind.value, f"{status}: {error}"))
             else:
                 results.append(DeliveryResult.retry(kind.value, f"still queued: {error}"))
@@ -252,6 +225,10 @@ class NotificationService:
         from sqlalchemy import select
 
         from watchkeeper.db.tables import NotificationOutbox
+
+        from .outbox import OutboxStatus
+
+        settled_states = {OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.SUPPRESSED}
 
         def read() -> dict[str, tuple[str, str]]:
             with target.sessions.tenant(target.tenant_id) as db:
@@ -268,9 +245,10 @@ class NotificationService:
         deadline = loop.time() + target.wait_seconds
         while True:
             if target.worker is not None:
-                await target.worker.drain_once()
+                # The passes this service drives render with its own templates too.
+                await target.worker.drain_once(templates=self._template_for_delivery)
             states = await anyio.to_thread.run_sync(read)
-            settled = all(states.get(k, ("", ""))[0] in _SETTLED for k in keys)
+            settled = all(states.get(k, ("", ""))[0] in settled_states for k in keys)
             if settled or loop.time() >= deadline:
                 return states
             # Waiting on another worker's progress, not measuring time: real sleep is right.
@@ -327,18 +305,3 @@ def initialize_notification_service(
         owned_client=owned,
         outbox=outbox,
     )
-
-
-def channel_configs_from_settings(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Channel configs from the environment-level settings (SLACK_WEBHOOK_URL, EMAIL_SMTP_*)."""
-    configs: dict[str, dict[str, Any]] = {}
-    if settings.slack_webhook_url is not None:
-        configs["slack"] = {"webhook_url": settings.slack_webhook_url.get_secret_value()}
-    if settings.email_smtp_server:
-        port = settings.email_smtp_port
-        configs["email"] = {
-            "host": settings.email_smtp_server,
-            "port": port,
-            "security": "tls" if port == 465 else "starttls" if port == 587 else "none",
-        }
-    return configs

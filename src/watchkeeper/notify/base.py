@@ -2,7 +2,7 @@
 
 Mirrors Alertmanager's `Notifier.Notify(ctx, alerts) (retryable bool, err error)`: a channel
 never retries by itself; it classifies the outcome and the caller (today the direct service,
-later the outbox worker) decides when to try again.
+the delivery pipeline's send stage) decides when to try again.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+
+from watchkeeper.domain.alert_group import AlertGroup
 
 
 class NotificationChannel(StrEnum):
@@ -100,6 +102,8 @@ class RenderedMessage:
     fields or a Teams FactSet. `variables` are the template inputs, JSON-serialisable, kept for
     channels that send structure (the generic webhook, its Alertmanager-compatible body).
     `idempotency_key` is stable across retries of the same notification on the same channel.
+    `group` is the alert group the message tells about, when it was routed as one; channels
+    that speak a wire format of alert groups (the Alertmanager webhook body) serialise it.
     """
 
     subject: str
@@ -112,6 +116,7 @@ class RenderedMessage:
     facts: tuple[tuple[str, str], ...] = ()
     link: str | None = None
     variables: Mapping[str, Any] = field(default_factory=dict)
+    group: AlertGroup | None = None
 
 
 @runtime_checkable

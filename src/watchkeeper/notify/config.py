@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from watchkeeper.clock import Clock
+from watchkeeper.config import Settings
 
 from .base import Channel, NotificationChannel
 from .crypto import SecretBox, decrypt_fields, encrypt_fields
@@ -328,3 +329,18 @@ def decrypt_channel_config(
     context: str,
 ) -> dict[str, Any]:
     return decrypt_fields(box, stored, secret_fields(channel_type), context=context)
+
+
+def channel_configs_from_settings(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Channel configs from the environment-level settings (SLACK_WEBHOOK_URL, EMAIL_SMTP_*)."""
+    configs: dict[str, dict[str, Any]] = {}
+    if settings.slack_webhook_url is not None:
+        configs["slack"] = {"webhook_url": settings.slack_webhook_url.get_secret_value()}
+    if settings.email_smtp_server:
+        port = settings.email_smtp_port
+        configs["email"] = {
+            "host": settings.email_smtp_server,
+            "port": port,
+            "security": "tls" if port == 465 else "starttls" if port == 587 else "none",
+        }
+    return configs

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, cast
 
 import anyio
@@ -19,7 +20,7 @@ from sqlalchemy import ColumnElement, Table, delete, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
-from watchkeeper.db.tables import AlertNotification, NotificationOutbox
+from watchkeeper.db.tables import AlertEvent, NotificationOutbox
 from watchkeeper.runtime.worker import PeriodicWorker
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -33,8 +34,21 @@ PRUNED = Counter(
 
 _QUEUED_KEYS = "watchkeeper.outbox.queued_keys"
 _T = cast(Table, NotificationOutbox.__table__)
-_EVENTS = cast(Table, AlertNotification.__table__)
-SETTLED = ("sent", "expanded", "suppressed")
+_EVENTS = cast(Table, AlertEvent.__table__)
+
+
+class OutboxStatus(StrEnum):
+    """The states of an outbox row (docs/design/notifications.md, "Row states")."""
+
+    PENDING = "pending"  # due at `next_attempt_at`
+    SENDING = "sending"  # claimed; `claimed_until` is the lease
+    SENT = "sent"
+    DEAD = "dead"  # permanent failure or attempts exhausted; an operator may retry it
+    EXPANDED = "expanded"  # a receiver row, fanned out into one row per integration
+    SUPPRESSED = "suppressed"  # held back by dedup or a rate limit, listed in a digest
+
+
+SETTLED = (OutboxStatus.SENT, OutboxStatus.EXPANDED, OutboxStatus.SUPPRESSED)
 """Statuses no worker changes again; `dead` too, but only until an operator retries it."""
 
 
@@ -85,7 +99,7 @@ def enqueue(db: Session, message: OutboxMessage, now: datetime) -> NotificationO
         payload=message.payload,
         source=message.source,
         source_ref=message.source_ref,
-        status="pending",
+        status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=message.not_before or now,
         last_error="",
@@ -138,10 +152,10 @@ class OutboxPruner(PeriodicWorker):
         """Rows deleted in this pass, by status (statuses with none are left out)."""
         now = self.clock.now()
         deleted: dict[str, int] = {}
-        for status in (*SETTLED, "dead"):
-            cutoff = now - (self.dead_retention if status == "dead" else self.retention)
+        for status in (*SETTLED, OutboxStatus.DEAD):
+            cutoff = now - (self.dead_retention if status is OutboxStatus.DEAD else self.retention)
             where = [_T.c.status == status, _T.c.next_attempt_at < cutoff]
-            if status == "sent":
+            if status is OutboxStatus.SENT:
                 where.append(_T.c.sent_at < cutoff)
             count = self._delete(where)
             if count:

@@ -13,11 +13,8 @@ from sqlalchemy.orm import Session
 from watchkeeper.db.tables import NotificationOutbox
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
 
-from .delivery import RETRY_MARK
-from .outbox import OutboxMessage, enqueue
+from .outbox import OutboxMessage, OutboxStatus, enqueue
 from .receivers import ReceiverStore
-
-STATUSES = ("pending", "sending", "sent", "dead", "expanded", "suppressed")
 
 
 def list_notifications(
@@ -50,17 +47,20 @@ def get_notification(db: Session, notification_id: int) -> NotificationOutbox:
 
 
 def retry_notification(db: Session, notification_id: int, now: datetime) -> NotificationOutbox:
-    """A dead notification back to the queue, with a fresh attempt budget and the same key."""
+    """A dead notification back to the queue, with a fresh attempt budget and the same key.
+
+    `retried_at` marks it as an operator's retry, which the anti-spam gate lets through."""
     row = get_notification(db, notification_id)
-    if row.status != "dead":
+    if row.status != OutboxStatus.DEAD:
         raise ConflictError(
             f"notification {notification_id} is {row.status}; only dead notifications are retried"
         )
-    row.status = "pending"
+    row.status = OutboxStatus.PENDING
     row.attempts = 0
     row.next_attempt_at = now
     row.claimed_until = None
-    row.last_error = f"{RETRY_MARK}; was: {row.last_error}"[:2000]
+    row.retried_at = now
+    row.last_error = f"retry requested; was: {row.last_error}"[:2000]
     db.flush()
     return row
 

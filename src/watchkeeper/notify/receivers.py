@@ -28,10 +28,10 @@ from watchkeeper.db.tables import NotificationReceiver, Tenant
 from watchkeeper.tenancy.scope import tenant_of
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
 
-from .api import channel_configs_from_settings
 from .base import NotificationChannel
 from .config import (
     CHANNEL_TYPES,
+    channel_configs_from_settings,
     decrypt_channel_config,
     destination,
     destination_host,

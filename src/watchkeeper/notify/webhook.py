@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from watchkeeper.alert.model import fingerprint
 from watchkeeper.clock import Clock, SystemClock
+from watchkeeper.domain.alert_group import AlertGroup
 
 from .base import DeliveryResult, RenderedMessage
 from .http import HttpClient, OwnedClient, post
@@ -31,7 +31,6 @@ from .outbound import OutboundPolicy
 SIGNATURE_HEADER = "X-Watchkeeper-Signature"
 TIMESTAMP_HEADER = "X-Watchkeeper-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt for an alert still firing
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -79,70 +78,13 @@ def native_payload(message: RenderedMessage, sent_at: float) -> dict[str, Any]:
     }
 
 
-def _as_str_map(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items() if v is not None}
-
-
-def _time(value: object, default: str) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return str(value) if value else default
-
-
-def _am_alert(alert: Mapping[str, Any]) -> dict[str, Any]:
-    labels = _as_str_map(alert.get("labels"))
-    if alert.get("name"):
-        labels.setdefault("alertname", str(alert["name"]))
-    annotations = _as_str_map(alert.get("annotations"))
-    for key in ("summary", "description"):
-        if alert.get(key):
-            annotations.setdefault(key, str(alert[key]))
-    return {
-        "status": "resolved" if alert.get("status") == "resolved" else "firing",
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": _time(alert.get("starts_at"), ZERO_TIME),
-        "endsAt": _time(alert.get("ends_at"), ZERO_TIME),
-        "generatorURL": str(alert.get("generator_url") or alert.get("url") or ""),
-        "fingerprint": str(alert.get("fingerprint") or fingerprint(labels)),
-    }
-
-
-def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
-    if not maps:
-        return {}
-    first = maps[0]
-    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
-
-
 def alertmanager_payload(
     message: RenderedMessage, *, receiver: str, max_alerts: int = 0
 ) -> dict[str, Any]:
-    """Alertmanager's webhook body (version 4) from the message's `alerts`/`alert` variables."""
-    variables = message.variables
-    raw = variables.get("alerts") or ([variables["alert"]] if "alert" in variables else [])
-    alerts = [_am_alert(a) for a in raw if isinstance(a, Mapping)]
-    common_labels = _common([a["labels"] for a in alerts])
-    group_labels = _as_str_map(variables.get("group_labels")) or {
-        k: v for k, v in common_labels.items() if k == "alertname"
-    }
-    pairs = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(group_labels.items()))
-    group_key = variables.get("group_key") or f"{{}}:{{{pairs}}}"
-    kept = alerts[:max_alerts] if max_alerts > 0 else alerts
-    return {
-        "version": "4",
-        "groupKey": str(group_key),
-        "truncatedAlerts": len(alerts) - len(kept),
-        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
-        "receiver": receiver,
-        "groupLabels": group_labels,
-        "commonLabels": common_labels,
-        "commonAnnotations": _common([a["annotations"] for a in alerts]),
-        "externalURL": str(variables.get("external_url") or ""),
-        "alerts": kept,
-    }
+    """Alertmanager's webhook body (version 4): the message's alert group, or for a message
+    not routed as a group, one built from its `alerts`/`alert` variables."""
+    group = message.group or AlertGroup.from_variables(message.variables)
+    return group.to_alertmanager(receiver=receiver, max_alerts=max_alerts)
 
 
 class WebhookChannel:

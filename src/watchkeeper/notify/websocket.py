@@ -17,10 +17,10 @@ import anyio
 from sqlalchemy.exc import SQLAlchemyError
 
 from watchkeeper.clock import Clock
+from watchkeeper.events import publish
 from watchkeeper.tenancy.scope import SessionFactory
 
 from .base import DeliveryResult, NotificationChannel, RenderedMessage
-from .events import publish
 
 
 def notification_data(message: RenderedMessage) -> dict[str, object]:

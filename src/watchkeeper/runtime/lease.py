@@ -105,7 +105,7 @@ class LeaseTable:
                     WorkerLease.name == name,
                     (WorkerLease.holder == self.holder) | (WorkerLease.expires_at <= now),
                 )
-                .values(holder=self.holder, expires_at=until)
+                .values(holder=self.holder, expires_at=until, released_at=None)
                 .execution_options(synchronize_session=False)
             )
             if getattr(taken, "rowcount", 0):
@@ -127,7 +127,7 @@ class LeaseTable:
             db.execute(
                 update(WorkerLease)
                 .where(WorkerLease.name == name, WorkerLease.holder == self.holder)
-                .values(expires_at=self.clock.now())
+                .values(expires_at=self.clock.now(), released_at=self.clock.now())
                 .execution_options(synchronize_session=False)
             )
 

@@ -31,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from watchkeeper.auth.principal import Principal
 from watchkeeper.auth.service import AuthError, AuthService
 from watchkeeper.auth.tokens import InvalidTokenError
-from watchkeeper.notify.events import EVENT_TYPES, Event, EventBus, events_after, log_bounds
+from watchkeeper.events import EVENT_TYPES, Event, EventBus, events_after, log_bounds
 from watchkeeper.wiring import AppContext
 
 router = APIRouter(tags=["events"])

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from watchkeeper.api.deps import Context
+from watchkeeper.runtime.drain import DRAIN
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -19,6 +20,10 @@ async def live() -> dict[str, str]:
 
 @router.get("/ready", summary="Every dependency answers; says which one failed")
 async def ready(context: Context) -> JSONResponse:
+    if DRAIN.draining:  # SIGTERM received: still serving, but send new work elsewhere
+        return JSONResponse(
+            {"status": "draining", "failed": ["draining"], "checks": {}}, status_code=503
+        )
     results = await context.health.probe()
     checks: dict[str, Any] = {
         r.name: {"status": "ok" if r.ok else "fail", "detail": r.detail, "latency_ms": r.latency_ms}

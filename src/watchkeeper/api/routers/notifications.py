@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -15,10 +15,10 @@ from watchkeeper.api.schemas.notifications import (
     QuietHoursPublic,
 )
 from watchkeeper.notify import antispam, queue
+from watchkeeper.notify.outbox import OutboxStatus
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 
-Status = Literal["pending", "sending", "sent", "dead", "expanded", "suppressed"]
 MAX_ID = 2**63 - 1
 
 
@@ -29,7 +29,7 @@ MAX_ID = 2**63 - 1
 )
 def list_notifications(
     db: TenantDB,
-    status: Status | None = None,
+    status: OutboxStatus | None = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     source: Annotated[str | None, Query(max_length=32)] = None,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,

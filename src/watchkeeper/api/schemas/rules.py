@@ -63,7 +63,7 @@ class RulePublic(BaseModel):
 class RuleGroupPublic(BaseModel):
     name: str
     file: str
-    source: Literal["api", "file"]
+    source: Literal["api", "file", "slo"]
     interval: float
     limit: int
     rules: list[RulePublic]
@@ -115,7 +115,7 @@ class RuleGroupDocument(BaseModel):
     """A stored group: its rule-file form plus where it came from."""
 
     name: str
-    source: Literal["api", "file"]
+    source: Literal["api", "file", "slo"]
     file: str
     revision: int
     created_at: datetime

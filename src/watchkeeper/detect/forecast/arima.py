@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from statsforecast.models import AutoARIMA
-
 from watchkeeper.detect.forecast.statsforecast_model import StatsforecastForecaster
 
 
@@ -16,4 +14,6 @@ class AutoARIMAForecaster(StatsforecastForecaster):
     name: ClassVar[str] = "arima"
 
     def build_model(self, seasons: tuple[int, ...]) -> Any:
+        from statsforecast.models import AutoARIMA  # heavy (pandas, statsmodels): on first fit
+
         return AutoARIMA(season_length=seasons[0] if seasons else 1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from statsforecast.models import Naive, SeasonalNaive
 
 from watchkeeper.detect.forecast import m4
 from watchkeeper.detect.forecast.base import INTERVAL_LEVELS, Bands, FloatArray, Forecaster
@@ -19,6 +18,8 @@ class SeasonalNaiveForecaster(StatsforecastForecaster):
     min_points: ClassVar[int] = 2
 
     def build_model(self, seasons: tuple[int, ...]) -> Any:
+        from statsforecast.models import Naive, SeasonalNaive  # heavy: imported on first fit
+
         return SeasonalNaive(season_length=seasons[0]) if seasons else Naive()
 
 
@@ -45,6 +46,8 @@ class Naive2Forecaster(Forecaster):
         self._indices = m4.seasonal_indices(values, m) if seasonal else np.ones(m)
         self._points = len(values)
         adjusted = values / self._indices[np.arange(len(values)) % m]
+        from statsforecast.models import Naive  # heavy: imported on first fit
+
         self._model = Naive().fit(y=adjusted)
 
     def predict_bands(self, horizon: int) -> Bands:

@@ -7,10 +7,16 @@ the baselines on the same path. Each worker compiles statsforecast's numba kerne
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+import structlog
 
 from watchkeeper.detect.forecast.base import Forecast, Forecaster, SeriesHistory
+
+log = structlog.get_logger(__name__)
 
 ForecasterFactory = Callable[[], Forecaster]
 
@@ -36,3 +42,44 @@ def forecast_many(
     chunk = max(1, len(tasks) // (workers * 8))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(_fit_predict, tasks, chunksize=chunk))
+
+
+def fit_outcomes(
+    model: str, histories: Sequence[SeriesHistory], season_lengths: tuple[int, ...], horizon: int
+) -> list[Forecast | str]:
+    """Fit `model` on each history and forecast `horizon` steps; a series that cannot be
+    forecast gives its ForecastError's message instead (picklable, order kept)."""
+    from watchkeeper.detect.forecast import FORECASTERS, ForecastError
+
+    factory = FORECASTERS[model]
+    out: list[Forecast | str] = []
+    for history in histories:
+        try:
+            out.append(factory(season_lengths=season_lengths).fit(history).predict(horizon))
+        except ForecastError as exc:
+            out.append(str(exc))
+    return out
+
+
+def fit_outcomes_in_child(
+    model: str, histories: Sequence[SeriesHistory], season_lengths: tuple[int, ...], horizon: int
+) -> list[Forecast | str]:
+    """`fit_outcomes` in a one-shot child process that exits when done.
+
+    The forecasting libraries (statsforecast with pandas, statsmodels, scipy: about 170 MB
+    resident) are then loaded only for the length of a pass and only in the child, so the
+    server's own footprint between passes stays that of a process that never forecast. A
+    spawned child (not forked: the server runs threads) starts in about a second.
+    """
+    if not histories:
+        return []
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            future = pool.submit(fit_outcomes, model, list(histories), season_lengths, horizon)
+            return future.result()
+    except (OSError, BrokenProcessPool) as exc:
+        # No child to be had (no /dev/shm for its queue, process limits) or it died (killed
+        # for memory): forecasts still get written, at the footprint cost this avoids.
+        log.warning("forecast_child_failed", error=f"{type(exc).__name__}: {exc}")
+        return fit_outcomes(model, histories, season_lengths, horizon)

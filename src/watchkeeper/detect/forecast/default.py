@@ -24,10 +24,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from statsforecast.models import (
-    SeasonalExponentialSmoothingOptimized,
-    SimpleExponentialSmoothingOptimized,
-)
 
 from watchkeeper.detect.forecast.base import Bands, FloatArray, Forecaster, usable_seasons
 from watchkeeper.detect.forecast.baselines import SeasonalNaiveForecaster
@@ -48,6 +44,11 @@ class DefaultForecaster(Forecaster):
         self._smoothing: Any = None
 
     def fit_values(self, values: FloatArray) -> None:
+        from statsforecast.models import (  # heavy (pandas, statsmodels): on first fit
+            SeasonalExponentialSmoothingOptimized,
+            SimpleExponentialSmoothingOptimized,
+        )
+
         self._decomposition.fit_values(values)
         self._naive.fit_values(values)
         seasons = usable_seasons(self.season_lengths, len(values))

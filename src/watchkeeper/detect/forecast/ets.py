@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from statsforecast.models import AutoETS
-
 from watchkeeper.detect.forecast.statsforecast_model import StatsforecastForecaster
 
 
@@ -15,4 +13,6 @@ class AutoETSForecaster(StatsforecastForecaster):
     name: ClassVar[str] = "ets"
 
     def build_model(self, seasons: tuple[int, ...]) -> Any:
+        from statsforecast.models import AutoETS  # heavy (pandas, statsmodels): on first fit
+
         return AutoETS(season_length=seasons[0] if seasons else 1)

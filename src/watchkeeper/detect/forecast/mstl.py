@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Literal
 
-from statsforecast.models import MSTL, AutoARIMA, AutoETS
-
 from watchkeeper.detect.forecast.statsforecast_model import StatsforecastForecaster
 
 TrendModel = Literal["arima", "ets"]
@@ -19,6 +17,8 @@ def trend_model(kind: TrendModel) -> Any:
     ARIMA captures the short-term persistence of deviations that a level-only smoother misses;
     the search is narrowed (CSS approximation, p <= 3, q <= 2) to keep it fast on long series.
     """
+    from statsforecast.models import AutoARIMA, AutoETS  # heavy: imported on first fit
+
     if kind == "arima":
         return AutoARIMA(approximation=True, max_p=3, max_q=2)
     return AutoETS(model="ZZN")
@@ -53,6 +53,8 @@ class MSTLForecaster(StatsforecastForecaster):
     def build_model(self, seasons: tuple[int, ...]) -> Any:
         if not seasons:
             return trend_model(self.trend)
+        from statsforecast.models import MSTL
+
         return MSTL(
             season_length=list(seasons),
             trend_forecaster=trend_model(self.trend),

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from statsforecast.models import AutoTheta
-
 from watchkeeper.detect.forecast.statsforecast_model import StatsforecastForecaster
 
 
@@ -15,4 +13,6 @@ class AutoThetaForecaster(StatsforecastForecaster):
     name: ClassVar[str] = "theta"
 
     def build_model(self, seasons: tuple[int, ...]) -> Any:
+        from statsforecast.models import AutoTheta  # heavy (pandas, statsmodels): on first fit
+
         return AutoTheta(season_length=seasons[0] if seasons else 1)

@@ -1,0 +1,1 @@
+"""`watchkeeper demo`: a tenant of its own with a realistic synthetic workload (see loader.py)."""

@@ -1,0 +1,1 @@
+"""Service level objectives: SLO definitions compiled into recording and burn-rate alert rules."""

@@ -1,0 +1,9 @@
+// Every page of the console, in nav order. Add a page: create pages/<name>.js exporting
+// {path, title, nav, render(root, ctx), destroy?()} and add ONE line below
+// (docs/design/web.md). The modules load in parallel (the shell preloads them all).
+const modules = await Promise.all([
+  import("./overview.js"),
+  import("./explore.js"),
+]);
+
+export default modules.map((module) => module.default);
