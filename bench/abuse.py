@@ -9,11 +9,13 @@ ingester (200 series, one sample each per second), a dashboard-like `query_range
 second. Reported: whether the server process survived,
 5xx answers to attack inputs (must be 0), each attack's status codes, p99 of `/health/live` and
 of the normal query in each phase (and the attack/baseline ratio), RSS before, at the peak of
-the attack phase and at the end of recovery. Results: a Markdown table on stdout and
-bench/results/abuse.json.
+the attack phase and at the end of recovery, and the server's CPU use (cores) per phase.
+Results: a Markdown table on stdout and bench/results/abuse.json.
 
 The attackers use the credentials an attacker plausibly has: a read-only API key for queries
-and previews, an editor-level token for receivers and rules, garbage and forged tokens.
+and previews, an editor-level token for receivers and rules, garbage and forged tokens, no
+credentials at all (a login flood with wrong passwords); and the admin's token for a careless
+admin's script (a user-creation flood, each new password hashed).
 """
 
 from __future__ import annotations
@@ -67,6 +69,15 @@ def rss_mb(pid: int) -> float:
     return total / 2**20
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server process (all its threads)."""
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return float("nan")
+    return float(times.user + times.system)
+
+
 def p99(values: list[float]) -> float:
     if not values:
         return float("nan")
@@ -84,6 +95,7 @@ class Phase:
         self.normal_errors = 0
         self.attacks: dict[str, Counter[str]] = defaultdict(Counter)
         self.rss: list[float] = []
+        self.cores = float("nan")  # the server's CPU time / wall time in the phase
 
 
 class Bench:
@@ -287,6 +299,28 @@ class Bench:
             ("read key on admin", lambda c: c.get("/admin/config", headers=read)),
             ("read key writes", lambda c: c.post("/api/v1/ingest", json=[], headers=read)),
             (
+                "login flood (wrong passwords)",
+                lambda c: c.post(
+                    "/auth/login",
+                    json={
+                        "username": f"guess-{os.urandom(4).hex()}",
+                        "password": os.urandom(12).hex(),
+                    },
+                ),
+            ),
+            (
+                "user creation flood (new passwords)",
+                lambda c: c.post(
+                    "/api/v1/users",
+                    json={
+                        "username": f"flood-{os.urandom(6).hex()}",
+                        "password": os.urandom(12).hex(),
+                        "role": "viewer",
+                    },
+                    headers=self.admin,
+                ),
+            ),
+            (
                 "admin abuse of users",
                 lambda c: c.post(
                     "/api/v1/users",
@@ -334,6 +368,7 @@ class Bench:
         ]
         for worker in [*threads, *processes]:
             worker.start()
+        cpu_before, wall_before = cpu_seconds(server.pid), time.monotonic()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             phase.rss.append(rss_mb(server.pid))
@@ -341,6 +376,7 @@ class Bench:
                 self.server_died = True
                 break
             time.sleep(1)
+        phase.cores = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before)
         self.stop.set()
         stop.set()
         for _ in processes:
@@ -493,11 +529,14 @@ def main() -> None:
     print(
         f"server crashed: {'YES' if bench.server_died else 'no'}; 5xx answers to attacks: {sum(five_xx.values())}"
     )
-    print("\n| phase | /health/live p99 ms | query p99 ms | normal-load errors | RSS MB (max) |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| phase | /health/live p99 ms | query p99 ms | normal-load errors | RSS MB (max) "
+        "| server CPU (cores) |"
+    )
+    print("|---|---|---|---|---|---|")
     for phase in phases:
         print(
-            f"| {phase.name} | {p99(phase.live_ms):.1f} | {p99(phase.query_ms):.1f} | {phase.normal_errors} | {max(phase.rss, default=float('nan')):.0f} |"
+            f"| {phase.name} | {p99(phase.live_ms):.1f} | {p99(phase.query_ms):.1f} | {phase.normal_errors} | {max(phase.rss, default=float('nan')):.0f} | {phase.cores:.2f} |"
         )
     base_live, base_query = p99(phases[0].live_ms), p99(phases[0].query_ms)
     print(
@@ -526,6 +565,7 @@ def main() -> None:
                         "live_median_ms": statistics.median(p.live_ms) if p.live_ms else None,
                         "normal_errors": p.normal_errors,
                         "rss_mb": p.rss,
+                        "server_cores": p.cores,
                         "attacks": {n: dict(c) for n, c in p.attacks.items()},
                     }
                     for p in phases

@@ -41,7 +41,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -181,12 +181,20 @@ class AuditLog:
     # -- appending -----------------------------------------------------------------------
 
     def record(self, entry: AuditEntry) -> None:
+        """Append one entry now, on the calling thread (the CLI; requests go through
+        `audit_writer.AuditWriter`)."""
+        self.append([entry])
+
+    def append(self, entries: Sequence[AuditEntry]) -> None:
+        """Append `entries` in one transaction with one head checkpoint (and one file write)."""
+        if not entries:
+            return
         with self._lock:
             problems = VerifyReport()
             current = self._read_file(problems)
             with self.sessions.system("audit") as db:
                 self._serialise(db)
-                head = self._append(db, entry)
+                head = self._append(db, entries)
                 off_chain = current is not None and not self._on_chain(db, current)
             if problems.problems or off_chain:
                 # Overwriting would erase the evidence of a rollback (or a damaged file):
@@ -198,7 +206,8 @@ class AuditLog:
                 )
             elif current is None or current.count < head.count:
                 self._write_file(head)  # else another process here wrote a newer head
-        AUDIT_RECORDS.labels(entry.outcome).inc()
+        for entry in entries:
+            AUDIT_RECORDS.labels(entry.outcome).inc()
 
     def _on_chain(self, db: Session, checkpoint: Checkpoint) -> bool:
         """Whether the database still holds the record `checkpoint` names (or pruned it)."""
@@ -213,7 +222,7 @@ class AuditLog:
             # Replicas append to one chain: serialise them on an advisory lock.
             db.execute(text("SELECT pg_advisory_xact_lock(7205913)"))
 
-    def _append(self, db: Session, entry: AuditEntry) -> Checkpoint:
+    def _append(self, db: Session, entries: Sequence[AuditEntry]) -> Checkpoint:
         prev = db.scalar(select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
         stored = db.get(AuditCheckpoint, HEAD)
         if stored is not None:
@@ -225,28 +234,32 @@ class AuditLog:
             count += anchor.count if anchor is not None else 0
             if count:
                 log.warning("audit_head_checkpoint_missing", records=count)
-        row = AuditRecord(
-            tenant_id=entry.tenant_id,
-            at=entry.at,
-            actor_type=entry.actor_type,
-            actor_id=entry.actor_id,
-            actor_name=entry.actor_name,
-            action=entry.action,
-            method=entry.method,
-            path=entry.path,
-            status_code=entry.status_code,
-            outcome=entry.outcome,
-            request_id=entry.request_id,
-            client_ip=entry.client_ip,
-            details=entry.details or None,
-            prev_hash=prev or GENESIS,
-            salt=secrets.token_hex(16),
-        )
-        row.hash = _digest(self._key, row.prev_hash, row)
-        db.add(row)
+        prev = prev or GENESIS
+        row = None
+        for entry in entries:
+            row = AuditRecord(
+                tenant_id=entry.tenant_id,
+                at=entry.at,
+                actor_type=entry.actor_type,
+                actor_id=entry.actor_id,
+                actor_name=entry.actor_name,
+                action=entry.action,
+                method=entry.method,
+                path=entry.path,
+                status_code=entry.status_code,
+                outcome=entry.outcome,
+                request_id=entry.request_id,
+                client_ip=entry.client_ip,
+                details=entry.details or None,
+                prev_hash=prev,
+                salt=secrets.token_hex(16),
+            )
+            row.hash = prev = _digest(self._key, row.prev_hash, row)
+            db.add(row)
         db.flush()
-        head = Checkpoint(HEAD, row.id, row.hash, count + 1)
-        self._store(db, head, entry.at)
+        assert row is not None
+        head = Checkpoint(HEAD, row.id, row.hash, count + len(entries))
+        self._store(db, head, entries[-1].at)
         return head
 
     # -- checkpoints ---------------------------------------------------------------------

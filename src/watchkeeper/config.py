@@ -736,6 +736,37 @@ class SecuritySettings(_Section):
         description="evaluation time a tenant may use in one scheduler pass; its other due "
         "groups wait for the next pass so other tenants' groups run on time",
     )
+    # Argon2 (auth/passwords.py): a login or user-creation flood must not take every core.
+    password_hash_concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="password hashes/checks computed at once (each ~19 MiB and tens of ms of "
+        "a core); default: half the cores, at least 1",
+    )
+    password_hash_queue: int = Field(
+        8,
+        ge=0,
+        le=1000,
+        description="password checks that may wait for a slot (up to 2 s); beyond, logins "
+        "and password changes are answered 429 with Retry-After",
+    )
+    # The audit writer (audit_writer.py): audit records are written by one thread, in batches.
+    audit_queue_entries: int = Field(
+        10_000,
+        ge=100,
+        le=1_000_000,
+        description="distinct audit entries that may wait for the audit writer; when full, "
+        "state-changing requests wait before their response (repeated identical refusals "
+        "count into one entry)",
+    )
+    audit_batch_window_seconds: float = Field(
+        0.2,
+        ge=0,
+        le=10,
+        description="while the audit writer is busy, it waits this long between batches so "
+        "repeated identical refusals collapse into one record with a count",
+    )
 
 
 class RetentionSettings(_Section):

@@ -13,6 +13,7 @@ from sqlalchemy import Engine as DbEngine
 
 from watchkeeper import template_sandbox
 from watchkeeper.audit import CHECKPOINT_FILE, AuditLog
+from watchkeeper.audit_writer import AuditWriter
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
 from watchkeeper.config import Settings
@@ -63,6 +64,7 @@ class AppContext:
     tenants: TenantDirectory
     auth: AuthService
     audit: AuditLog
+    audit_writer: AuditWriter
     supervisor: Supervisor
     health: HealthChecker
     status: StatusCache
@@ -157,7 +159,7 @@ def build_workers(context: AppContext) -> list[Worker]:
             retention_days=settings.notifications.outbox_retention_days,
             dead_retention_days=settings.notifications.dead_letter_retention_days,
         ),
-        Housekeeping(clock, context.sessions, settings, context.audit),
+        Housekeeping(clock, context.sessions, settings, context.audit, store=context.store),
         RetentionWorker(
             context.store,
             clock,
@@ -408,6 +410,11 @@ def build_context(
         settings.redis_url,
         settings.redis_password.get_secret_value() if settings.redis_password else None,
     )
+    audit = AuditLog(
+        sessions,
+        settings.jwt_secret_key.get_secret_value(),
+        checkpoint_file=settings.data_dir / CHECKPOINT_FILE,
+    )
     context = AppContext(
         settings=settings,
         clock=clock,
@@ -428,10 +435,11 @@ def build_context(
         ingest=IngestService(store, clock),
         tenants=TenantDirectory(sessions),
         auth=AuthService(settings, sessions, clock),
-        audit=AuditLog(
-            sessions,
-            settings.jwt_secret_key.get_secret_value(),
-            checkpoint_file=settings.data_dir / CHECKPOINT_FILE,
+        audit=audit,
+        audit_writer=AuditWriter(
+            audit,
+            capacity=settings.security.audit_queue_entries,
+            window=settings.security.audit_batch_window_seconds,
         ),
         supervisor=supervisor,
         health=health,

@@ -16,7 +16,9 @@ from watchkeeper.runtime.housekeeping import Housekeeping
 
 def _housekeeping(env: Env) -> Housekeeping:
     context = env.context
-    return Housekeeping(context.clock, context.sessions, context.settings, context.audit)
+    return Housekeeping(
+        context.clock, context.sessions, context.settings, context.audit, store=context.store
+    )
 
 
 def _tenant_id(env: Env, name: str) -> str:
@@ -161,3 +163,33 @@ def test_audit_pruning_keeps_the_chain_verifiable_from_a_signed_anchor(
     assert all(r.actor_name is None and r.client_ip is None for r in rows[2:4])
     listed = env.client.get("/api/v1/audit", headers=acme.admin).json()
     assert all(r["action"] != "audit.pruned" for r in listed)
+
+
+def test_a_tenants_metrics_retention_drops_its_old_samples_and_no_one_elses(
+    env: Env, acme: TenantFixture, globex: TenantFixture
+) -> None:
+    now = env.clock.time()
+    body = [
+        {
+            "metric": "room_temp",
+            "labels": {"room": "a"},
+            "samples": [[now - 3 * 86400, 1], [now, 2]],
+        }
+    ]
+    for tenant in (acme, globex):
+        assert env.client.post("/api/v1/ingest", headers=tenant.key, json=body).status_code == 200
+    policy = env.client.put("/api/v1/retention", headers=acme.admin, json={"metrics_days": 1})
+    assert "metrics_days" in policy.json()["enforced_per_tenant"]
+
+    assert _housekeeping(env).prune().get("samples") == 1
+
+    def kept(tenant: TenantFixture) -> list[float]:
+        answer = env.client.get(
+            "/api/v1/query_range",
+            headers=tenant.key,
+            params={"query": "room_temp", "start": now - 4 * 86400, "end": now, "step": 3600},
+        ).json()
+        return sorted({float(v) for r in answer["data"]["result"] for _, v in r["values"]})
+
+    assert kept(acme) == [2.0]
+    assert kept(globex) == [1.0, 2.0]

@@ -90,11 +90,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+        context.audit_writer.start()
         await context.supervisor.start()
         try:
             yield
         finally:
             await context.supervisor.stop()
+            # Every entry queued by a request is committed before the process ends.
+            await anyio.to_thread.run_sync(context.audit_writer.stop)
             if context.incident_classifier is not None:  # a correction's refit in progress
                 await anyio.to_thread.run_sync(context.incident_classifier.wait_for_refits, 30.0)
             if provider is not None:
@@ -183,7 +186,7 @@ def create_app(
         RequestContextMiddleware,
         max_body_bytes=max_body,
         access_log=lambda: context.settings.observability.access_log,
-        audit=context.audit.record,
+        audit=context.audit_writer,
         now=context.clock.now,
         audit_exempt=lambda path: path.startswith(AUDIT_EXEMPT_PREFIXES),
         client_ip=ClientAddresses(lambda: context.settings.security.trusted_proxies),

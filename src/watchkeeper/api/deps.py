@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -26,6 +27,16 @@ async def get_context(request: Request) -> AppContext:
 
 
 Context = Annotated[AppContext, Depends(get_context)]
+
+AUDIT_CATCH_UP_SECONDS = 5.0
+
+
+async def audit_caught_up(context: Context) -> None:
+    """Audit entries queued before this request are committed first (a bounded wait, no
+    thread): reading the trail shows the caller's earlier requests, and an erasure rewrites
+    the records of requests already answered."""
+    with anyio.move_on_after(AUDIT_CATCH_UP_SECONDS):
+        await context.audit_writer.written_all()
 
 
 async def get_principal(request: Request) -> Principal:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from watchkeeper.auth.passwords import HashingBusy
 from watchkeeper.auth.service import AuthError, LockedOutError
 from watchkeeper.auth.tokens import InvalidTokenError
 from watchkeeper.config import ConfigError
@@ -155,6 +156,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LockedOutError)
     async def _locked(_request: Request, exc: LockedOutError) -> JSONResponse:
         return error_response(429, str(exc), headers={"Retry-After": str(int(exc.retry_after) + 1)})
+
+    @app.exception_handler(HashingBusy)
+    async def _hashing_busy(_request: Request, exc: HashingBusy) -> JSONResponse:
+        return error_response(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(AuthError)
     async def _auth_failed(_request: Request, exc: AuthError) -> JSONResponse:

@@ -1,6 +1,11 @@
 """One pure-ASGI middleware for every request: request id, body limit, security headers, a
 cap on error bodies, metrics, log, audit.
 
+A state-changing request's audit entry is queued when its response starts (waiting there if
+the audit queue is full, which slows whoever fills it) and the request's cycle ends once the
+entry is committed by the audit writer's own thread (`audit_writer.py`): no request thread is
+held by an audit write.
+
 Pure ASGI rather than BaseHTTPMiddleware: it adds no task or stream copies per request,
 which matters for the hot read and ingest paths.
 """
@@ -12,9 +17,8 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
-import anyio
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +38,14 @@ class BodyTooLarge(Exception):
     pass
 
 
+class AuditSink(Protocol):
+    """Where audit entries go (`audit_writer.AuditWriter`)."""
+
+    async def submit(self, entry: AuditEntry) -> int: ...
+
+    async def written(self, seq: int) -> None: ...
+
+
 class RequestContextMiddleware:
     def __init__(
         self,
@@ -41,7 +53,7 @@ class RequestContextMiddleware:
         *,
         max_body_bytes: Callable[[str], int],
         access_log: Callable[[], bool],
-        audit: Callable[[AuditEntry], None],
+        audit: AuditSink,
         now: Callable[[], Any],
         audit_exempt: Callable[[str], bool],
         client_ip: Callable[[Scope], str | None] | None = None,
@@ -83,12 +95,16 @@ class RequestContextMiddleware:
         if self.security_headers is not None:
             extra += self.security_headers.for_scope(scope)
         cut = False
+        audited = method in STATE_CHANGING and not self.audit_exempt(path)
+        audit_seq: int | None = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, response_started, cut
+            nonlocal status, response_started, cut, audit_seq
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
+                if audited and audit_seq is None:
+                    audit_seq = await self._audit(scope, state, method, path, status, request_id)
                 headers = [*message.get("headers", ()), *extra]
                 if status >= 400 and _declared_length(headers) > MAX_ERROR_BODY_BYTES:
                     # Every error body is bounded, whichever handler built it.
@@ -136,8 +152,10 @@ class RequestContextMiddleware:
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),
                 )
-            if method in STATE_CHANGING and not self.audit_exempt(path):
-                await self._audit(scope, state, method, path, template, status, request_id)
+            if audited:
+                if audit_seq is None:  # no response was started (the app raised)
+                    audit_seq = await self._audit(scope, state, method, path, status, request_id)
+                await self.audit.written(audit_seq)
             structlog.contextvars.unbind_contextvars("request_id")
 
     async def _audit(
@@ -146,10 +164,12 @@ class RequestContextMiddleware:
         state: dict[str, Any],
         method: str,
         path: str,
-        template: str,
         status: int,
         request_id: str,
-    ) -> None:
+    ) -> int:
+        """Queue the request's audit entry; returns its number for `AuditSink.written`."""
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
         principal: Principal | None = state.get("principal")
         entry = AuditEntry(
             at=self.now(),
@@ -166,9 +186,10 @@ class RequestContextMiddleware:
             details={"path_params": scope.get("path_params", {}), **state.get("audit_details", {})},
         )
         try:
-            await anyio.to_thread.run_sync(self.audit, entry)
-        except Exception as exc:  # an audit failure must be loud, but the response is already sent
+            return await self.audit.submit(entry)
+        except Exception as exc:  # an audit failure must be loud, but must not break the answer
             log.error("audit_write_failed", error=str(exc), request_id=request_id)
+            return 0
 
 
 def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:

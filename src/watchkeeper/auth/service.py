@@ -178,6 +178,7 @@ class AuthService:
         self.sessions = sessions
         self.clock = clock
         self.throttle = _throttle(settings, clock)
+        _configure_hashing(settings)
         self._sessions_cache = _TtlCache(clock, self.CACHE_SECONDS)
         self._keys_cache = _TtlCache(clock, self.CACHE_SECONDS)
         self._users_cache = _TtlCache(clock, self.CACHE_SECONDS)
@@ -192,6 +193,7 @@ class AuthService:
         self._verified = {}
         self.throttle = _throttle(settings, self.clock)
         self.two_factor = TwoFactor(self.clock, _box(settings))
+        _configure_hashing(settings)
 
     @property
     def _secret(self) -> str:
@@ -690,3 +692,9 @@ def _check_key_owner(owner: object) -> None:
     creator is not a user (the CLI, another key) or no longer exists has no owner to check."""
     if isinstance(owner, UserState) and owner.disabled:
         raise tokens.InvalidTokenError("API key's owner is disabled")
+
+
+def _configure_hashing(settings: Settings) -> None:
+    passwords.configure(
+        settings.security.password_hash_concurrency, settings.security.password_hash_queue
+    )

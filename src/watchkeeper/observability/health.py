@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import anyio
+import anyio.to_thread
 from sqlalchemy import Engine, text
 
 from watchkeeper.runtime.supervisor import Supervisor
@@ -44,6 +47,23 @@ class HealthChecker:
         self.supervisor = supervisor
         self.redis_url = redis_url
         self.redis_password = redis_password
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._running: asyncio.Future[list[CheckResult]] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def probe(self) -> list[CheckResult]:
+        """`run` for the readiness probe, never queued behind requests for the shared worker
+        threads (a flood of slow requests must not make a healthy process look dead): it runs
+        on a capacity limiter of its own, one check at a time, and concurrent probes share the
+        check in progress."""
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._loop is not loop:  # (a test client's loop per call)
+            self._limiter, self._loop, self._running = anyio.CapacityLimiter(1), loop, None
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(
+                anyio.to_thread.run_sync(self.run, limiter=self._limiter)
+            )
+        return await asyncio.shield(self._running)
 
     def _database(self) -> str:
         with self.engine.connect() as connection:

@@ -41,6 +41,12 @@ WORKER_RESTARTS = Counter(
 )
 WORKER_UP = Gauge("watchkeeper_worker_up", "1 when the background worker is running", ["worker"])
 AUDIT_RECORDS = Counter("watchkeeper_audit_records", "Audit records written", ["outcome"])
+AUDIT_COLLAPSED = Counter(
+    "watchkeeper_audit_collapsed", "Refused requests counted into an identical queued audit record"
+)
+AUDIT_DROPPED = Counter(
+    "watchkeeper_audit_dropped", "Audit entries dropped (queue full too long, or write failed)"
+)
 LOGINS = Counter("watchkeeper_logins", "Login attempts", ["outcome"])
 
 

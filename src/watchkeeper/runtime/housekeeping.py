@@ -5,9 +5,10 @@ resolved incidents with their timeline and members, settled notifications, and t
 trail. The audit trail is pruned through `AuditLog.prune`, which keeps the chain verifiable
 (tombstones, then deletion from the oldest end behind a signed anchor).
 
-Metric samples are not pruned here: `MetricStore.delete_before` drops samples of every tenant
-at once (the store's `RetentionWorker` applies `metrics.retention_days`); a per-tenant
-`metrics_days` needs a tenant argument on `delete_before` in both stores.
+Metric samples: the store's `RetentionWorker` applies `metrics.retention_days` to every
+tenant; a tenant whose `metrics_days` is shorter (a tenant can only shorten it) loses its older
+samples here, through `TenantRetention.delete_tenant_before`, when the store offers it (the
+embedded and in-memory stores; not the remote one, whose TSDB keeps its own retention).
 
 Each batch is its own transaction, at most `max_batches` per table and tenant and pass, so a
 backlog never holds a long lock and stopping the worker never waits long. Among replicas it
@@ -36,6 +37,8 @@ from watchkeeper.db.tables import (
 )
 from watchkeeper.notify.outbox import SETTLED
 from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.store.base import MetricStore
+from watchkeeper.store.retention import TenantRetention
 from watchkeeper.tenancy.retention import all_policies
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -54,12 +57,14 @@ class Housekeeping(PeriodicWorker):
         settings: Settings,
         audit: AuditLog,
         *,
+        store: MetricStore | None = None,
         max_batches: int = 20,
     ) -> None:
         super().__init__(clock, settings.retention.interval_seconds)
         self.sessions = sessions
         self.settings = settings
         self.audit = audit
+        self.store = store
         self.batch_size = settings.retention.batch_size
         self.max_batches = max_batches
 
@@ -111,6 +116,12 @@ class Housekeeping(PeriodicWorker):
                 ),
             )
             count("incidents", self._delete_incidents(tenant_id, before("incidents_days")))
+            if (
+                isinstance(self.store, TenantRetention)
+                and days["metrics_days"] < self.settings.metrics.retention_days
+            ):
+                cutoff_ms = int(before("metrics_days").timestamp() * 1000)
+                count("samples", self.store.delete_tenant_before(tenant_id, cutoff_ms))
         cutoffs = {
             tenant_id: now - timedelta(days=days["audit_days"])
             for tenant_id, days in policies.items()

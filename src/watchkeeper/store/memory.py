@@ -318,6 +318,16 @@ class MemoryStore:
                 removed += dropped
             return removed
 
+    def delete_tenant_before(self, tenant_id: str, cutoff_ms: int) -> int:
+        """`delete_before` for one tenant (its own retention policy)."""
+        with self._lock:
+            tenant = self._tenants.get(tenant_id)
+            if tenant is None:
+                return 0
+            dropped = sum(s.drop_before(cutoff_ms) for s in tenant.series)
+            tenant.version += int(dropped > 0)
+            return dropped
+
     def close(self) -> None:
         with self._lock:
             self._tenants.clear()

@@ -24,6 +24,17 @@ class Downsampling(Protocol):
     def downsample_before(self, older_than_ms: int, resolution_ms: int) -> int: ...
 
 
+@runtime_checkable
+class TenantRetention(Protocol):
+    """Stores that can drop one tenant's old samples (the embedded and in-memory ones), so
+    a tenant's `metrics_days` shorter than `metrics.retention_days` is enforced
+    (`runtime/housekeeping.py`). The remote store cannot: neither VictoriaMetrics'
+    `delete_series` (whole series, no time range) nor Prometheus' admin API (off by default)
+    deletes a tenant's samples before a time safely, so there the TSDB's own retention applies."""
+
+    def delete_tenant_before(self, tenant_id: str, cutoff_ms: int) -> int: ...
+
+
 class RetentionWorker(PeriodicWorker):
     name = "retention"
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
+from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, audit_caught_up, require
 from watchkeeper.api.schemas.admin import (
     AuditRecordPublic,
     AuditVerifyResult,
@@ -48,7 +48,7 @@ async def put_config(
     "/api/v1/audit",
     response_model=list[AuditRecordPublic],
     summary="This tenant's audit trail, newest first",
-    dependencies=[Depends(require("audit:read"))],
+    dependencies=[Depends(require("audit:read")), Depends(audit_caught_up)],
 )
 def audit(
     db: TenantDB,
@@ -66,7 +66,7 @@ def audit(
     "/admin/audit/verify",
     response_model=AuditVerifyResult,
     summary="Check the whole audit trail (every tenant): chain, checkpoints, truncation",
-    dependencies=[Depends(require("config:read"))],
+    dependencies=[Depends(require("config:read")), Depends(audit_caught_up)],
 )
 async def audit_verify(context: Context) -> AuditVerifyResult:
     report = await run_in_threadpool(context.audit.verify)

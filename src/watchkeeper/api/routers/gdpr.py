@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from watchkeeper.api.deps import Context, CurrentPrincipal, require
+from watchkeeper.api.deps import Context, CurrentPrincipal, audit_caught_up, require
 from watchkeeper.api.errors import ApiError
 from watchkeeper.auth import gdpr
 
@@ -22,7 +22,11 @@ def _export(context: Context, user_id: str) -> dict[str, Any]:
         return gdpr.export_user(db, user_id)
 
 
-@router.get("/api/v1/me/export", summary="Everything kept about you, as JSON")
+@router.get(
+    "/api/v1/me/export",
+    summary="Everything kept about you, as JSON",
+    dependencies=[Depends(audit_caught_up)],
+)
 async def export_me(principal: CurrentPrincipal, context: Context) -> dict[str, Any]:
     if principal.kind != "user":
         raise ApiError(403, "an API key has no personal data; log in as a user")
@@ -32,7 +36,7 @@ async def export_me(principal: CurrentPrincipal, context: Context) -> dict[str, 
 @router.get(
     "/api/v1/users/{user_id}/export",
     summary="Everything kept about a user, as JSON (superadmin)",
-    dependencies=[Depends(require("users:export"))],
+    dependencies=[Depends(require("users:export")), Depends(audit_caught_up)],
 )
 async def export_user(user_id: str, context: Context) -> dict[str, Any]:
     return await run_in_threadpool(_export, context, user_id)
@@ -41,7 +45,7 @@ async def export_user(user_id: str, context: Context) -> dict[str, Any]:
 @router.post(
     "/api/v1/users/{user_id}/erase",
     summary="Erase a user: pseudonymise everywhere, disable, revoke sessions and keys (superadmin)",
-    dependencies=[Depends(require("users:erase"))],
+    dependencies=[Depends(require("users:erase")), Depends(audit_caught_up)],
 )
 async def erase_user(
     user_id: str, request: Request, principal: CurrentPrincipal, context: Context

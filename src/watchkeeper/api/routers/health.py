@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from watchkeeper.api.deps import Context
@@ -25,7 +24,7 @@ async def ready(context: Context) -> JSONResponse:
         return JSONResponse(
             {"status": "draining", "failed": ["draining"], "checks": {}}, status_code=503
         )
-    results = await run_in_threadpool(context.health.run)
+    results = await context.health.probe()
     checks: dict[str, Any] = {
         r.name: {"status": "ok" if r.ok else "fail", "detail": r.detail, "latency_ms": r.latency_ms}
         for r in results

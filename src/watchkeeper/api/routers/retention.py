@@ -6,19 +6,22 @@ from fastapi import APIRouter, Depends, Request
 
 from watchkeeper.api.deps import Context, TenantDB, require
 from watchkeeper.api.schemas.retention import RetentionPublic, RetentionUpdate
+from watchkeeper.store.retention import TenantRetention
 from watchkeeper.tenancy import retention
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])
 
-ENFORCED = [k for k in retention.KINDS if k != "metrics_days"]
-
 
 def _public(policy: retention.Policy, context: Context) -> RetentionPublic:
+    # A tenant's metrics_days is applied only by a store that can delete per tenant.
+    per_tenant_metrics = isinstance(context.store, TenantRetention)
     return RetentionPublic(
         overrides=policy.overrides,
         effective=policy.effective,
         defaults=retention.defaults(context.settings),
-        enforced_per_tenant=ENFORCED,
+        enforced_per_tenant=[
+            k for k in retention.KINDS if k != "metrics_days" or per_tenant_metrics
+        ],
     )
 
 

@@ -27,6 +27,6 @@ class RetentionPublic(BaseModel):
     effective: dict[str, int] = Field(description="the periods in force, in days")
     defaults: dict[str, int] = Field(description="the global defaults (`retention:` settings)")
     enforced_per_tenant: list[str] = Field(
-        description="kinds whose tenant value is applied (metrics_days is not yet: the metric "
-        "store deletes for every tenant at once)"
+        description="kinds whose tenant value is applied (metrics_days only where the metric "
+        "store can delete per tenant: the embedded store, not a remote TSDB)"
     )

@@ -651,6 +651,27 @@ def load_block(path: Path) -> Block:
     )
 
 
+def drop_tenant(block: Block, tenant_id: str) -> Block:
+    """`block` without `tenant_id`'s part (its retention expired it): meta.json is replaced
+    first (atomically), then the folder removed, so a crash leaves at most an orphan folder
+    that nothing reads."""
+    meta_path = block.path / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    info = meta["tenants"].pop(tenant_id, None)
+    if info is None:
+        return block
+    tmp = block.path / "meta.json.tmp"
+    with tmp.open("w") as file:
+        json.dump(meta, file)
+        file.flush()
+        os.fsync(file.fileno())
+    tmp.replace(meta_path)
+    fsync_directory(block.path)
+    shutil.rmtree(block.path / info["folder"], ignore_errors=True)
+    parts = {t: p for t, p in block.parts.items() if t != tenant_id}
+    return Block(block.number, block.path, parts, block.resolution_ms)
+
+
 def resolve_merges(directory: Path) -> None:
     """Finish merges a crash interrupted: a complete `<n>.merge` replaces its old blocks."""
     for entry in sorted(directory.iterdir()):

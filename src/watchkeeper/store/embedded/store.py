@@ -37,6 +37,7 @@ from watchkeeper.store.embedded.block import (
     BlockPart,
     block_numbers,
     downsample,
+    drop_tenant,
     finish_merge,
     load_block,
     merge_rows,
@@ -108,7 +109,7 @@ class EmbeddedStore:
         self._lock = threading.RLock()
         self._tenants: dict[str, _Tenant] = {}
         self._blocks: list[Block] = []
-        self._cutoff = self._read_cutoff()
+        self._cutoff, self._tenant_cutoffs = self._read_cutoff()
         self._head_rows = 0
         self._pending: deque[_Freeze] = deque()
         self._compaction = threading.Lock()
@@ -133,7 +134,7 @@ class EmbeddedStore:
             tenant = self._tenants.setdefault(tenant_id, _Tenant())
             local, new_series = self._series_ids(tenant, batch.series_labels)
             if new_series and self._limit is not None:
-                live = self._live_series(tenant)
+                live = self._live_series(tenant_id, tenant)
                 if live + len(new_series) > self._limit:
                     raise CardinalityLimitError(
                         f"tenant {tenant_id!r} has {live} series; {len(new_series)} new ones "
@@ -141,7 +142,7 @@ class EmbeddedStore:
                     )
             tenant.state.ensure(len(tenant.index) + len(new_series))
             rows = Samples(local[batch.series_index], batch.timestamps, batch.values)
-            check = check_order(rows, tenant.state, self._cutoff)
+            check = check_order(rows, tenant.state, self._floor(tenant_id))
             position = 0
             if new_series or len(check.accepted):
                 accepted = check.accepted
@@ -192,9 +193,14 @@ class EmbeddedStore:
         tenant.head.extend(rows)
         self._head_rows += len(rows)
 
-    def _live_series(self, tenant: _Tenant) -> int:
+    def _live_series(self, tenant_id: str, tenant: _Tenant) -> int:
         last = tenant.state.last_ts[: len(tenant.index)]
-        return int(np.count_nonzero(last >= self._cutoff))
+        return int(np.count_nonzero(last >= self._floor(tenant_id)))
+
+    def _floor(self, tenant_id: str) -> int:
+        """The oldest time a tenant's samples are kept from: the store's cutoff, or the
+        tenant's own (its retention policy) when that is later."""
+        return max(self._cutoff, self._tenant_cutoffs.get(tenant_id, INT64_MIN))
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -217,7 +223,7 @@ class EmbeddedStore:
     ) -> Selection:
         """`select` as columns, in the same series order, for the query engine: no array
         per series (see watchkeeper.query.source)."""
-        start_ms = max(start_ms, self._cutoff)
+        start_ms = max(start_ms, self._floor(tenant_id))
         empty = Selection([], np.empty(0, np.int64), np.empty(0), np.zeros(1, np.int64))
         with self._lock:
             tenant = self._tenants.get(tenant_id)
@@ -270,7 +276,7 @@ class EmbeddedStore:
             tenant = self._tenants.get(tenant_id)
             if tenant is None:
                 return []
-            sids = self._present(tenant, matchers, max(start_ms, self._cutoff), end_ms)
+            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
             return [tenant.index.labels[sid] for sid in sids.tolist()]
 
     def label_names(
@@ -280,7 +286,7 @@ class EmbeddedStore:
             tenant = self._tenants.get(tenant_id)
             if tenant is None:
                 return []
-            sids = self._present(tenant, matchers, max(start_ms, self._cutoff), end_ms)
+            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
             return sorted(tenant.index.label_names(sids.tolist()))
 
     def label_values(
@@ -290,14 +296,14 @@ class EmbeddedStore:
             tenant = self._tenants.get(tenant_id)
             if tenant is None:
                 return []
-            sids = self._present(tenant, matchers, max(start_ms, self._cutoff), end_ms)
+            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
             return sorted(tenant.index.label_values(name, sids))
 
     def series_count(self, tenant_id: str) -> int:
         """Series with samples newer than the retention cutoff."""
         with self._lock:
             tenant = self._tenants.get(tenant_id)
-            return 0 if tenant is None else self._live_series(tenant)
+            return 0 if tenant is None else self._live_series(tenant_id, tenant)
 
     # -- retention ---------------------------------------------------------------------------
 
@@ -336,6 +342,37 @@ class EmbeddedStore:
                 shutil.rmtree(block.path, ignore_errors=True)
         return removed
 
+    def delete_tenant_before(self, tenant_id: str, cutoff_ms: int) -> int:
+        """Hide one tenant's samples older than cutoff_ms (its retention policy, shorter than
+        the store's) at once; free the disk of its parts in blocks wholly older. Returns
+        samples removed. The cutoff only moves forward and survives a restart."""
+        with self._lock:
+            previous = self._floor(tenant_id)
+            if cutoff_ms <= previous:
+                return 0
+            self._tenant_cutoffs[tenant_id] = cutoff_ms
+            self._write_cutoff(self._cutoff)
+            tenant = self._tenants.get(tenant_id)
+            heads = [] if tenant is None else [*(r for _, r in tenant.frozen), tenant.head.view()]
+            parts = [b.parts[tenant_id] for b in self._blocks if tenant_id in b.parts]
+        removed = sum(
+            int(np.count_nonzero((rows.timestamps >= previous) & (rows.timestamps < cutoff_ms)))
+            for rows in heads
+        )
+        removed += sum(part.count_between(previous, cutoff_ms) for part in parts)
+        with self._compaction:  # never under a running backup_snapshot's or merge's feet
+            with self._lock:
+                expired = [
+                    b
+                    for b in self._blocks
+                    if tenant_id in b.parts and b.parts[tenant_id].max_t < cutoff_ms
+                ]
+            for block in expired:
+                trimmed = drop_tenant(block, tenant_id)
+                with self._lock:
+                    self._blocks = [trimmed if b is block else b for b in self._blocks]
+        return removed
+
     def downsample_before(
         self, older_than_ms: int, resolution_ms: int, *, max_rows: int = 20_000_000
     ) -> int:
@@ -370,12 +407,13 @@ class EmbeddedStore:
                 batch.append(block)
                 rows += size
             cutoff = self._cutoff
+            tenant_floors = dict(self._tenant_cutoffs)
         if not batch:
             return None
         dropped = 0
         merged_rows = {}
         for tenant_id in {t for block in batch for t in block.parts}:
-            raw = merge_rows(batch, tenant_id, cutoff)
+            raw = merge_rows(batch, tenant_id, max(cutoff, tenant_floors.get(tenant_id, cutoff)))
             merged_rows[tenant_id] = downsample(raw, resolution_ms)
             dropped += len(raw) - len(merged_rows[tenant_id])
         merged = write_block(
@@ -391,14 +429,20 @@ class EmbeddedStore:
             self._blocks = sorted([*kept, merged], key=lambda b: b.number)
         return dropped
 
-    def _read_cutoff(self) -> int:
+    def _read_cutoff(self) -> tuple[int, dict[str, int]]:
+        """The store's cutoff and the tenants' own (`tenants`, absent before per-tenant
+        retention)."""
         path = self.path / "retention.json"
-        return int(json.loads(path.read_text())["cutoff_ms"]) if path.exists() else INT64_MIN
+        if not path.exists():
+            return INT64_MIN, {}
+        saved = json.loads(path.read_text())
+        tenants = {str(t): int(ms) for t, ms in saved.get("tenants", {}).items()}
+        return int(saved["cutoff_ms"]), tenants
 
     def _write_cutoff(self, cutoff_ms: int) -> None:
         tmp = self.path / "retention.json.tmp"
         with tmp.open("w") as file:
-            json.dump({"cutoff_ms": cutoff_ms}, file)
+            json.dump({"cutoff_ms": cutoff_ms, "tenants": self._tenant_cutoffs}, file)
             file.flush()
             os.fsync(file.fileno())
         tmp.replace(self.path / "retention.json")
@@ -482,13 +526,17 @@ class EmbeddedStore:
                     return
                 job = self._pending[0]
                 cutoff = self._cutoff
+                floors = dict(self._tenant_cutoffs)
                 new_series = [
                     (tenant_id, sid, tenant.index.labels[sid])
                     for tenant_id, tenant in self._tenants.items()
                     for sid in range(tenant.persisted_series, job.series_upto.get(tenant_id, 0))
                 ]
             append_series(self.path / "series.jsonl", new_series)
-            kept = {tenant_id: _rows_from(rows, cutoff) for tenant_id, rows in job.rows.items()}
+            kept = {
+                tenant_id: _rows_from(rows, max(cutoff, floors.get(tenant_id, cutoff)))
+                for tenant_id, rows in job.rows.items()
+            }
             block = write_block(self.path / "blocks", job.segment, kept)
             with self._lock:
                 self._blocks.append(block)
