@@ -4,7 +4,8 @@
 //            bands?: [{label, points: [[t, lo, hi], ...]}],    forecast intervals
 //            markers?: [{t, label?}],                          anomalies
 //            height?: 240, yLabel?: "", legend?: true,
-//            xRange?: [start, end]})                         the x axis span (default: the data's)
+//            xRange?: [start, end],                          the x axis span (default: the data's)
+//            yFormat?: (value) => string})                   y axis and legend values (e.g. units)
 // returns {update(spec), destroy(), plot}. Colours come from the theme's CSS variables.
 
 const PALETTE = ["--c1", "--c2", "--c3", "--c4", "--c5", "--c6"];
@@ -50,7 +51,8 @@ function options(el, spec) {
   const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
   const series = [{}];
   (spec.series || []).forEach((s, i) => {
-    series.push({ label: s.label, stroke: css(PALETTE[i % PALETTE.length], "#4e9af1"), width: 1, spanGaps: false });
+    const value = spec.yFormat ? { value: (u, v) => (v === null || v === undefined ? "--" : spec.yFormat(v)) } : {};
+    series.push({ label: s.label, stroke: css(PALETTE[i % PALETTE.length], "#4e9af1"), width: 1, spanGaps: false, ...value });
   });
   const bands = [];
   (spec.bands || []).forEach((b) => {
@@ -66,7 +68,7 @@ function options(el, spec) {
     series,
     bands,
     scales: spec.xRange ? { x: { time: true, range: () => spec.xRange } } : undefined,
-    axes: [axis, { ...axis, size: 56, label: spec.yLabel || undefined }],
+    axes: [axis, { ...axis, size: 56, label: spec.yLabel || undefined, ...(spec.yFormat ? { size: 70, values: (u, splits) => splits.map((v) => spec.yFormat(v)) } : {}) }],
     cursor: { focus: { prox: 16 } },
     legend: { show: spec.legend !== false },
     hooks: {
