@@ -124,7 +124,7 @@ def _open(console: Console, path: str) -> None:
 
 
 def _panel(console: Console, title: str) -> Any:
-    return console.page.locator(f'.dash-panel[aria-label="{title}"]')
+    return console.page.locator(f'.dash-panel[data-title="{title}"]')
 
 
 def test_the_list_shows_main_ai_and_operational(console: Console, dashboard_data: Seeded) -> None:
@@ -135,6 +135,9 @@ def test_the_list_shows_main_ai_and_operational(console: Console, dashboard_data
     console.page.click("text=Watchkeeper / AI")
     console.wait_ready("/dashboards/:uid")
     assert console.page.url.endswith("/ui/dashboards/watchkeeper-ai")
+    # titles show the variables' values, as Grafana shows them
+    titles = console.page.locator(".panel-title").all_inner_texts()
+    assert "Forecast 1h ahead: mean with 80 % and 95 % intervals" in titles
     console.check("dashboards-list-to-ai")
 
 

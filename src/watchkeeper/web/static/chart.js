@@ -45,6 +45,12 @@ export function align(spec) {
   return data;
 }
 
+/** Room for the longest formatted tick label ("97.7 KiB/s"), as uPlot's `axis.size`. */
+function yAxisSize(u, values) {
+  const longest = Math.max(0, ...(values || []).map((v) => String(v).length));
+  return Math.max(40, Math.ceil(longest * 7 + 18));
+}
+
 function options(el, spec) {
   const text = css("--fg-muted", "#999");
   const grid = css("--grid", "rgba(128,128,128,.2)");
@@ -68,7 +74,7 @@ function options(el, spec) {
     series,
     bands,
     scales: spec.xRange ? { x: { time: true, range: () => spec.xRange } } : undefined,
-    axes: [axis, { ...axis, size: 56, label: spec.yLabel || undefined, ...(spec.yFormat ? { size: 70, values: (u, splits) => splits.map((v) => spec.yFormat(v)) } : {}) }],
+    axes: [axis, { ...axis, size: 56, label: spec.yLabel || undefined, ...(spec.yFormat ? { size: yAxisSize, values: (u, splits) => splits.map((v) => spec.yFormat(v)) } : {}) }],
     cursor: { focus: { prox: 16 } },
     legend: { show: spec.legend !== false },
     hooks: {

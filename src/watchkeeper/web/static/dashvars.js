@@ -71,3 +71,12 @@ export async function optionsOf(variable, chosen, api, window) {
   const values = (answer.data || []).slice(0, MAX_OPTIONS);
   return variable.sort === 2 ? values.reverse() : values;
 }
+
+/** A panel title with `$var` shown as its values ("web-1, web-2", or "All"), as Grafana shows it. */
+export function displayText(text, values = {}) {
+  return String(text || "").replace(VARIABLE, (whole, braced, bare) => {
+    const name = braced || bare;
+    if (!Object.hasOwn(values, name)) return whole;
+    return values[name]?.length ? values[name].join(", ") : "All";
+  });
+}

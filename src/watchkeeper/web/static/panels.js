@@ -123,13 +123,14 @@ function timeSeries(body, panel, results, env) {
       const key = bandKey(labels, bound[2]);
       const pair = pairs.get(key) || { label: legendOf(target, { ...labels, bound: `${bound[2]} %` }) };
       pair[bound[1]] = points;
+      pair[`${bound[1]}Label`] = legendOf(target, labels);
       pairs.set(key, pair);
     }
   }
   const bands = [];
   for (const pair of pairs.values()) {
     if (!pair.lo || !pair.hi) {
-      series.push({ label: pair.label, points: pair.lo || pair.hi });
+      series.push(pair.lo ? { label: pair.loLabel, points: pair.lo } : { label: pair.hiLabel, points: pair.hi });
       continue;
     }
     const high = new Map(pair.hi);
@@ -272,11 +273,13 @@ function heatmap(body, panel, results, env) {
     const rh = canvas.height / rows.length;
     c.fillStyle = accent;
     grid.forEach((line, i) => {
-      const y = canvas.height - (i + 1) * rh;
+      const y0 = Math.round(canvas.height - (i + 1) * rh);
+      const y1 = Math.round(canvas.height - i * rh) - (rh > 4 ? 1 : 0); // a hairline between rows
       line.forEach((v, j) => {
         if (!Number.isFinite(v) || v <= 0 || max <= 0) return;
         c.globalAlpha = 0.12 + 0.88 * (v / max);
-        c.fillRect(j * cw, y, Math.ceil(cw), Math.ceil(rh) - (rh > 4 ? 1 : 0));
+        const x0 = Math.round(j * cw);
+        c.fillRect(x0, y0, Math.round((j + 1) * cw) - x0, y1 - y0);
       });
     });
     c.globalAlpha = 1;

@@ -3,7 +3,7 @@
 // range, refresh. Panel queries go to the Prometheus API with the variables expanded as
 // dashboards/variables.py does (dashvars.js); panels are drawn by panels.js.
 import { ROOT } from "../api.js";
-import { builtins, initialValue, interpolate, optionsOf, variablesOf } from "../dashvars.js";
+import { builtins, displayText, initialValue, interpolate, optionsOf, variablesOf } from "../dashvars.js";
 import { MAX_SERIES, RENDERERS, wantsInstant } from "../panels.js";
 
 const RANGES = { "15m": 900, "1h": 3600, "3h": 10800, "6h": 21600, "12h": 43200, "24h": 86400, "2d": 172800, "7d": 604800 };
@@ -158,17 +158,20 @@ const view = {
         continue;
       }
       const body = h("div", { class: "panel-body" });
-      const el = h("section", { class: `card dash-panel panel-${String(panel.type).replace(/[^a-z0-9-]/gi, "")}`, dataset: { panelId: String(panel.id ?? ""), type: String(panel.type) }, "aria-label": panel.title || panel.type },
-        h("h3", { class: "panel-title", title: panel.description || false }, panel.title || ""), body);
+      const title = h("h3", { class: "panel-title", title: panel.description || false });
+      const el = h("section", { class: `card dash-panel panel-${String(panel.type).replace(/[^a-z0-9-]/gi, "")}`, dataset: { panelId: String(panel.id ?? ""), type: String(panel.type), title: String(panel.title ?? "") } }, title, body);
       place(el, panel);
       grid.append(el);
-      panels.push({ panel, body, charts: [] });
+      panels.push({ panel, el, title, body, charts: [] });
     }
     if (!panels.length) grid.append(h("p", { class: "muted" }, "This dashboard has no panels."));
 
     let generation = 0;
     async function draw(state, w, gen) {
       const { panel, body } = state;
+      const shown = displayText(panel.title, chosen());
+      state.title.textContent = shown;
+      state.el.setAttribute("aria-label", shown || String(panel.type));
       const render = RENDERERS[panel.type];
       if (!render) {
         body.replaceChildren(h("p", { class: "muted panel-unsupported" }, `Panel type "${panel.type}" is not rendered in the console; open this dashboard in Grafana.`));
