@@ -170,7 +170,8 @@ def test_each_built_in_dashboard_renders_every_panel(
     assert len(empty) < len(titles) / 2
     charts = sum(1 for p in model["panels"] if p["type"] == "timeseries")
     assert page.locator(".uplot").count() >= charts - len(empty)
-    assert page.locator("select#var-job option").all_inner_texts() == ["All", "batch", "node"]
+    jobs = page.locator("select#var-job option").all_inner_texts()
+    assert jobs[0] == "All" and {"batch", "node"} <= set(jobs[1:])
     console.check(f"dashboard-{uid}")
 
 
@@ -200,11 +201,8 @@ def test_changing_the_job_variable_requeries_with_its_value(
 ) -> None:
     _open(console, "/dashboards/watchkeeper-main")
     page = console.page
-    assert page.locator("select#var-instance option").all_inner_texts() == [
-        "All",
-        "batch-1",
-        "web-1",
-    ]
+    instances = page.locator("select#var-instance option").all_inner_texts()
+    assert instances[0] == "All" and {"batch-1", "web-1"} <= set(instances[1:])
     with page.expect_request(
         lambda r: 'node_load1{job=~"batch", instance=~".*"}' in _query_of(r.url), timeout=10_000
     ):
@@ -231,15 +229,17 @@ def test_a_custom_dashboard_created_through_the_api_renders(
     ]
     with dashboard_data.client() as client:
         created = client.post("/dashboards", json={"name": "Web custom", "panels": panels})
-    assert created.status_code == 201, created.text
+        assert created.status_code == 201, created.text
+        hosts = client.get("/api/v1/query", params={"query": "node_load1"}).json()
+    count = len(hosts["data"]["result"])
     _open(console, f"/dashboards/{created.json()['uid']}")
     page = console.page
     assert page.locator("h1").inner_text() == "Web custom"
     assert page.locator(".dash-panel").count() == 5
-    assert _panel(console, "Hosts").locator(".stat-number").inner_text() == "2"
+    assert _panel(console, "Hosts").locator(".stat-number").inner_text() == str(count)
     assert "batch-1" in _panel(console, "Load now").inner_text()
     assert page.locator(".uplot").count() == 1
-    assert _panel(console, "Load heatmap").locator(".heatmap-rows li").count() == 2
+    assert _panel(console, "Load heatmap").locator(".heatmap-rows li").count() == count
     console.check("dashboard-custom")
 
 

@@ -258,7 +258,7 @@ function heatmap(body, panel, results, env) {
   for (const line of grid) for (const v of line) if (Number.isFinite(v) && v > max) max = v;
   const height = Math.max(panelHeight(panel) - 90, 80);
   const canvas = h("canvas", { class: "heatmap-canvas", role: "img", "aria-label": `${panel.title || "heatmap"}: ${rows.length} rows, ${times.length} steps, max ${formatValue(max, unitOf(panel))}` });
-  const axis = h("ol", { class: "heatmap-rows muted" }, [...rows].reverse().map((r) => h("li", { title: r.label }, r.label)));
+  const axis = h("ol", { class: "heatmap-rows muted" }, [...rows].reverse().map((r) => h("li", { title: r.label }, h("span", {}, r.label))));
   body.append(h("div", { class: "heatmap" }, axis, canvas),
     h("p", { class: "muted heatmap-scale" }, `0 → ${formatValue(max, unitOf(panel))} · ${new Date(times[0] * 1000).toISOString().slice(11, 16)}–${new Date(times[times.length - 1] * 1000).toISOString().slice(11, 16)} UTC`));
   const draw = () => {

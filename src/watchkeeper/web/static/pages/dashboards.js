@@ -119,7 +119,7 @@ const view = {
       v.error = h("span", { class: "error", role: "alert", hidden: true });
       varBox.append(h("label", { class: "dash-var" }, h("span", { class: "muted" }, v.spec.label || v.spec.name), v.select, v.error));
     }
-    root.append(h("div", { class: "card dash-controls" }, varBox, h("div", { class: "toolbar" }, range, every, refreshBtn, status)));
+    root.append(h("div", { class: "card dash-controls" }, vars.length ? varBox : null, h("div", { class: "toolbar" }, range, every, refreshBtn, status)));
 
     const win = () => {
       const span = RANGES[range.value];
