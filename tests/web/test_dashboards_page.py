@@ -196,6 +196,11 @@ def _query_of(url: str) -> str:
     return parse_qs(urlparse(url).query).get("query", [""])[0]
 
 
+def _span(url: str) -> float:
+    params = parse_qs(urlparse(url).query)
+    return float(params["end"][0]) - float(params["start"][0])
+
+
 def test_changing_the_job_variable_requeries_with_its_value(
     console: Console, dashboard_data: Seeded
 ) -> None:
@@ -211,6 +216,11 @@ def test_changing_the_job_variable_requeries_with_its_value(
     # the instance variable follows the job, and the URL keeps the choice
     assert page.locator("select#var-instance option").all_inner_texts() == ["All", "batch-1"]
     assert "var-job=batch" in page.url
+    # the time range re-queries too, over the new span
+    with page.expect_request(
+        lambda r: "query_range" in r.url and _span(r.url) == 3600, timeout=10_000
+    ):
+        page.select_option("select#dash-range", "1h")
     load = _panel(console, "Load (1 m), with the 1 h forecast (80 % band)")
     legend = load.locator(".u-legend").inner_text()
     assert "batch-1" in legend and "web-1" not in legend
@@ -243,7 +253,7 @@ def test_a_custom_dashboard_created_through_the_api_renders(
     console.check("dashboard-custom")
 
 
-def test_a_failing_query_unknown_panel_and_empty_result_are_shown_in_their_panels(
+def test_a_failing_query_unknown_panel_and_empty_result_are_shown_in_their_panels_as_text(
     console: Console, dashboard_data: Seeded
 ) -> None:
     console.allow(r"HTTP 400 GET .*/api/v1/query")
@@ -268,7 +278,7 @@ def test_a_failing_query_unknown_panel_and_empty_result_are_shown_in_their_panel
             },
             {
                 "type": "text",
-                "title": "Notes",
+                "title": "<img src=x id=injected>",
                 "options": {},
                 "gridPos": {"x": 18, "y": 0, "w": 6, "h": 4},
             },
@@ -281,7 +291,10 @@ def test_a_failing_query_unknown_panel_and_empty_result_are_shown_in_their_panel
     error = _panel(console, "Bad query").locator(".panel-error").inner_text()
     assert "parse" in error.lower() or "expected" in error.lower(), error
     assert _panel(console, "Nothing here").inner_text().endswith("no data")
-    assert '"text"' in _panel(console, "Notes").locator(".panel-unsupported").inner_text()
+    notes = _panel(console, "<img src=x id=injected>")
+    assert '"text"' in notes.locator(".panel-unsupported").inner_text()
+    assert notes.locator("h3").inner_text() == "<img src=x id=injected>"  # text, not HTML
+    assert console.page.locator("#injected").count() == 0
     console.check("dashboard-broken")
 
 
