@@ -361,3 +361,17 @@ def test_the_console_expands_variables_exactly_as_variables_py(
     ]
     assert got == want, json.dumps([got, want], indent=1)
     console.check("dashboards-list")
+
+
+def test_switching_the_theme_redraws_the_dashboard(
+    console: Console, dashboard_data: Seeded
+) -> None:
+    _open(console, "/dashboards/watchkeeper-ai")
+    page = console.page
+    before = page.evaluate("document.documentElement.dataset.theme")
+    charts = page.locator(".uplot").count()
+    page.click("#theme-toggle")
+    page.wait_for_selector(f'html[data-theme]:not([data-theme="{before}"])', state="attached")
+    page.wait_for_selector("#dash-status:has-text('updated')")
+    assert page.locator(".uplot").count() == charts  # the old page's charts are gone
+    console.check("dashboard-ai-other-theme")
