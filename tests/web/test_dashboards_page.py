@@ -375,3 +375,24 @@ def test_switching_the_theme_redraws_the_dashboard(
     page.wait_for_selector("#dash-status:has-text('updated')")
     assert page.locator(".uplot").count() == charts  # the old page's charts are gone
     console.check("dashboard-ai-other-theme")
+
+
+def test_a_custom_dashboard_is_deleted_from_the_list_in_two_clicks(
+    console: Console, dashboard_data: Seeded
+) -> None:
+    with dashboard_data.client() as client:
+        created = client.post(
+            "/dashboards", json={"name": "Web to delete", "panels": [{"metric": "up"}]}
+        )
+        assert created.status_code == 201, created.text
+        uid = created.json()["uid"]
+        _open(console, "/dashboards")
+        page = console.page
+        assert page.locator('.dash-item[data-uid="watchkeeper-main"] .dash-delete').count() == 0
+        button = page.locator(f'.dash-item[data-uid="{uid}"] .dash-delete')
+        button.click()
+        assert client.get(f"/dashboards/{uid}").status_code == 200  # armed, not deleted
+        button.click()
+        page.locator(f'.dash-item[data-uid="{uid}"]').wait_for(state="detached")
+        assert client.get(f"/dashboards/{uid}").status_code == 404
+    console.check("dashboards-list-after-delete")

@@ -26,6 +26,36 @@ function link(uid) {
 }
 
 // ---- the list ------------------------------------------------------------------------------
+/** Delete in two clicks (the first arms the button), so a stray click deletes nothing. */
+function deleteButton(ctx, d, item) {
+  const { h } = ctx;
+  const error = h("span", { class: "error", role: "alert", hidden: true });
+  const button = h("button", { class: "btn dash-delete", type: "button", "aria-label": `Delete ${d.title}` }, "Delete");
+  let armed = false;
+  button.addEventListener("click", async () => {
+    if (!armed) {
+      armed = true;
+      button.textContent = "Confirm delete";
+      return;
+    }
+    button.disabled = true;
+    try {
+      await ctx.api("DELETE", `/dashboards/${encodeURIComponent(d.uid)}`);
+      item.remove();
+      ctx.toast(`Deleted ${d.title}`);
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+      button.disabled = false;
+    }
+  });
+  button.addEventListener("blur", () => {
+    armed = false;
+    button.textContent = "Delete";
+  });
+  return h("span", { class: "dash-actions" }, button, error);
+}
+
 const list = {
   path: "/dashboards",
   title: "Dashboards",
@@ -44,11 +74,16 @@ const list = {
       root.append(h("p", { class: "muted" }, "No dashboards."));
       return;
     }
-    root.append(h("ul", { class: "list dash-list", id: "dashboard-list" }, items.map((d) => h("li", { class: "dash-item" },
-      h("span", { class: `badge ${d.builtin ? "sev-info" : ""}` }, d.builtin ? "built-in" : "custom"),
-      h("a", { class: "name", href: link(d.uid) }, d.title),
-      h("span", { class: "muted age" }, `v${d.version}`),
-      d.tags?.length ? h("span", { class: "muted" }, d.tags.join(" · ")) : null))));
+    const canWrite = Boolean(ctx.me?.permissions?.includes("dashboards:write"));
+    root.append(h("ul", { class: "list dash-list", id: "dashboard-list" }, items.map((d) => {
+      const item = h("li", { class: "dash-item", dataset: { uid: d.uid } },
+        h("span", { class: `badge ${d.builtin ? "sev-info" : ""}` }, d.builtin ? "built-in" : "custom"),
+        h("a", { class: "name", href: link(d.uid) }, d.title),
+        h("span", { class: "muted age" }, `v${d.version}`),
+        d.tags?.length ? h("span", { class: "muted" }, d.tags.join(" · ")) : null);
+      if (canWrite && !d.builtin) item.append(deleteButton(ctx, d, item));
+      return item;
+    })));
   },
 };
 
