@@ -278,7 +278,8 @@ const view = {
 
     function schedule() {
       clearInterval(timer);
-      timer = REFRESH[every.value] ? setInterval(refresh, REFRESH[every.value] * 1000) : null;
+      // a hidden tab skips its turns: no queries nobody looks at
+      timer = REFRESH[every.value] ? setInterval(() => document.hidden || refresh(), REFRESH[every.value] * 1000) : null;
     }
 
     vars.forEach((v, i) => {
