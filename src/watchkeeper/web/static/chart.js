@@ -4,7 +4,8 @@
 //            bands?: [{label, points: [[t, lo, hi], ...]}],    forecast intervals
 //            markers?: [{t, label?}],                          anomalies
 //            height?: 240, yLabel?: "", legend?: true,
-//            xRange?: [start, end]})                         the x axis span (default: the data's)
+//            xRange?: [start, end],                          the x axis span (default: the data's)
+//            yFormat?: (value) => string})                   y axis and legend values (e.g. units)
 // returns {update(spec), destroy(), plot}. Colours come from the theme's CSS variables.
 
 const PALETTE = ["--c1", "--c2", "--c3", "--c4", "--c5", "--c6"];
@@ -44,13 +45,20 @@ export function align(spec) {
   return data;
 }
 
+/** Room for the longest formatted tick label ("97.7 KiB/s"), as uPlot's `axis.size`. */
+function yAxisSize(u, values) {
+  const longest = Math.max(0, ...(values || []).map((v) => String(v).length));
+  return Math.max(40, Math.ceil(longest * 7 + 18));
+}
+
 function options(el, spec) {
   const text = css("--fg-muted", "#999");
   const grid = css("--grid", "rgba(128,128,128,.2)");
   const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
   const series = [{}];
   (spec.series || []).forEach((s, i) => {
-    series.push({ label: s.label, stroke: css(PALETTE[i % PALETTE.length], "#4e9af1"), width: 1, spanGaps: false });
+    const value = spec.yFormat ? { value: (u, v) => (v === null || v === undefined ? "--" : spec.yFormat(v)) } : {};
+    series.push({ label: s.label, stroke: css(PALETTE[i % PALETTE.length], "#4e9af1"), width: 1, spanGaps: false, ...value });
   });
   const bands = [];
   (spec.bands || []).forEach((b) => {
@@ -66,7 +74,7 @@ function options(el, spec) {
     series,
     bands,
     scales: spec.xRange ? { x: { time: true, range: () => spec.xRange } } : undefined,
-    axes: [axis, { ...axis, size: 56, label: spec.yLabel || undefined }],
+    axes: [axis, { ...axis, size: 56, label: spec.yLabel || undefined, ...(spec.yFormat ? { size: yAxisSize, values: (u, splits) => splits.map((v) => spec.yFormat(v)) } : {}) }],
     cursor: { focus: { prox: 16 } },
     legend: { show: spec.legend !== false },
     hooks: {

@@ -4,6 +4,7 @@
 const modules = await Promise.all([
   import("./overview.js"),
   import("./explore.js"),
+  import("./dashboards.js"), import("./dashboards.js").then((m) => ({ default: m.view })), // list, one dashboard
 ]);
 
 export default modules.map((module) => module.default);
