@@ -36,8 +36,18 @@ def to_json(dashboard: model.Dashboard) -> dict[str, Any]:
     serve is a fixed point of parse-and-serialise."""
     for number, panel in enumerate(dashboard.panels or [], start=1):
         panel.id_val = number
-    first = json.loads(json.dumps(dashboard, cls=JSONEncoder))
-    data: dict[str, Any] = json.loads(json.dumps(model.Dashboard.from_json(first), cls=JSONEncoder))
+    first = _without_null_parts(json.loads(json.dumps(dashboard, cls=JSONEncoder)))
+    again = model.Dashboard.from_json(first)
+    data: dict[str, Any] = _without_null_parts(json.loads(json.dumps(again, cls=JSONEncoder)))
+    return data
+
+
+def _without_null_parts(data: dict[str, Any]) -> dict[str, Any]:
+    """The SDK writes a panel part it was not given (`options`) as null but cannot parse a
+    null back: leave such keys out, as Grafana does."""
+    for panel in _all_panels(data.get("panels") or []):
+        for key in [k for k, v in panel.items() if v is None]:
+            del panel[key]
     return data
 
 
@@ -65,7 +75,11 @@ def parse(data: object) -> model.Dashboard:
 
 def normalise(data: object) -> dict[str, Any]:
     """`data` parsed through the SDK and serialised again: the form we store and serve."""
-    return to_json(parse(data))
+    dashboard = parse(data)
+    try:
+        return to_json(dashboard)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidDashboard(f"not a Grafana dashboard model: {exc!r}") from None
 
 
 def expressions(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
