@@ -4,6 +4,9 @@
 const modules = await Promise.all([
   import("./overview.js"),
   import("./explore.js"),
+  import("./alerts.js"),
+  import("./incidents.js"),
+  import("./anomalies.js"),
 ]);
 
 export default modules.map((module) => module.default);
