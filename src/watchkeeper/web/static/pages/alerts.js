@@ -246,7 +246,7 @@ export default {
     const route = routeTest(ctx);
     alertsEl.addEventListener("changed", () => { reloadAlerts(); if (can(ctx, "silences:read")) reloadSilences(); });
     silencesEl.addEventListener("changed", () => { reloadSilences(); reloadAlerts(); });
-    root.append(
+    replace(root,
       h("h1", {}, "Alerts"),
       h("div", { class: "toolbar" }, h("label", {}, "Show ", filter), h("button", { class: "btn", type: "button", onclick: reloadAlerts }, "Refresh")),
       h("section", { class: "card panel", "aria-label": "Alerts" }, alertsEl),
