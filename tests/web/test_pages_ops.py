@@ -175,6 +175,9 @@ def test_incident_list_detail_and_acknowledge(console: Console, web_server: Seed
     console.check("incident-detail")
     page.click("text=← All incidents")
     console.wait_ready("/incidents")
+    page.wait_for_selector("#mtta strong")
+    assert page.locator("#mtta strong").inner_text() != "—"  # this incident was acknowledged
+    assert page.locator("#mttr strong").inner_text() != "—"
     page.click("button[data-filter=resolved]")
     page.wait_for_selector(f'#incidents-list tr[data-incident="{number}"][data-status="resolved"]')
 

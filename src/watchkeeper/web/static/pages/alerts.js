@@ -134,13 +134,13 @@ async function loadAlerts(ctx, state, el, onRoute) {
       h("tr", { class: "alert-row", dataset: { fingerprint: a.fingerprint, state: a.state, mute: a.status?.state || "" } },
         h("td", {}, h("span", { class: `badge state-${a.state}` }, a.state)),
         h("td", {}, h("span", { class: `badge sev-${a.labels.severity || "none"}` }, a.labels.severity || "—")),
-        h("td", {}, h("span", { class: "name" }, a.labels.alertname || a.fingerprint), h("div", { class: "muted" }, a.annotations.summary || ""), labelChips(h, a.labels)),
+        h("td", { class: "grow" }, h("span", { class: "name" }, a.labels.alertname || a.fingerprint), h("div", { class: "muted" }, a.annotations.summary || ""), labelChips(h, a.labels)),
         h("td", { class: "muted" }, h("time", { datetime: a.startsAt || a.activeAt, title: a.startsAt || a.activeAt }, ago(a.startsAt || a.activeAt))),
         h("td", { class: suppressed ? "muted mute" : "mute" }, muteText(a)),
         actions),
       detail);
   }
-  replace(el, h("div", { class: "table-wrap" }, h("table", { class: "table alerts-table" },
+  replace(el, h("div", { class: "table-wrap" }, h("table", { class: "table stack alerts-table" },
     h("thead", {}, h("tr", {}, ["State", "Severity", "Alert", "Since", "Notifications", ""].map((t) => h("th", { scope: "col" }, t)))),
     tbody)));
 }
@@ -158,14 +158,14 @@ async function loadSilences(ctx, el) {
     replace(el, h("p", { class: "muted" }, "No silences."));
     return;
   }
-  replace(el, h("div", { class: "table-wrap" }, h("table", { class: "table silences-table" },
+  replace(el, h("div", { class: "table-wrap" }, h("table", { class: "table stack silences-table" },
     h("thead", {}, h("tr", {}, ["State", "Matchers", "Ends", "By", "Comment", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, shown.map((s) => h("tr", { dataset: { silence: s.id, state: s.status.state } },
       h("td", {}, h("span", { class: `badge silence-${s.status.state}` }, s.status.state)),
-      h("td", { class: "mono" }, s.matchers.map(matcherText).join(", ")),
+      h("td", { class: "mono grow" }, s.matchers.map(matcherText).join(", ")),
       h("td", {}, h("time", { datetime: s.endsAt, title: s.endsAt }, new Date(s.endsAt).toLocaleString())),
       h("td", {}, s.createdBy),
-      h("td", {}, s.comment),
+      h("td", { class: "grow" }, s.comment),
       h("td", {}, s.status.state !== "expired" && can(ctx, "silences:write")
         ? h("button", { class: "btn expire", type: "button", onclick: async (event) => {
           event.target.disabled = true;
@@ -210,7 +210,7 @@ function routeTest(ctx) {
       replace(out,
         h("p", { class: a.would_notify ? "status good" : "status bad" }, a.would_notify ? "Would be notified now" : "Would NOT be notified now"),
         h("h4", {}, "Receivers"),
-        h("ul", { class: "plain" }, a.routes.map((r) => h("li", { class: "route-receiver" }, h("strong", {}, r.receiver), h("span", { class: "muted" }, ` via route ${r.route} · group by ${(r.group_by || []).join(", ") || "—"} · wait ${r.group_wait}s, interval ${r.group_interval}s, repeat ${r.repeat_interval}s`), r.time_muted ? h("span", { class: "muted" }, " · muted by a time interval now") : null))),
+        h("ul", { class: "plain" }, a.routes.map((r) => h("li", { class: "route-receiver" }, h("strong", {}, r.receiver), h("span", { class: "muted" }, ` via ${r.route === "route" ? "the root route" : `route ${r.route}`} · group by ${(r.group_by || []).join(", ") || "—"} · wait ${r.group_wait}s, interval ${r.group_interval}s, repeat ${r.repeat_interval}s`), r.time_muted ? h("span", { class: "muted" }, " · muted by a time interval now") : null))),
         h("h4", {}, "Why"),
         h("ol", { class: "plain steps" }, a.steps.filter((s) => s.evaluated).map((s) => h("li", { class: s.matched ? "ok" : "no" },
           `${"· ".repeat(s.depth)}${s.route} → ${s.receiver}: ${s.matched ? "matched" : "did not match"}`,

@@ -147,11 +147,11 @@ export default {
         replace(list, h("p", { class: "muted" }, "No anomalies detected."));
         return;
       }
-      replace(list, h("div", { class: "table-wrap" }, h("table", { class: "table anomalies-table" },
+      replace(list, h("div", { class: "table-wrap" }, h("table", { class: "table stack anomalies-table" },
         h("thead", {}, h("tr", {}, ["Score", "Series", "Pattern", "When", "Verdict"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, items.map((a) => h("tr", { dataset: { anomaly: a.id }, "aria-selected": String(a.id === selected) },
           h("td", { class: "num" }, h("span", { class: "badge score" }, a.score.toFixed(2))),
-          h("td", {}, h("button", { class: "linkish", type: "button", onclick: () => select(a) }, a.series)),
+          h("td", { class: "grow" }, h("button", { class: "linkish", type: "button", onclick: () => select(a) }, a.series)),
           h("td", {}, a.pattern.replace(/_/g, " ")),
           h("td", {}, h("time", { datetime: a.at, title: a.at }, ago(a.at))),
           h("td", { class: "verdict muted" }, a.feedback ? LABELS[a.feedback.label] : "")))))));

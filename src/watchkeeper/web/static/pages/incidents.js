@@ -12,6 +12,7 @@ const FILTERS = [
   ["all", "all", []],
 ];
 const PAGE = 50;
+const STATS_OVER = 500;
 
 function can(ctx, permission) {
   return !ctx.me?.permissions || ctx.me.permissions.includes(permission);
@@ -48,17 +49,13 @@ async function renderList(root, ctx) {
       for (const s of statuses) q.append("status", s);
       const answer = await ctx.api("GET", `/incidents?${q}`);
       const rows = answer.incidents;
-      replace(stats,
-        stat(h, "MTTA", mean(rows.map((i) => i.time_to_acknowledge_seconds)), "mtta"),
-        stat(h, "MTTR", mean(rows.map((i) => i.time_to_resolve_seconds)), "mttr"),
-        h("span", { class: "muted" }, `over the ${rows.length} listed of ${answer.total}`));
       replace(body, rows.length
-        ? [h("div", { class: "table-wrap" }, h("table", { class: "table incidents-table" },
+        ? [h("div", { class: "table-wrap" }, h("table", { class: "table stack incidents-table" },
             h("thead", {}, h("tr", {}, ["#", "Severity", "Title", "Status", "Alerts", "Opened", "Ack", "Resolve"].map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {}, rows.map((i) => h("tr", { dataset: { incident: i.number, status: i.status } },
               h("td", { class: "num" }, i.number),
               h("td", {}, h("span", { class: `badge sev-${i.severity}` }, i.severity)),
-              h("td", {}, h("a", { href: `/ui/incidents?id=${i.number}` }, i.title), i.merged_into ? h("span", { class: "muted" }, " (merged)") : null),
+              h("td", { class: "grow" }, h("a", { href: `/ui/incidents?id=${i.number}` }, i.title), i.merged_into ? h("span", { class: "muted" }, " (merged)") : null),
               h("td", {}, h("span", { class: `badge status-${i.status}` }, i.status)),
               h("td", { class: "num" }, i.alert_count),
               h("td", {}, h("time", { datetime: i.created_at, title: i.created_at }, ago(i.created_at))),
@@ -70,6 +67,19 @@ async function renderList(root, ctx) {
         : h("p", { class: "muted" }, `No ${filter === "all" ? "" : `${filter} `}incidents.`));
     } catch (error) {
       replace(body, h("p", { class: "error", role: "alert" }, error.message));
+    }
+  };
+  // MTTA / MTTR over the latest incidents whatever the filter (an "open" list has no
+  // resolve times): the means of the per-incident terms the API computes.
+  const loadStats = async () => {
+    try {
+      const recent = (await ctx.api("GET", `/incidents?limit=${STATS_OVER}`)).incidents.filter((i) => !i.merged_into);
+      replace(stats,
+        stat(h, "MTTA", mean(recent.map((i) => i.time_to_acknowledge_seconds)), "mtta"),
+        stat(h, "MTTR", mean(recent.map((i) => i.time_to_resolve_seconds)), "mttr"),
+        h("span", { class: "muted" }, `mean over the latest ${recent.length} incidents`));
+    } catch (error) {
+      replace(stats, h("p", { class: "error", role: "alert" }, error.message));
     }
   };
   const tabs = h("div", { class: "toolbar", role: "group", "aria-label": "Status" }, FILTERS.map(([k, label]) =>
@@ -85,8 +95,8 @@ async function renderList(root, ctx) {
       load();
     } }, label)));
   root.append(h("h1", {}, "Incidents"), tabs, stats, h("section", { class: "card panel", "aria-label": "Incidents" }, body));
-  ctx.on("incident", () => load());
-  await load();
+  ctx.on("incident", () => Promise.all([load(), loadStats()]));
+  await Promise.all([load(), loadStats()]);
 }
 
 async function assignField(ctx, incident, act) {
