@@ -57,10 +57,10 @@ async function renderList(root, ctx) {
               h("td", {}, h("span", { class: `badge sev-${i.severity}` }, i.severity)),
               h("td", { class: "grow" }, h("a", { href: `/ui/incidents?id=${i.number}` }, i.title), i.merged_into ? h("span", { class: "muted" }, " (merged)") : null),
               h("td", {}, h("span", { class: `badge status-${i.status}` }, i.status)),
-              h("td", { class: "num" }, i.alert_count),
+              h("td", { class: "num", dataset: { label: "alerts" } }, i.alert_count),
               h("td", {}, h("time", { datetime: i.created_at, title: i.created_at }, ago(i.created_at))),
-              h("td", { class: "num" }, duration(i.time_to_acknowledge_seconds)),
-              h("td", { class: "num" }, duration(i.time_to_resolve_seconds))))))),
+              h("td", { class: "num", dataset: { label: "ack" } }, duration(i.time_to_acknowledge_seconds)),
+              h("td", { class: "num", dataset: { label: "resolve" } }, duration(i.time_to_resolve_seconds))))))),
           h("div", { class: "toolbar" },
             offset > 0 ? h("button", { class: "btn", type: "button", onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, "Newer") : null,
             answer.next_offset !== null ? h("button", { class: "btn", type: "button", onclick: () => { offset = answer.next_offset; load(); } }, "Older") : null)]
