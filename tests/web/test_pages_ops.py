@@ -133,8 +133,8 @@ def test_a_silence_created_from_an_alert_mutes_it_and_expiring_unmutes(
     console.check("alerts-silence-expired")
 
 
-def test_incident_list_detail_and_acknowledge(console: Console, web_server: Seeded) -> None:
-    body = {"title": "Disk filling on web-1", "severity": "high"}
+def _open_incident(web_server: Seeded, title: str) -> int:
+    body = {"title": title, "severity": "high"}
     with web_server.client() as client:
         created = client.post("/incidents", json=body)
         if created.status_code == 500:
@@ -145,7 +145,11 @@ def test_incident_list_detail_and_acknowledge(console: Console, web_server: Seed
             print("POST /incidents 500; incidents now:", [i["number"] for i in listed["incidents"]])
             created = client.post("/incidents", json=body)
         assert created.status_code == 201, created.text
-    number = created.json()["number"]
+    return int(created.json()["number"])
+
+
+def test_incident_list_detail_and_acknowledge(console: Console, web_server: Seeded) -> None:
+    number = _open_incident(web_server, "Disk filling on web-1")
     console.goto("/ui/incidents")
     console.login()
     console.wait_ready("/incidents")
@@ -180,6 +184,27 @@ def test_incident_list_detail_and_acknowledge(console: Console, web_server: Seed
     assert page.locator("#mttr strong").inner_text() != "—"
     page.click("button[data-filter=resolved]")
     page.wait_for_selector(f'#incidents-list tr[data-incident="{number}"][data-status="resolved"]')
+
+
+def test_incident_assign_and_merge_from_the_detail_page(
+    console: Console, web_server: Seeded
+) -> None:
+    target = _open_incident(web_server, "Checkout errors")
+    other = _open_incident(web_server, "Checkout latency")
+    console.goto(f"/ui/incidents?id={target}")
+    console.login()
+    console.wait_ready("/incidents")
+    page = console.page
+    page.click("button:has-text('Assign to me')")
+    page.wait_for_selector("#incident-timeline li:has-text('assign')")
+    page.fill("input[name=merge]", f"#{other}")
+    page.click("form.inline-form button:has-text('Merge')")
+    page.wait_for_selector(f"#incident-timeline li:has-text('#{other} merged into this one')")
+    with web_server.client() as client:
+        me = client.get("/auth/me").json()
+        assert client.get(f"/incidents/{target}").json()["assignee"] == me["id"]
+        assert client.get(f"/incidents/{other}").json()["merged_into"] is not None
+    console.check("incident-assigned-merged")
 
 
 def test_an_unknown_incident_is_reported_inline(console: Console) -> None:
@@ -220,6 +245,25 @@ def test_anomaly_is_drawn_with_band_and_explanation_and_marked(
     with web_server.client() as client:
         items = client.get("/ai/anomalies").json()["items"]
     assert next(a for a in items if a["id"] == anomaly)["feedback"] is None
+
+
+def test_anomaly_is_selected_with_the_keyboard_in_the_dark_theme(
+    console: Console, anomaly: str
+) -> None:
+    console.goto("/ui/anomalies")
+    console.login()
+    console.wait_ready("/anomalies")
+    page = console.page
+    if page.evaluate("document.documentElement.dataset.theme") != "dark":
+        page.click("#theme-toggle")
+        page.wait_for_selector('html[data-theme="dark"]', state="attached")
+        console.wait_ready("/anomalies")
+    page.focus(f'tr[data-anomaly="{anomaly}"] button')
+    page.keyboard.press("Enter")
+    console.wait_charts(1)
+    page.keyboard.press("Tab")  # on to the next control, never trapped in the list
+    assert page.evaluate("document.activeElement.tagName") in ("BUTTON", "A", "SELECT")
+    console.check("anomalies-dark")
 
 
 @pytest.mark.parametrize("path", ["/alerts", "/incidents", "/anomalies"])

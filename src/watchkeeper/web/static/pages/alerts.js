@@ -255,9 +255,5 @@ export default {
       route.section);
     ctx.on("alert", () => reloadAlerts());
     await Promise.all([reloadAlerts(), can(ctx, "silences:read") ? reloadSilences() : null]);
-    const first = ctx.params.get("labels");
-    if (first) {
-      try { route.fill(JSON.parse(first)); } catch { /* a hand-edited link: ignore */ }
-    }
   },
 };

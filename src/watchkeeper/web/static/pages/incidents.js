@@ -173,7 +173,7 @@ async function renderDetail(root, ctx, id) {
           h("h2", { id: "tl-title" }, "Timeline"),
           h("ol", { class: "timeline", id: "incident-timeline" }, [...i.timeline].reverse().map((e) => h("li", { dataset: { kind: e.kind } },
             h("time", { datetime: e.at, title: e.at }, new Date(e.at).toLocaleString()),
-            h("span", { class: "badge" }, e.kind),
+            h("span", { class: "badge" }, e.kind.replace(/_/g, " ")),
             h("span", { class: "muted" }, e.actor),
             h("div", { class: "message" }, e.message)))),
           write ? h("form", { class: "comment-form", onsubmit: (event) => { event.preventDefault(); post("comments", { text: comment.value }, "Comment added"); } },
