@@ -89,3 +89,20 @@ def test_feedback_rejects_bad_input_viewers_and_other_tenants(
     )
     assert long.status_code == 404
     assert _listed(env, acme.admin)["feedback"] is None
+
+
+def test_feedback_goes_with_its_event_when_retention_deletes_it(
+    env: Env, acme: TenantFixture
+) -> None:
+    from sqlalchemy import delete, func, select
+
+    from watchkeeper.db.tables import AnomalyFeedback, AnomalyRecord
+
+    anomaly = seed_anomaly(env, "acme")
+    url = f"/ai/anomalies/{anomaly}/feedback"
+    assert env.client.post(url, headers=acme.admin, json={"label": "true_positive"}).is_success
+    # the statement retention runs (runtime/housekeeping.py `_delete`): a bulk DELETE
+    with env.context.sessions.system("test retention") as db:
+        db.execute(delete(AnomalyRecord).where(AnomalyRecord.id == anomaly))
+    with env.context.sessions.system("test") as db:
+        assert db.scalar(select(func.count()).select_from(AnomalyFeedback)) == 0
