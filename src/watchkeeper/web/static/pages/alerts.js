@@ -1,7 +1,7 @@
 // Alerts: pending and firing alerts with labels, mute status and state history; a silence
 // from an alert (its labels prefilled as matchers); the silences with expire; and the route
 // test (which receiver an alert with given labels reaches, and why).
-import { ago, replace, seriesName } from "../dom.js";
+import { ago, replace } from "../dom.js";
 
 const DURATIONS = [["1h", 3600], ["2h", 7200], ["4h", 14400], ["12h", 43200], ["1d", 86400], ["7d", 604800]];
 // Labels that identify the alert; "severity" and friends are usually left out of a silence.
