@@ -133,8 +133,8 @@ def test_a_silence_created_from_an_alert_mutes_it_and_expiring_unmutes(
     console.check("alerts-silence-expired")
 
 
-def _open_incident(web_server: Seeded, title: str) -> int:
-    body = {"title": title, "severity": "high"}
+def _open_incident(web_server: Seeded, title: str, fingerprints: tuple[str, ...] = ()) -> int:
+    body = {"title": title, "severity": "high", "fingerprints": list(fingerprints)}
     with web_server.client() as client:
         created = client.post("/incidents", json=body)
         if created.status_code == 500:
@@ -205,6 +205,32 @@ def test_incident_assign_and_merge_from_the_detail_page(
         assert client.get(f"/incidents/{target}").json()["assignee"] == me["id"]
         assert client.get(f"/incidents/{other}").json()["merged_into"] is not None
     console.check("incident-assigned-merged")
+
+
+def test_alerts_are_split_out_of_an_incident(
+    console: Console, web_server: Seeded, ops_alert: str
+) -> None:
+    seed = _alert(web_server, "SeedDiskFilling")["fingerprint"]
+    ops = _alert(web_server, ops_alert)["fingerprint"]
+    number = _open_incident(web_server, "Two unrelated alerts", (seed, ops))
+    console.goto(f"/ui/incidents?id={number}")
+    console.login()
+    console.wait_ready("/incidents")
+    page = console.page
+    page.check(f"input[name=split][value='{ops}']")
+    page.fill("input[name=split-title]", "Ops alert on its own")
+    page.click("button:has-text('Split ticked alerts out')")
+    page.wait_for_selector("#incident-timeline li:has-text('moved to new incident')")
+    with web_server.client() as client:
+        source = client.get(f"/incidents/{number}").json()
+        assert [a["fingerprint"] for a in source["alerts"]] == [seed]
+        split = [
+            i
+            for i in client.get("/incidents").json()["incidents"]
+            if i["title"] == "Ops alert on its own"
+        ]
+    assert len(split) == 1 and split[0]["alert_count"] == 1
+    console.check("incident-split")
 
 
 def test_an_unknown_incident_is_reported_inline(console: Console) -> None:
