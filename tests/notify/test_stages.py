@@ -175,7 +175,7 @@ def test_incident_messages_link_to_the_incident_page_in_the_console() -> None:
     variables = {"incident": {"id": "in/1", "title": "DB down"}, "alert": {"name": "DB down"}}
     linked = incident_links(variables, "https://wk.example.com")
 
-    assert linked["incident"]["url"] == "https://wk.example.com/ui/incidents/in%2F1"
+    assert linked["incident"]["url"] == "https://wk.example.com/ui/incidents?id=in%2F1"
     assert linked["alert"]["url"] == linked["incident"]["url"]
     kept = incident_links({"incident": {"id": "1"}, "alert": {"url": "u"}}, "https://x")
     assert kept["alert"]["url"] == "u"  # a link the message already has is kept

@@ -54,6 +54,7 @@ WRITE_PERMISSIONS = frozenset(
         "alerting:write",
         "incidents:write",
         "anomalies:train",
+        "anomalies:feedback",
         "dashboards:write",
         "receivers:write",
         "notifications:write",

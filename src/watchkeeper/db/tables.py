@@ -252,6 +252,23 @@ class AnomalyRecord(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class AnomalyFeedback(TenantOwned, Base):
+    """An operator's verdict on one anomaly event (migration 0016): true or false positive.
+
+    One verdict per event (a new one replaces it); it goes with the event when retention
+    removes that. Kept as data so detectors can later learn from it (precision per model).
+    """
+
+    __tablename__ = "anomaly_feedback"
+
+    anomaly_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("anomaly_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class DetectionModel(TenantOwned, Base):
     """One series' detector as the loop and training know it: where its saved state stands.
 

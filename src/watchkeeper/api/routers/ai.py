@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import promql_parser as pp
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
@@ -14,12 +14,14 @@ from watchkeeper.api.errors import ApiError
 from watchkeeper.api.schemas.ai import (
     AnomalyPage,
     AnomalyPublic,
+    FeedbackPublic,
+    FeedbackRequest,
     ModelPublic,
     ModelQuality,
     TrainingJobPublic,
     TrainRequest,
 )
-from watchkeeper.detect import service
+from watchkeeper.detect import feedback, service
 from watchkeeper.detect.explain import Pattern
 from watchkeeper.detect.forecast import FORECASTERS, ForecastError
 from watchkeeper.detect.predict import PredictionRequest, predict
@@ -87,6 +89,7 @@ def list_anomalies(
         limit=limit,
         cursor=cursor,
     )
+    verdicts = feedback.feedback_for(db, [r.id for r in page.items])
     return AnomalyPage(
         items=[
             AnomalyPublic(
@@ -99,11 +102,47 @@ def list_anomalies(
                 pattern=r.pattern,
                 explanation=r.explanation,
                 sentence=r.sentence,
+                feedback=FeedbackPublic.model_validate(verdicts[r.id])
+                if r.id in verdicts
+                else None,
             )
             for r in page.items
         ],
         next_cursor=page.next_cursor,
     )
+
+
+@router.post(
+    "/anomalies/{anomaly_id}/feedback",
+    response_model=FeedbackPublic,
+    dependencies=[Depends(require("anomalies:feedback"))],
+    summary="Mark an anomaly a true or false positive (replaces an earlier verdict; audited)",
+)
+def post_feedback(
+    anomaly_id: str,
+    body: FeedbackRequest,
+    request: Request,
+    db: TenantDB,
+    context: Context,
+    principal: CurrentPrincipal,
+) -> FeedbackPublic:
+    row = feedback.set_feedback(
+        db, anomaly_id[:64], body.label, by=principal.name, now=context.clock.now()
+    )
+    request.state.audit_details = {"anomaly_id": row.anomaly_id, "label": row.label}
+    return FeedbackPublic.model_validate(row)
+
+
+@router.delete(
+    "/anomalies/{anomaly_id}/feedback",
+    status_code=204,
+    dependencies=[Depends(require("anomalies:feedback"))],
+    summary="Undo the verdict on an anomaly (audited)",
+)
+def delete_feedback(anomaly_id: str, request: Request, db: TenantDB) -> Response:
+    feedback.clear_feedback(db, anomaly_id[:64])
+    request.state.audit_details = {"anomaly_id": anomaly_id[:64]}
+    return Response(status_code=204)
 
 
 @router.post(

@@ -13,6 +13,20 @@ from watchkeeper.extras import deep_detector_problem
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 
 
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: Literal["true_positive", "false_positive"]
+
+
+class FeedbackPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    label: Literal["true_positive", "false_positive"]
+    by: str = Field(description="who gave the verdict")
+    at: datetime
+
+
 class AnomalyPublic(BaseModel):
     id: str
     series: str = Field(description='the series as `name{label="value",...}`')
@@ -26,6 +40,9 @@ class AnomalyPublic(BaseModel):
         "detectors_agreeing, detectors_total, score, attributions"
     )
     sentence: str = Field(description="the explanation in operator words")
+    feedback: FeedbackPublic | None = Field(
+        None, description="an operator's verdict (POST /ai/anomalies/{id}/feedback)"
+    )
 
 
 class AnomalyPage(BaseModel):

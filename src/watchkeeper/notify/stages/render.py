@@ -80,7 +80,7 @@ def incident_links(variables: dict[str, Any], console_url: str) -> dict[str, Any
     incident = variables.get("incident")
     if not console_url or not isinstance(incident, dict) or not incident.get("id"):
         return variables
-    url = f"{console_url}/ui/incidents/{quote(str(incident['id']), safe='')}"
+    url = f"{console_url}/ui/incidents?id={quote(str(incident['id']), safe='')}"
     out = {**variables, "incident": {"url": url, **incident}}
     alert = variables.get("alert")
     if isinstance(alert, dict):

@@ -5,6 +5,9 @@ const modules = await Promise.all([
   import("./overview.js"),
   import("./explore.js"),
   import("./dashboards.js"), import("./dashboards.js").then((m) => ({ default: m.view })), // list, one dashboard
+  import("./alerts.js"),
+  import("./incidents.js"),
+  import("./anomalies.js"),
 ]);
 
 export default modules.map((module) => module.default);
