@@ -4,6 +4,9 @@
 const modules = await Promise.all([
   import("./overview.js"),
   import("./explore.js"),
+  import("./rules.js"),
+  import("./notifications.js"),
+  import("./admin.js"),
 ]);
 
 export default modules.map((module) => module.default);

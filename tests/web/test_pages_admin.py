@@ -1,0 +1,220 @@
+"""The Rules, Notifications and Admin pages in a real Chromium against the seeded server."""
+
+from __future__ import annotations
+
+from tests.web.conftest import Console, Seeded
+
+EDIT_GROUP = """
+name: web-edit
+interval: 1m
+rules:
+  - alert: WebEditBefore
+    expr: vector(0) > 1
+    labels: {severity: info}
+"""
+BROKEN_YAML = "name: web-edit\nrules:\n  - alert: Broken\n    expr: [unclosed\n"
+SAVED_YAML = """name: web-edit
+interval: 1m
+rules:
+  - alert: WebEditAfter
+    expr: vector(0) > 2
+    labels: {severity: info}
+"""
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def test_rules_page_shows_groups_with_health_and_last_evaluation(console: Console) -> None:
+    console.goto("/ui/rules")
+    console.login()
+    console.wait_ready("/rules")
+    group = console.page.locator('[data-group="web-seed"]')
+    text = group.inner_text().lower()  # badges are upper-cased by CSS
+    assert "seeddiskfilling" in text
+    assert "firing" in text
+    assert "evaluated" in text and "ok" in text
+    console.check("rules")
+
+
+def test_a_yaml_error_is_shown_inline_and_a_valid_edit_saves(
+    console: Console, web_server: Seeded
+) -> None:
+    web_server.put_group(EDIT_GROUP)
+    console.allow(r"HTTP 4\d\d PUT .*/api/v1/rules/groups/web-edit")
+    console.allow(r"status of 4\d\d")
+    console.goto("/ui/rules")
+    console.login()
+    console.wait_ready("/rules")
+    page = console.page
+    page.click('[data-group="web-edit"] .edit-group')
+    page.wait_for_selector("#rule-editor:visible")
+    editor = page.locator("#rule-yaml")
+    assert "WebEditBefore" in editor.input_value()
+    editor.fill(BROKEN_YAML)
+    page.click("#rule-save")
+    error = page.locator("#rule-error")
+    error.wait_for()
+    assert error.inner_text().startswith("Line 4: ")  # where the unclosed `[` opens
+    selected = "e => e.value.slice(e.selectionStart, e.selectionEnd)"
+    assert editor.evaluate(selected) == "    expr: [unclosed"  # the line is selected
+    console.check("rules-yaml-error")
+    editor.fill(SAVED_YAML)
+    page.click("#rule-save")
+    page.wait_for_selector('[data-group="web-edit"] [data-rule="WebEditAfter"]')
+    assert page.locator("#rule-editor").is_hidden()
+    with web_server.client() as client:
+        stored = client.get("/api/v1/rules/groups/web-edit").json()
+    assert [r["alert"] for r in stored["group"]["rules"]] == ["WebEditAfter"]
+    console.check("rules-saved")
+
+
+def test_a_rule_from_explore_is_prefilled_and_saved(console: Console, web_server: Seeded) -> None:
+    console.goto("/ui/rules?new=node_load1%20%3E%2050")
+    console.login()
+    console.wait_ready("/rules")
+    page = console.page
+    text = page.locator("#rule-yaml").input_value()
+    assert "expr: 'node_load1 > 50'" in text
+    page.click("#rule-save")
+    page.wait_for_selector('[data-group="explore"] [data-rule="NewAlert"]')
+    with web_server.client() as client:
+        stored = client.get("/api/v1/rules/groups/explore").json()
+    assert stored["group"]["rules"][0]["expr"] == "node_load1 > 50"
+
+
+def test_notifications_page_shows_receivers_outbox_templates_and_on_call(
+    console: Console, web_server: Seeded
+) -> None:
+    with web_server.client() as client:
+        schedule = {
+            "name": "web-primary",
+            "timezone": "UTC",
+            "rotations": [
+                {"users": ["ana", "bo"], "length_hours": 24, "start": "2020-01-01T00:00:00"}
+            ],
+        }
+        made = client.post("/api/v1/schedules", json=schedule)
+        assert made.status_code == 201, made.text
+        policy = {
+            "name": "web-escalate",
+            "levels": [{"targets": [{"type": "schedule", "id": "web-primary"}]}],
+        }
+        made = client.post("/api/v1/escalation-policies", json=policy)
+        assert made.status_code == 201, made.text
+    console.goto("/ui/notifications")
+    console.login()
+    console.wait_ready("/notifications")
+    page = console.page
+    # create a receiver through the form, then queue a test message to it
+    page.fill("#receiver-name", "web-hook")
+    page.fill("#receiver-config", '{"url": "https://hooks.example.invalid/watchkeeper"}')
+    page.click(".receiver-form button[type=submit]")
+    row = page.locator('[data-receiver="web-hook"]')
+    row.wait_for()
+    assert "webhook → https://hooks.example.invalid/watchkeeper" in row.inner_text()
+    row.locator(".test-send").click()
+    page.wait_for_selector("#outbox-body tr:has-text('web-hook')")
+    # on call now and next, from a daily rotation of two
+    schedule_row = page.locator('[data-schedule="web-primary"]')
+    now, following = (
+        schedule_row.locator(".oncall-now").inner_text(),
+        schedule_row.locator(".oncall-next").inner_text(),
+    )
+    assert {now, following.splitlines()[0]} == {"ana", "bo"}
+    assert "web-escalate" in page.locator("#policies-body").inner_text()
+    # the template preview renders the sample alert, and follows edits
+    preview = page.locator("#preview-subject")
+    assert preview.inner_text() != ""
+    page.fill("#template-subject", "PREVIEW {{ 40 + 2 }}")
+    page.wait_for_selector("#preview-subject:has-text('PREVIEW 42')")
+    console.check("notifications")
+
+
+def test_a_template_error_is_shown_inline(console: Console) -> None:
+    console.allow(r"HTTP 422 POST .*/api/v1/templates/preview")
+    console.allow(r"status of 422")
+    console.goto("/ui/notifications")
+    console.login()
+    console.wait_ready("/notifications")
+    page = console.page
+    page.fill("#template-body", "{% if %}")
+    error = page.locator("#template-error")
+    error.wait_for()
+    assert "template error" in error.inner_text()
+
+
+def test_admin_page_lists_users_tenants_audit_and_config(console: Console) -> None:
+    console.goto("/ui/admin")
+    console.login()
+    console.wait_ready("/admin")
+    page = console.page
+    assert page.locator("nav >> text=Admin").is_visible()
+    assert "admin" in page.locator('[data-user="admin"]').inner_text()
+    assert page.locator('[data-tenant="default"]').is_visible()
+    assert page.locator("#audit-body tr").count() > 1
+    assert '"metrics"' in page.locator("#config-view").inner_text()
+    page.click("#audit-verify")
+    page.wait_for_selector("#audit-verify-result .status")
+    assert page.locator("#audit-verify-result").inner_text().startswith("Intact")
+    console.check("admin")
+
+
+def test_a_new_api_key_shows_its_secret_once(console: Console, web_server: Seeded) -> None:
+    console.goto("/ui/admin")
+    console.login()
+    console.wait_ready("/admin")
+    page = console.page
+    page.fill("#key-name", "web-ci")
+    page.click(".key-form button[type=submit]")
+    secret = page.locator("#key-secret")
+    secret.wait_for()
+    key = secret.inner_text()
+    page.wait_for_selector('[data-key="web-ci"]')
+    with web_server.client() as client:
+        listed = client.get("/api/v1/apikeys").json()
+        mine = next(k for k in listed if k["name"] == "web-ci")
+        # the secret works, and it starts with the prefix the list shows
+        assert mine["prefix"] in key and len(key) > len(mine["prefix"]) + 16
+        who = client.get("/auth/me", headers={"authorization": f"Bearer {key}"})
+        assert who.status_code == 200, who.text
+    console.check("admin-key-created")
+    page.reload()
+    console.wait_ready("/admin")
+    page.wait_for_selector('[data-key="web-ci"]')
+    assert key not in page.locator("main").inner_text()
+    # revoke it (the confirm dialog accepted)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click('[data-key="web-ci"] .revoke')
+    page.wait_for_selector('[data-key="web-ci"]:has-text("revoked")')
+
+
+def test_admin_is_hidden_from_a_viewer(console: Console, web_server: Seeded) -> None:
+    with web_server.client() as client:
+        made = client.post(
+            "/api/v1/users",
+            json={"username": "web-viewer", "password": "viewer-password-123!", "role": "viewer"},
+        )
+        assert made.status_code in (201, 409), made.text
+    console.goto("/ui/admin")
+    console.login("web-viewer", "viewer-password-123!")
+    console.wait_ready("/admin")
+    page = console.page
+    assert page.locator("nav >> text=Admin").count() == 0
+    # a viewer sees the tenant list (its own tenant) and nothing an admin manages
+    assert page.locator('[data-tenant="default"]').is_visible()
+    for section in ("#users", "#apikeys", "#audit", "#config"):
+        assert page.locator(section).count() == 0
+    console.check("admin-viewer")
+
+
+def test_the_three_pages_fit_a_phone(console: Console) -> None:
+    page = console.page
+    page.set_viewport_size({"width": 390, "height": 800})
+    console.goto("/ui/rules")
+    console.login()
+    for path in ("/rules", "/notifications", "/admin"):
+        if path != "/rules":
+            page.click(".menu-toggle")
+            page.click(f"nav >> text={path[1:].capitalize()}")
+        console.wait_ready(path)
+        assert page.evaluate(OVERFLOW) == 0, path
+        console.check(f"phone-{path[1:]}")
