@@ -120,7 +120,14 @@ def test_notifications_page_shows_receivers_outbox_templates_and_on_call(
         schedule_row.locator(".oncall-next").inner_text(),
     )
     assert {now, following.splitlines()[0]} == {"ana", "bo"}
-    assert "web-escalate" in page.locator("#policies-body").inner_text()
+    policy_text = page.locator('[data-policy="web-escalate"]').inner_text()
+    assert "schedule web-primary via email" in policy_text
+    # the seeded alert's notification went to the empty default receiver: a dead letter
+    dead = page.locator("#dead-body tr[data-notification]").first
+    dead.wait_for()
+    number = dead.get_attribute("data-notification")
+    dead.locator(".retry").click()
+    page.wait_for_selector(f".toast:has-text('Notification #{number} queued again')")
     # the template preview renders the sample alert, and follows edits
     preview = page.locator("#preview-subject")
     assert preview.inner_text() != ""
@@ -156,6 +163,25 @@ def test_admin_page_lists_users_tenants_audit_and_config(console: Console) -> No
     page.wait_for_selector("#audit-verify-result .status")
     assert page.locator("#audit-verify-result").inner_text().startswith("Intact")
     console.check("admin")
+
+
+def test_a_bad_setting_is_refused_inline_and_a_valid_one_applies(console: Console) -> None:
+    console.allow(r"HTTP 422 PUT .*/admin/config")
+    console.allow(r"status of 422")
+    console.goto("/ui/admin")
+    console.login()
+    console.wait_ready("/admin")
+    page = console.page
+    page.fill("#config-patch", '{"metrics": {"retention_days": -5}}')
+    page.click(".config-form button[type=submit]")
+    error = page.locator("#config-error")
+    error.wait_for()
+    assert "retention_days" in error.inner_text()
+    console.check("admin-config-refused")
+    page.fill("#config-patch", '{"retrain_interval_hours": 24}')  # the value it has
+    page.click(".config-form button[type=submit]")
+    page.wait_for_selector("#config-outcome:has-text('Changed: retrain_interval_hours')")
+    assert error.is_hidden()
 
 
 def test_a_new_api_key_shows_its_secret_once(console: Console, web_server: Seeded) -> None:

@@ -25,7 +25,7 @@ async function guarded(ctx, el, load) {
 
 function table(h, headers, rows, empty) {
   if (!rows.length) return h("p", { class: "muted" }, empty);
-  return h("div", { class: "table-wrap" }, h("table", { class: "table" },
+  return h("div", { class: "table-wrap" }, h("table", { class: "table wide" },
     h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows)));
 }
@@ -154,9 +154,9 @@ function audit(ctx) {
     : null;
   const load = async () => {
     const items = await ctx.api("GET", "/api/v1/audit?limit=50");
-    body.replaceChildren(table(h, ["#", "When", "Who", "Action", "Request", "Outcome"], items.map((r) => h("tr", { dataset: { audit: r.id } },
-      h("td", { class: "num" }, r.id), h("td", {}, when(h, r.at)), h("td", {}, r.actor_name || r.actor_type),
-      h("td", { class: "mono" }, r.action), h("td", { class: "mono" }, `${r.method} ${r.path}`),
+    body.replaceChildren(table(h, ["#", "When", "Who", "Action", "Outcome"], items.map((r) => h("tr", { dataset: { audit: r.id } },
+      h("td", { class: "num" }, r.id), h("td", {}, when(h, r.at)), h("td", {}, r.actor_name || r.actor_type, r.client_ip ? h("div", { class: "muted" }, r.client_ip) : null),
+      h("td", { class: "mono" }, r.action, r.action !== `${r.method} ${r.path}` ? h("div", { class: "muted" }, `${r.method} ${r.path}`) : null),
       h("td", {}, h("span", { class: `badge ${r.status_code < 400 ? "health-good" : "health-bad"}` }, `${r.status_code} ${r.outcome}`)))), "No audit records yet."));
   };
   return { el: section(h, "audit", "Audit trail", h("div", { class: "toolbar" }, verify, h("span", { class: "muted hint" }, "The 50 newest records of this tenant")), result, body), load: () => guarded(ctx, body, load) };

@@ -33,7 +33,7 @@ async function guarded(ctx, el, load) {
 
 function table(h, headers, rows, empty) {
   if (!rows.length) return h("p", { class: "muted" }, empty);
-  return h("div", { class: "table-wrap" }, h("table", { class: "table" },
+  return h("div", { class: "table-wrap" }, h("table", { class: "table wide" },
     h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col", class: c === "Attempts" ? "num" : false }, c)))),
     h("tbody", {}, rows)));
 }
@@ -127,7 +127,7 @@ function outbox(ctx) {
     return items.map((n) => h("tr", { dataset: { notification: n.id } },
       h("td", { class: "num" }, n.id),
       h("td", { title: n.created_at }, ago(n.created_at)),
-      h("td", {}, n.channel), h("td", {}, n.receiver),
+      h("td", {}, n.channel || "—"), h("td", {}, n.receiver),
       h("td", {}, h("span", { class: `badge status-${n.status}` }, n.status)),
       h("td", { class: "num" }, n.attempts),
       h("td", { class: "muted" }, n.last_error || n.source),
@@ -280,13 +280,10 @@ function oncall(ctx) {
 
   async function loadPolicies() {
     const items = await ctx.api("GET", "/api/v1/escalation-policies");
-    policiesBody.replaceChildren(items.length ? h("ul", { class: "list policies" }, items.map((p) => h("li", { dataset: { policy: p.name } },
-      h("span", { class: "badge" }, `#${p.position}`),
-      h("span", { class: "name" }, p.name),
-      h("span", { class: "muted age" }, `${p.levels.length} level${p.levels.length === 1 ? "" : "s"}${p.repeat ? `, repeated ${p.repeat}×` : ""}`),
-      h("span", { class: "muted" }, `severities: ${p.severities.length ? p.severities.join(", ") : "any"}${p.matchers.length ? ` · matchers: ${p.matchers.join(", ")}` : ""}`),
-      h("details", { class: "levels" }, h("summary", {}, "Levels"),
-        h("ol", {}, p.levels.map((l) => h("li", {}, `${l.targets.map(target).join(", ")} via ${l.channels.join(", ")}, then wait ${l.wait_minutes} min`))))))) : h("p", { class: "muted" }, "No escalation policies."));
+    policiesBody.replaceChildren(table(h, ["Policy", "Takes", "Levels"], items.map((p) => h("tr", { dataset: { policy: p.name } },
+      h("td", {}, h("span", { class: "name" }, p.name), h("div", { class: "muted" }, `position ${p.position}${p.repeat ? ` · repeated ${p.repeat}×` : ""}${p.reminder_hours ? ` · reminder every ${p.reminder_hours} h` : ""}`)),
+      h("td", {}, `severities: ${p.severities.length ? p.severities.join(", ") : "any"}`, p.matchers.length ? h("div", { class: "mono" }, p.matchers.join(", ")) : null),
+      h("td", {}, h("ol", { class: "levels" }, p.levels.map((l) => h("li", {}, `${l.targets.map(target).join(", ")} via ${l.channels.join(", ")}`, h("span", { class: "muted" }, `, then ${l.wait_minutes} min`))))))), "No escalation policies."));
   }
 
   return {

@@ -144,7 +144,7 @@ function groupCard(ctx, group, onEdit) {
       writable ? h("button", { class: "btn edit-group", type: "button", onclick: () => onEdit(group.name) }, "Edit YAML") : null),
     h("p", { class: "muted" }, meta),
     group.lastError ? h("p", { class: "error" }, group.lastError) : null,
-    h("div", { class: "table-wrap" }, h("table", { class: "table" },
+    h("div", { class: "table-wrap" }, h("table", { class: "table wide" },
       h("thead", {}, h("tr", {}, ["Rule", "State", "Health", "Query", "Last evaluation"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, group.rules.map((r) => h("tr", { dataset: { rule: r.name } },
         h("td", {}, h("span", { class: "name" }, r.name), h("div", { class: "muted" }, `${r.type === "alerting" ? "alert" : "record"} · ${r.ruleType}`)),
