@@ -20,6 +20,15 @@ rules:
     expr: vector(0) > 2
     labels: {severity: info}
 """
+HOSTILE_GROUP = """
+name: web-hostile
+interval: 1m
+rules:
+  - alert: HostileMarkup
+    expr: vector(0) > 1
+    labels: {severity: info, team: "<img src=x onerror=alert(1)>"}
+    annotations: {summary: "<b>bold?</b>"}
+"""
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -33,6 +42,27 @@ def test_rules_page_shows_groups_with_health_and_last_evaluation(console: Consol
     assert "firing" in text
     assert "evaluated" in text and "ok" in text
     console.check("rules")
+
+
+def test_server_strings_are_text_never_markup(console: Console, web_server: Seeded) -> None:
+    web_server.put_group(HOSTILE_GROUP)
+    console.goto("/ui/rules")
+    console.login()
+    console.wait_ready("/rules")
+    page = console.page
+    page.click('[data-group="web-hostile"] .edit-group')
+    page.wait_for_selector("#rule-editor:visible")
+    text = page.locator("#rule-yaml").input_value()
+    assert "<img src=x onerror=alert(1)>" in text and "<b>bold?</b>" in text
+    assert page.locator("main img, main b").count() == 0
+    # the YAML the editor writes from the stored form parses back to the same group
+    with web_server.client() as client:
+        before = client.get("/api/v1/rules/groups/web-hostile").json()
+        page.click("#rule-save")
+        page.wait_for_selector(".toast:has-text('Saved rule group web-hostile')")
+        after = client.get("/api/v1/rules/groups/web-hostile").json()
+    assert after["revision"] == before["revision"] + 1
+    assert after["group"] == before["group"]
 
 
 def test_a_yaml_error_is_shown_inline_and_a_valid_edit_saves(

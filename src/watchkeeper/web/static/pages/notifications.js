@@ -304,8 +304,16 @@ export default {
     const parts = [receivers(ctx, box.load), box, templates(ctx), oncall(ctx)];
     active = parts;
     root.append(h("h1", {}, "Notifications"), h("div", { class: "stack" }, parts.flatMap((p) => p.el)));
-    ctx.on("notification", () => box.load());
-    await Promise.all(parts.map((p) => p.load()));
+    // A burst of deliveries is one reload of the outbox, not one per event.
+    let pending = null;
+    ctx.on("notification", () => {
+      pending ??= setTimeout(() => {
+        pending = null;
+        box.load();
+      }, 1000);
+    });
+    parts.push({ destroy: () => clearTimeout(pending) });
+    await Promise.all(parts.map((p) => p.load?.()));
   },
   destroy() {
     for (const part of active) part.destroy?.();
