@@ -109,6 +109,29 @@ def test_a_rule_from_explore_is_prefilled_and_saved(console: Console, web_server
     with web_server.client() as client:
         stored = client.get("/api/v1/rules/groups/explore").json()
     assert stored["group"]["rules"][0]["expr"] == "node_load1 > 50"
+    assert "new=" not in page.url  # a reload does not prefill it again
+
+
+def test_audit_trail_pages_to_older_records(console: Console, web_server: Seeded) -> None:
+    with web_server.client() as client:
+        for _ in range(55):  # audited writes, so the trail is longer than one page
+            made = client.post(
+                "/api/v1/templates/preview", json={"subject_template": "x", "body_template": "y"}
+            )
+            assert made.status_code == 200, made.text
+    console.goto("/ui/admin")
+    console.login()
+    console.wait_ready("/admin")
+    page = console.page
+    ids = "rs => rs.map(r => Number(r.dataset.audit))"
+    rows = page.locator("#audit-body tbody tr")
+    first = rows.evaluate_all(ids)
+    assert len(first) == 50
+    page.click("#audit-older")
+    page.wait_for_selector("#audit-body tbody tr:nth-child(51)")
+    every = rows.evaluate_all(ids)
+    assert every[:50] == first
+    assert every == sorted(every, reverse=True) and len(set(every)) == len(every)
 
 
 def test_notifications_page_shows_receivers_outbox_templates_and_on_call(

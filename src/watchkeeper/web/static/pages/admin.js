@@ -4,6 +4,7 @@
 import { ago } from "../dom.js";
 
 const SCOPES = ["ingest", "read", "write", "admin"];
+const AUDIT_PAGE = 50;
 // In the nav for these; `tenant:read` alone (every viewer has it) does not make an admin.
 const ADMIN = ["users:read", "apikeys:read", "audit:read", "config:read"];
 
@@ -152,14 +153,35 @@ function audit(ctx) {
       }
     } }, "Verify the chain")
     : null;
-  const load = async () => {
-    const items = await ctx.api("GET", "/api/v1/audit?limit=50");
-    body.replaceChildren(table(h, ["#", "When", "Who", "Action", "Outcome"], items.map((r) => h("tr", { dataset: { audit: r.id } },
+  const rows = (items) => items.map((r) => h("tr", { dataset: { audit: r.id } },
       h("td", { class: "num" }, r.id), h("td", {}, when(h, r.at)), h("td", {}, r.actor_name || r.actor_type, r.client_ip ? h("div", { class: "muted" }, r.client_ip) : null),
       h("td", { class: "mono" }, r.action, r.action !== `${r.method} ${r.path}` ? h("div", { class: "muted" }, `${r.method} ${r.path}`) : null),
-      h("td", {}, h("span", { class: `badge ${r.status_code < 400 ? "health-good" : "health-bad"}` }, `${r.status_code} ${r.outcome}`)))), "No audit records yet."));
+      h("td", {}, h("span", { class: `badge ${r.status_code < 400 ? "health-good" : "health-bad"}` }, `${r.status_code} ${r.outcome}`))));
+  const older = h("button", { class: "btn", id: "audit-older", type: "button", hidden: true }, "Older records");
+  let oldest = null;
+  const page = async () => {
+    const query = new URLSearchParams({ limit: AUDIT_PAGE });
+    if (oldest) query.set("before_id", oldest);
+    const items = await ctx.api("GET", `/api/v1/audit?${query}`);
+    if (items.length) oldest = items[items.length - 1].id;
+    older.hidden = items.length < AUDIT_PAGE;
+    return items;
   };
-  return { el: section(h, "audit", "Audit trail", h("div", { class: "toolbar" }, verify, h("span", { class: "muted hint" }, "The 50 newest records of this tenant")), result, body), load: () => guarded(ctx, body, load) };
+  older.addEventListener("click", async () => {
+    older.disabled = true;
+    try {
+      body.querySelector("tbody")?.append(...rows(await page()));
+    } catch (err) {
+      body.append(h("p", { class: "error", role: "alert" }, err.message));
+    } finally {
+      older.disabled = false;
+    }
+  });
+  const load = async () => {
+    oldest = null;
+    body.replaceChildren(table(h, ["#", "When", "Who", "Action", "Outcome"], rows(await page()), "No audit records yet."));
+  };
+  return { el: section(h, "audit", "Audit trail", h("div", { class: "toolbar" }, verify, h("span", { class: "muted hint" }, "This tenant's records, newest first")), result, body, older), load: () => guarded(ctx, body, load) };
 }
 
 function configuration(ctx) {

@@ -13,6 +13,7 @@ const EXAMPLES = {
   sms: { account_sid: "AC...", auth_token: "...", from_number: "+15550100", to: ["+15550101"] },
 };
 const HOUR = 3600_000;
+const MAX_SCHEDULES = 30;
 
 function can(ctx, permission) {
   return !ctx.me?.permissions || ctx.me.permissions.includes(permission);
@@ -270,8 +271,9 @@ function oncall(ctx) {
 
   async function loadSchedules() {
     const items = await ctx.api("GET", "/api/v1/schedules");
-    const rows = await Promise.all(items.map(row));
-    body.replaceChildren(table(h, ["Schedule", "On call now", "Next"], rows, "No on-call schedules."));
+    const rows = await Promise.all(items.slice(0, MAX_SCHEDULES).map(row)); // two lookups each
+    body.replaceChildren(table(h, ["Schedule", "On call now", "Next"], rows, "No on-call schedules."),
+      items.length > MAX_SCHEDULES ? h("p", { class: "muted" }, `First ${MAX_SCHEDULES} of ${items.length} schedules shown.`) : null);
   }
 
   function target(t) {

@@ -163,7 +163,11 @@ export default {
     const list = h("div", { class: "rule-groups", id: "rule-groups" });
     const error = h("p", { class: "error", role: "alert", hidden: true });
     let taken = new Set();
-    const edit = editor(ctx, () => load());
+    const edit = editor(ctx, () => {
+      // saved: a reload must not open the Explore prefill again
+      if (ctx.params.has("new")) history.replaceState(null, "", location.pathname);
+      return load();
+    });
     const writable = can(ctx, "rules:write");
     const newBtn = writable ? h("button", { class: "btn primary", id: "new-group", type: "button", onclick: () => edit.open(null, newGroupYaml("up == 0", taken)) }, "New group") : null;
     root.append(h("div", { class: "page-head" }, h("h1", {}, "Rules"), newBtn), error, edit.form, list);
@@ -196,5 +200,9 @@ export default {
     await load();
     const expr = ctx.params.get("new");
     if (expr && writable) edit.open(null, newGroupYaml(expr.slice(0, 16384), taken));
+    else if (expr) {
+      error.textContent = "Your role cannot create rules (it lacks rules:write).";
+      error.hidden = false;
+    }
   },
 };
