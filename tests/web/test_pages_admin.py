@@ -237,6 +237,32 @@ def test_a_bad_setting_is_refused_inline_and_a_valid_one_applies(console: Consol
     assert error.is_hidden()
 
 
+def test_a_user_is_added_given_a_role_and_disabled(console: Console, web_server: Seeded) -> None:
+    console.goto("/ui/admin")
+    console.login()
+    console.wait_ready("/admin")
+    page = console.page
+    page.fill("#user-name", "web-ops")
+    page.fill("#user-password", "ops-password-123!")
+    page.click(".user-form button[type=submit]")
+    row = page.locator('[data-user="web-ops"]')
+    row.wait_for()
+    assert row.locator(".user-role").input_value() == "viewer"
+    row.locator(".user-role").select_option("editor")
+    page.wait_for_selector(".toast:has-text('web-ops: role editor')")
+    page.locator('[data-user="web-ops"] .user-toggle').click()
+    page.wait_for_selector('[data-user="web-ops"]:has-text("Enable")')
+    with web_server.client() as client:
+        listed = {u["username"]: u for u in client.get("/api/v1/users").json()}
+    assert listed["web-ops"]["role"] == "editor" and listed["web-ops"]["disabled"] is True
+    # the signed-in admin gets no controls over their own account
+    assert (
+        page.locator('[data-user="admin"] .user-role, [data-user="admin"] .user-toggle').count()
+        == 0
+    )
+    console.check("admin-users")
+
+
 def test_a_new_api_key_shows_its_secret_once(console: Console, web_server: Seeded) -> None:
     console.goto("/ui/admin")
     console.login()

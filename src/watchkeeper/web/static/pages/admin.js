@@ -5,6 +5,7 @@ import { ago } from "../dom.js";
 
 const SCOPES = ["ingest", "read", "write", "admin"];
 const AUDIT_PAGE = 50;
+const ROLES = ["viewer", "editor", "admin"];
 // In the nav for these; `tenant:read` alone (every viewer has it) does not make an admin.
 const ADMIN = ["users:read", "apikeys:read", "audit:read", "config:read"];
 
@@ -38,13 +39,72 @@ function when(h, iso) {
 function users(ctx) {
   const { h } = ctx;
   const body = h("div", { id: "users-body" });
-  const load = async () => {
+  const writable = has(ctx.me, "users:write");
+  const error = h("p", { class: "error", id: "user-error", role: "alert", hidden: true });
+
+  async function change(user, patch, what) {
+    error.hidden = true;
+    try {
+      await ctx.api("PATCH", `/api/v1/users/${encodeURIComponent(user.id)}`, patch);
+      ctx.toast(`${user.username}: ${what}`);
+    } catch (err) {
+      error.textContent = `${user.username}: ${err.message}`;
+      error.hidden = false;
+    }
+    await load();
+  }
+
+  function controls(u) {
+    if (!writable || u.username === ctx.me?.name) return [h("span", { class: "badge" }, u.role), null];
+    const role = h("select", { "aria-label": `Role of ${u.username}`, class: "user-role", onchange: (e) => change(u, { role: e.currentTarget.value }, `role ${e.currentTarget.value}`) },
+      ROLES.map((r) => h("option", { value: r, selected: r === u.role }, r)));
+    const toggle = h("button", { class: "btn user-toggle", type: "button", onclick: () => change(u, { disabled: !u.disabled }, u.disabled ? "enabled" : "disabled") }, u.disabled ? "Enable" : "Disable");
+    return [role, toggle];
+  }
+
+  async function load() {
     const items = await ctx.api("GET", "/api/v1/users");
-    body.replaceChildren(table(h, ["User", "E-mail", "Role", "State", "Created"], items.map((u) => h("tr", { dataset: { user: u.username } },
-      h("td", { class: "name" }, u.username), h("td", {}, u.email || ""), h("td", {}, h("span", { class: "badge" }, u.role)),
-      h("td", {}, u.disabled ? h("span", { class: "badge health-bad" }, "disabled") : "active"), h("td", {}, when(h, u.created_at)))), "No users."));
-  };
-  return { el: section(h, "users", "Users", body), load: () => guarded(ctx, body, load) };
+    body.replaceChildren(table(h, ["User", "E-mail", "Role", "State", "Created"], items.map((u) => {
+      const [role, toggle] = controls(u);
+      return h("tr", { dataset: { user: u.username } },
+        h("td", { class: "name" }, u.username), h("td", {}, u.email || ""), h("td", {}, role),
+        h("td", {}, u.disabled ? h("span", { class: "badge health-bad" }, "disabled") : "active", toggle ? [" ", toggle] : null), h("td", {}, when(h, u.created_at)));
+    }), "No users."));
+  }
+
+  let form = null;
+  if (writable) {
+    const name = h("input", { id: "user-name", required: true, maxlength: 64, autocomplete: "off" });
+    const password = h("input", { id: "user-password", type: "password", required: true, maxlength: 1024, autocomplete: "new-password" });
+    const email = h("input", { id: "user-email", type: "email", maxlength: 254, autocomplete: "off" });
+    const role = h("select", { id: "user-role" }, ROLES.map((r) => h("option", { value: r }, r)));
+    form = h("form", { class: "user-form" },
+      h("h3", {}, "Add a user"),
+      h("div", { class: "form-row" },
+        h("label", { class: "field" }, "Username", name),
+        h("label", { class: "field" }, "Initial password", password),
+        h("label", { class: "field" }, "E-mail (optional)", email),
+        h("label", { class: "field" }, "Role", role),
+        h("button", { class: "btn primary", type: "submit" }, "Add user")),
+      error);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      const request = { username: name.value.trim(), password: password.value, role: role.value };
+      if (email.value.trim()) request.email = email.value.trim();
+      try {
+        await ctx.api("POST", "/api/v1/users", request);
+      } catch (err) {
+        error.textContent = err.message;
+        error.hidden = false;
+        return;
+      }
+      ctx.toast(`User ${request.username} added`);
+      form.reset();
+      await guarded(ctx, body, load);
+    });
+  }
+  return { el: section(h, "users", "Users", body, form || error), load: () => guarded(ctx, body, load) };
 }
 
 function apiKeys(ctx) {
