@@ -1,7 +1,7 @@
 // Admin: users, API keys (a new key's secret is shown once), tenants, the audit trail with
 // its verification, and the running configuration (view; change with the server's
 // validation shown inline). Each section appears only when `ctx.me` has its permission.
-import { ago } from "../dom.js";
+import { ago, replace } from "../dom.js";
 
 const SCOPES = ["ingest", "read", "write", "admin"];
 const AUDIT_PAGE = 50;
@@ -21,7 +21,7 @@ async function guarded(ctx, el, load) {
   try {
     await load();
   } catch (err) {
-    el.replaceChildren(ctx.h("p", { class: "error", role: "alert" }, err.message));
+    replace(el, ctx.h("p", { class: "error", role: "alert" }, err.message));
   }
 }
 
@@ -64,7 +64,7 @@ function users(ctx) {
 
   async function load() {
     const items = await ctx.api("GET", "/api/v1/users");
-    body.replaceChildren(table(h, ["User", "E-mail", "Role", "State", "Created"], items.map((u) => {
+    replace(body, table(h, ["User", "E-mail", "Role", "State", "Created"], items.map((u) => {
       const [role, toggle] = controls(u);
       return h("tr", { dataset: { user: u.username } },
         h("td", { class: "name" }, u.username), h("td", {}, u.email || ""), h("td", {}, role),
@@ -130,7 +130,7 @@ function apiKeys(ctx) {
 
   async function load() {
     const items = await ctx.api("GET", "/api/v1/apikeys");
-    body.replaceChildren(table(h, ["Name", "Prefix", "Scopes", "Created", "Expires", "State", ""], items.map((k) => h("tr", { dataset: { key: k.name } },
+    replace(body, table(h, ["Name", "Prefix", "Scopes", "Created", "Expires", "State", ""], items.map((k) => h("tr", { dataset: { key: k.name } },
       h("td", { class: "name" }, k.name), h("td", { class: "mono" }, `${k.prefix}…`), h("td", {}, k.scopes.join(", ")),
       h("td", {}, when(h, k.created_at)), h("td", {}, k.expires_at ? new Date(k.expires_at).toLocaleString() : h("span", { class: "muted" }, "never")),
       h("td", {}, k.revoked_at ? h("span", { class: "badge health-bad" }, "revoked") : "active"),
@@ -166,11 +166,11 @@ function apiKeys(ctx) {
       }
       name.value = "";
       // The secret exists only in this answer: show it once, never store it.
-      created.replaceChildren(
+      replace(created, 
         h("h3", {}, `API key ${key.name} created`),
         h("p", {}, "Copy the key now: it is not shown again."),
         h("code", { class: "secret", id: "key-secret", tabindex: "0" }, key.key),
-        h("div", { class: "toolbar" }, h("button", { class: "btn", type: "button", onclick: () => { created.hidden = true; created.replaceChildren(); } }, "Done")));
+        h("div", { class: "toolbar" }, h("button", { class: "btn", type: "button", onclick: () => { created.hidden = true; replace(created); } }, "Done")));
       created.hidden = false;
       created.querySelector("#key-secret").focus();
       await guarded(ctx, body, load);
@@ -184,7 +184,7 @@ function tenants(ctx) {
   const body = h("div", { id: "tenants-body" });
   const load = async () => {
     const items = await ctx.api("GET", "/api/v1/tenants");
-    body.replaceChildren(table(h, ["Tenant", "Display name", "State", "Admin 2FA", "Created"], items.map((t) => h("tr", { dataset: { tenant: t.name } },
+    replace(body, table(h, ["Tenant", "Display name", "State", "Admin 2FA", "Created"], items.map((t) => h("tr", { dataset: { tenant: t.name } },
       h("td", { class: "name" }, t.name), h("td", {}, t.display_name), h("td", {}, t.disabled ? h("span", { class: "badge health-bad" }, "disabled") : "active"),
       h("td", {}, t.require_admin_2fa ? "required" : "optional"), h("td", {}, when(h, t.created_at)))), "No tenants."));
   };
@@ -199,15 +199,15 @@ function audit(ctx) {
     ? h("button", { class: "btn", id: "audit-verify", type: "button", onclick: async (e) => {
       const button = e.currentTarget;
       button.disabled = true;
-      result.replaceChildren(h("p", { class: "muted" }, "Verifying the whole trail…"));
+      replace(result, h("p", { class: "muted" }, "Verifying the whole trail…"));
       try {
         const r = await ctx.api("GET", "/admin/audit/verify");
-        result.replaceChildren(
+        replace(result, 
           h("p", { class: r.intact ? "status good" : "status bad" }, r.intact ? `Intact: ${r.checked} records checked` : `Not intact: ${r.checked} records checked${r.first_bad ? `, first altered record #${r.first_bad}` : ""}${r.missing ? `, records #${r.missing[0]}–#${r.missing[1]} missing` : ""}`),
           r.problems.length ? h("ul", {}, r.problems.map((p) => h("li", { class: "error" }, p))) : null,
           r.warnings.length ? h("ul", {}, r.warnings.map((w) => h("li", { class: "muted" }, w))) : null);
       } catch (err) {
-        result.replaceChildren(h("p", { class: "error", role: "alert" }, err.message));
+        replace(result, h("p", { class: "error", role: "alert" }, err.message));
       } finally {
         button.disabled = false;
       }
@@ -239,7 +239,7 @@ function audit(ctx) {
   });
   const load = async () => {
     oldest = null;
-    body.replaceChildren(table(h, ["#", "When", "Who", "Action", "Outcome"], rows(await page()), "No audit records yet."));
+    replace(body, table(h, ["#", "When", "Who", "Action", "Outcome"], rows(await page()), "No audit records yet."));
   };
   return { el: section(h, "audit", "Audit trail", h("div", { class: "toolbar" }, verify, h("span", { class: "muted hint" }, "This tenant's records, newest first")), result, body, older), load: () => guarded(ctx, body, load) };
 }

@@ -1,7 +1,7 @@
 // Notifications: receivers (create, test-send), the outbox and its dead letters (retry),
 // templates with a live preview, on-call schedules (who now, who next) and escalation
 // policies. Each section loads on its own and shows its own error inline.
-import { ago } from "../dom.js";
+import { ago, replace } from "../dom.js";
 
 const STATUSES = ["pending", "sending", "sent", "dead", "expanded", "suppressed"];
 const CHANNELS = ["webhook", "slack", "teams", "email", "sms"];
@@ -28,7 +28,7 @@ async function guarded(ctx, el, load) {
   try {
     await load();
   } catch (err) {
-    el.replaceChildren(ctx.h("p", { class: "error", role: "alert" }, err.message));
+    replace(el, ctx.h("p", { class: "error", role: "alert" }, err.message));
   }
 }
 
@@ -68,7 +68,7 @@ function receivers(ctx, onQueued) {
 
   async function load() {
     const items = await ctx.api("GET", "/api/v1/receivers");
-    body.replaceChildren(table(h, ["Name", "Integrations", ""], items.map((r) => h("tr", { dataset: { receiver: r.name } },
+    replace(body, table(h, ["Name", "Integrations", ""], items.map((r) => h("tr", { dataset: { receiver: r.name } },
       h("td", {}, h("span", { class: "name" }, r.name), r.implicit ? h("span", { class: "muted" }, " (from settings)") : null),
       h("td", {}, r.integrations.length ? r.integrations.map((i) => h("div", { class: "mono" }, describe(i))) : h("span", { class: "muted" }, "none")),
       h("td", {}, writable && r.integrations.length ? h("button", { class: "btn test-send", type: "button", onclick: (e) => testSend(r.name, e.currentTarget) }, "Send test") : null))), "No receivers."));
@@ -155,8 +155,8 @@ function outbox(ctx) {
       ctx.api("GET", `/api/v1/notifications?${query}`),
       ctx.api("GET", "/api/v1/notifications?status=dead&limit=50"),
     ]);
-    body.replaceChildren(table(h, headers, rows(items, false), "Nothing in the outbox."));
-    deadBody.replaceChildren(table(h, [...headers, ""], rows(dead, true), "No dead letters."));
+    replace(body, table(h, headers, rows(items, false), "Nothing in the outbox."));
+    replace(deadBody, table(h, [...headers, ""], rows(dead, true), "No dead letters."));
   }
   const reload = () => guarded(ctx, body, load);
   status.addEventListener("change", reload);
@@ -216,8 +216,8 @@ function templates(ctx) {
 
   async function load() {
     list = await ctx.api("GET", "/api/v1/templates");
-    picker.replaceChildren(...list.map((t) => h("option", { value: t.id }, `${t.name} (${t.id}${t.builtin ? ", built-in" : ""})`)));
-    body.replaceChildren(
+    replace(picker, ...list.map((t) => h("option", { value: t.id }, `${t.name} (${t.id}${t.builtin ? ", built-in" : ""})`)));
+    replace(body, 
       h("div", { class: "toolbar" }, picker, h("span", { class: "muted hint" }, "Edits preview against the sample alert; nothing is saved.")),
       h("div", { class: "grid two" },
         h("div", {}, h("label", { class: "field" }, "Subject", subject), h("label", { class: "field" }, "Body", text)),
@@ -272,7 +272,7 @@ function oncall(ctx) {
   async function loadSchedules() {
     const items = await ctx.api("GET", "/api/v1/schedules");
     const rows = await Promise.all(items.slice(0, MAX_SCHEDULES).map(row)); // two lookups each
-    body.replaceChildren(table(h, ["Schedule", "On call now", "Next"], rows, "No on-call schedules."),
+    replace(body, table(h, ["Schedule", "On call now", "Next"], rows, "No on-call schedules."),
       items.length > MAX_SCHEDULES ? h("p", { class: "muted" }, `First ${MAX_SCHEDULES} of ${items.length} schedules shown.`) : null);
   }
 
@@ -282,7 +282,7 @@ function oncall(ctx) {
 
   async function loadPolicies() {
     const items = await ctx.api("GET", "/api/v1/escalation-policies");
-    policiesBody.replaceChildren(table(h, ["Policy", "Takes", "Levels"], items.map((p) => h("tr", { dataset: { policy: p.name } },
+    replace(policiesBody, table(h, ["Policy", "Takes", "Levels"], items.map((p) => h("tr", { dataset: { policy: p.name } },
       h("td", {}, h("span", { class: "name" }, p.name), h("div", { class: "muted" }, `position ${p.position}${p.repeat ? ` · repeated ${p.repeat}×` : ""}${p.reminder_hours ? ` · reminder every ${p.reminder_hours} h` : ""}`)),
       h("td", {}, `severities: ${p.severities.length ? p.severities.join(", ") : "any"}`, p.matchers.length ? h("div", { class: "mono" }, p.matchers.join(", ")) : null),
       h("td", {}, h("ol", { class: "levels" }, p.levels.map((l) => h("li", {}, `${l.targets.map(target).join(", ")} via ${l.channels.join(", ")}`, h("span", { class: "muted" }, `, then ${l.wait_minutes} min`))))))), "No escalation policies."));

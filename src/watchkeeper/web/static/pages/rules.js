@@ -1,7 +1,7 @@
 // Rules: every rule group with its health and last evaluation, and a YAML editor for a
 // group. The server validates (its 4xx message is shown inline, with the line when the YAML
 // did not parse); `/ui/rules?new=<expr>` opens the editor with a new rule from Explore.
-import { ago } from "../dom.js";
+import { ago, replace } from "../dom.js";
 
 const PLAIN = /^[A-Za-z_/][\w .\/@-]*$/;
 const RESERVED = /^(true|false|yes|no|on|off|null|y|n|~)$/i;
@@ -194,7 +194,7 @@ export default {
       error.hidden = true;
       const groups = answer.data.groups;
       taken = new Set(groups.map((g) => g.name));
-      list.replaceChildren(...(groups.length ? groups.map((g) => groupCard(ctx, g, openGroup)) : [h("p", { class: "muted" }, "No rule groups yet.")]));
+      replace(list, ...(groups.length ? groups.map((g) => groupCard(ctx, g, openGroup)) : [h("p", { class: "muted" }, "No rule groups yet.")]));
     }
 
     await load();
