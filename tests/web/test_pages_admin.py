@@ -88,7 +88,7 @@ def test_a_yaml_error_is_shown_inline_and_a_valid_edit_saves(
     assert editor.evaluate(selected) == "    expr: [unclosed"  # the line is selected
     console.check("rules-yaml-error")
     editor.fill(SAVED_YAML)
-    page.click("#rule-save")
+    editor.press("Control+Enter")  # the keyboard path saves too
     page.wait_for_selector('[data-group="web-edit"] [data-rule="WebEditAfter"]')
     assert page.locator("#rule-editor").is_hidden()
     with web_server.client() as client:

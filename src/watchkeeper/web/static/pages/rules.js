@@ -83,8 +83,16 @@ function editor(ctx, onSaved) {
   const save = h("button", { class: "btn primary", id: "rule-save", type: "submit" }, "Save");
   const cancel = h("button", { class: "btn", type: "button", onclick: () => close() }, "Cancel");
   const form = h("form", { class: "card rule-editor", id: "rule-editor", hidden: true }, title, textarea, error,
-    h("div", { class: "toolbar" }, save, cancel, h("span", { class: "muted hint" }, "YAML: name, interval, rules (Prometheus rule-file form)")));
+    h("div", { class: "toolbar" }, save, cancel, h("span", { class: "muted hint" }, "YAML: name, interval, rules (Prometheus rule-file form) · Ctrl+Enter saves, Escape cancels")));
   let target = null; // the group name being replaced, or null for a new group
+  textarea.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      form.requestSubmit();
+    } else if (e.key === "Escape") {
+      close();
+    }
+  });
 
   function open(name, text) {
     target = name;
