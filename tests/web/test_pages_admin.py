@@ -29,6 +29,14 @@ rules:
     labels: {severity: info, team: "<img src=x onerror=alert(1)>"}
     annotations: {summary: "<b>bold?</b>"}
 """
+LIVE_GROUP = """
+name: web-rules-live
+interval: 1s
+rules:
+  - alert: WebRulesLive
+    expr: vector(3)
+    labels: {severity: info}
+"""
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -105,6 +113,11 @@ def test_a_rule_from_explore_is_prefilled_and_saved(console: Console, web_server
         stored = client.get("/api/v1/rules/groups/explore").json()
     assert stored["group"]["rules"][0]["expr"] == "node_load1 > 50"
     assert "new=" not in page.url  # a reload does not prefill it again
+    # a group that starts firing elsewhere shows up, with its state, without a reload
+    page.evaluate("window.__noReload = 'still here'")
+    web_server.put_group(LIVE_GROUP)
+    page.wait_for_selector('[data-group="web-rules-live"] .state-firing', timeout=30_000)
+    assert page.evaluate("window.__noReload") == "still here"
 
 
 def test_notifications_page_shows_receivers_outbox_templates_and_on_call(

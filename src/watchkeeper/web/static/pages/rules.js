@@ -162,6 +162,8 @@ function groupCard(ctx, group, onEdit) {
         h("td", { class: "muted" }, r.lastEvaluation ? ago(r.lastEvaluation) : "never")))))));
 }
 
+let refresh = null; // the pending event-driven reload, cancelled when the page is left
+
 export default {
   path: "/rules",
   title: "Rules",
@@ -206,11 +208,22 @@ export default {
     }
 
     await load();
+    // Alert transitions change rule states: refresh the list (not an open editor), once per burst.
+    ctx.on("alert", () => {
+      refresh ??= setTimeout(() => {
+        refresh = null;
+        load();
+      }, 1000);
+    });
     const expr = ctx.params.get("new");
     if (expr && writable) edit.open(null, newGroupYaml(expr.slice(0, 16384), taken));
     else if (expr) {
       error.textContent = "Your role cannot create rules (it lacks rules:write).";
       error.hidden = false;
     }
+  },
+  destroy() {
+    clearTimeout(refresh);
+    refresh = null;
   },
 };
