@@ -62,16 +62,19 @@ function store(tokens, username) {
 
 async function readError(response) {
   let message = `${response.status} ${response.statusText}`;
+  let details;
   try {
     const body = await response.json();
     if (typeof body?.error === "string") message = body.error; // Prometheus API format
     else if (body?.error?.message) message = body.error.message;
     else if (typeof body?.detail === "string") message = body.detail;
+    details = body?.error?.details;
   } catch {
     /* not JSON: keep the status line */
   }
   const error = new Error(message);
   error.status = response.status;
+  error.details = details; // e.g. [{field, message}] of a validation error
   return error;
 }
 
@@ -132,15 +135,16 @@ export function forget() {
  * JSON API call with the bearer attached. Retries once after a refresh on 401; throws an
  * Error carrying the server's message (and `.status`) on 4xx/5xx.
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, { type: contentType } = {}) {
   const send = () => {
     const headers = { accept: "application/json" };
     const token = accessToken();
     if (token) headers.authorization = `Bearer ${token}`;
     const init = { method, headers };
     if (body !== undefined) {
-      headers["content-type"] = "application/json";
-      init.body = JSON.stringify(body);
+      // `type` sends a string body as it is (a rule group's YAML); otherwise JSON.
+      headers["content-type"] = contentType || "application/json";
+      init.body = contentType ? body : JSON.stringify(body);
     }
     return fetch(ROOT + path, init);
   };

@@ -121,7 +121,7 @@ function navLink(page, path) {
 
 function layout(path) {
   const main = h("main", { id: "main", class: "main", tabindex: "-1" });
-  const nav = h("nav", { class: "nav", id: "nav", "aria-label": "Main" }, pages.filter((p) => p.nav).map((p) => navLink(p, path)));
+  const nav = h("nav", { class: "nav", id: "nav", "aria-label": "Main" }, pages.filter((p) => (typeof p.nav === "function" ? p.nav(me) : p.nav)).map((p) => navLink(p, path)));
   const menu = h("button", { class: "btn icon menu-toggle", "aria-controls": "nav", "aria-expanded": "false", title: "Menu", onclick: (e) => {
     const open = nav.classList.toggle("open");
     e.currentTarget.setAttribute("aria-expanded", String(open));

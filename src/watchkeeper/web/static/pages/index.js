@@ -8,6 +8,9 @@ const modules = await Promise.all([
   import("./alerts.js"),
   import("./incidents.js"),
   import("./anomalies.js"),
+  import("./rules.js"),
+  import("./notifications.js"),
+  import("./admin.js"),
 ]);
 
 export default modules.map((module) => module.default);
