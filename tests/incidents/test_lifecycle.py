@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from tests.incidents.conftest import Rig
+from watchkeeper.db.tables import Incident
 from watchkeeper.incidents import service
 from watchkeeper.incidents.classifier import IncidentClassifier
 from watchkeeper.incidents.lifecycle import Policy
@@ -216,3 +218,32 @@ def test_a_rolled_back_category_correction_teaches_nothing(rig: Rig, tmp_path: o
         raise RuntimeError("the request failed after the change")
     policy.classifier.wait_for_refits(timeout=30)
     assert not (models / "incidents" / f"{rig.tenant}.pickle").exists()
+
+
+def test_incidents_opened_at_once_get_distinct_numbers(db_rig: Rig) -> None:
+    """An operator's POST racing the correlation worker: every incident opens, numbered 1..n."""
+    import threading
+
+    rig, threads, rounds = db_rig, 4, 6
+    barrier = threading.Barrier(threads)
+    failures: list[BaseException] = []
+
+    def open_some() -> None:
+        for _ in range(rounds):
+            barrier.wait(timeout=30)
+            try:
+                with rig.sessions.tenant(rig.tenant) as db:
+                    service.create(db, title="x", now=rig.clock.now(), actor="a", policy=rig.policy)
+            except BaseException as exc:
+                failures.append(exc)
+
+    workers = [threading.Thread(target=open_some) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+
+    assert failures == []
+    with rig.sessions.tenant(rig.tenant) as db:
+        numbers = sorted(db.scalars(select(Incident.number)))
+    assert numbers == list(range(1, threads * rounds + 1))

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from watchkeeper.db.tables import Incident, IncidentAlert, IncidentEvent
+from watchkeeper.db.tables import Incident, IncidentAlert, IncidentEvent, Tenant
 from watchkeeper.events import publish
 from watchkeeper.incidents.classifier import AlertText, IncidentClassifier, incident_text
 from watchkeeper.incidents.metrics import TIME_TO_ACKNOWLEDGE, TIME_TO_RESOLVE
@@ -184,9 +184,22 @@ def members_of(db: Session, incident_id: str) -> list[IncidentAlert]:
     )
 
 
-def next_number(db: Session) -> int:
-    current = db.scalar(select(func.max(Incident.number)))
-    return int(current or 0) + 1
+def _insert_numbered(db: Session, incident: Incident) -> None:
+    """Insert with the tenant's next number, computed by the INSERT itself. Two transactions
+    opening incidents at once (an operator's POST beside the correlation worker) would read
+    the same max() and the loser would fail on the unique number: SQLite runs the statement
+    under its one write lock, and on PostgreSQL the tenant's row is locked first so its
+    incident inserts queue until the earlier one commits."""
+    tenant_id = tenant_of(db)
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    incident.number = (
+        select(func.coalesce(func.max(Incident.number), 0) + 1)
+        .where(Incident.tenant_id == tenant_id)
+        .scalar_subquery()
+    )
+    db.add(incident)
+    db.flush()
 
 
 def open_incident(
@@ -205,7 +218,7 @@ def open_incident(
 ) -> Incident:
     """A new triggered incident with its first members, classified and notified."""
     incident = Incident(
-        number=next_number(db),
+        number=0,
         title=title[:300],
         status="triggered",
         severity=severity or "low",
@@ -220,8 +233,7 @@ def open_incident(
         updated_at=now,
         last_alert_at=now,
     )
-    db.add(incident)
-    db.flush()
+    _insert_numbered(db, incident)
     record(db, incident, "opened", actor=actor, message=reason or f"opened by {actor}", now=now)
     for member in members:
         add_member(db, incident, member, now=now, actor=actor, adjust_severity=severity is None)
