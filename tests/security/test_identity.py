@@ -160,3 +160,23 @@ def test_cli_user_add_of_an_existing_account_keeps_its_password(
     )
     assert _can_log_in(env, "acme-viewer", tenant="default")
     assert not _can_log_in(env, "acme-viewer", NEW_PASSWORD, tenant="default")
+
+
+def test_an_account_added_to_a_tenant_a_moment_ago_can_use_it_at_once(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator adds admin to a new tenant out of band (the CLI) while admin's state is
+    cached by the server: the login there reads the membership, and so must the requests
+    made with its token (they were refused as "no longer a member" for up to 2 s)."""
+    root = env.login()
+    assert (
+        env.client.post("/api/v1/tenants", json={"name": "fresh"}, headers=root).status_code == 201
+    )
+    assert env.client.get("/auth/me", headers=root).status_code == 200  # caches admin's state
+    _join(env, "admin", "fresh", monkeypatch)
+
+    there = env.login(tenant="fresh")  # the manual clock has not moved: the cache is warm
+
+    me = env.client.get("/auth/me", headers=there)
+    assert me.status_code == 200, me.text
+    assert me.json()["tenant"] == "fresh"

@@ -320,6 +320,11 @@ class AuthService:
         self, db: Session, user: User, membership: tuple[Membership, Tenant], family_id: str
     ) -> TokenPair:
         member, tenant = membership
+        cached = self._users_cache.get(user.id)
+        if isinstance(cached, UserState) and cached.roles.get(tenant.id) != member.role:
+            # The membership just read supersedes the cached one: a user added to a tenant
+            # a moment ago would otherwise log in and then be refused by every request.
+            self._users_cache.drop(user.id)
         now = self._now()
         restriction = self._restriction(db, user, member, tenant)
         refresh = tokens.new_refresh_token()
