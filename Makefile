@@ -28,7 +28,7 @@ run: $(VENV)/.run-deps
 
 test: $(VENV)/.test-deps
 	@scripts/system-deps.sh || echo "warning: could not install Debian packages; tests that need them will skip"
-	$(BIN)/pytest
+	PYTEST=$(BIN)/pytest scripts/test-in-parts.sh
 
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
