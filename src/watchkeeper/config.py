@@ -104,9 +104,10 @@ class MetricsSettings(_Section):
     max_series_high_cardinality: int = Field(10_000_000, ge=1)
     host_collector_enabled: bool = True
     self_metrics_enabled: bool = Field(
-        True,
+        False,
         description="the host collector also stores Watchkeeper's own watchkeeper_* metrics "
-        "(tenant labels summed away), so dashboards chart its health without a scrape job",
+        "(tenant labels summed away), so dashboards chart its health without a scrape job; "
+        "off by default: the detection loop would model each of those ~230 series too",
     )
     scrape_configs: list[ScrapeTarget] = Field(default_factory=list)
     max_body_bytes: int = Field(
