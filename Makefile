@@ -30,8 +30,10 @@ test: $(VENV)/.test-deps
 	@scripts/system-deps.sh || echo "warning: could not install Debian packages; tests that need them will skip"
 	PYTEST=$(BIN)/pytest scripts/test-in-parts.sh
 
+# lint-imports checks this tree's src/ (PYTHONPATH), whichever checkout the venv was installed from.
 lint:
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	PYTHONPATH=src $(BIN)/lint-imports
 
 typecheck:
 	$(BIN)/mypy
@@ -40,4 +42,4 @@ bench-api: $(VENV)/.test-deps
 	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

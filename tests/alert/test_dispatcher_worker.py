@@ -215,8 +215,8 @@ def test_a_crash_before_commit_replays_the_tick_with_the_same_keys(
     fire(rig, cpu_a=95, latency_b=5)
     rig.clock.advance(30)
     from watchkeeper.alert import dispatcher_worker
+    from watchkeeper.notify.outbox import enqueue as real
 
-    real = dispatcher_worker.enqueue
     calls = 0
 
     def dying_enqueue(*args: Any, **kwargs: Any) -> Any:

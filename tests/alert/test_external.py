@@ -4,6 +4,7 @@ same rows and alert events as our own rules, deduplicated, resolved by sender or
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -36,7 +37,7 @@ def _events(env: Env) -> list[tuple[str, str, str]]:
 
 
 def _alerts(env: Env, auth: dict[str, str], *states: str) -> list[dict[str, object]]:
-    params = [("state", s) for s in states or ("firing",)]
+    params = tuple(("state", s) for s in states or ("firing",))
     response = env.client.get("/api/v1/alerts", headers=auth, params=params)
     assert response.status_code == 200, response.text
     alerts: list[dict[str, object]] = response.json()["data"]["alerts"]
@@ -129,7 +130,7 @@ def test_alert_without_ends_at_gets_alertmanagers_resolve_timeout(
 
 def test_webhook_firing_then_resolved(env: Env, auth: dict[str, str]) -> None:
     starts = _iso(env.clock.now().replace(microsecond=0))
-    body = {
+    body: dict[str, Any] = {
         "version": "4",
         "status": "firing",
         "receiver": "watchkeeper",
@@ -152,7 +153,7 @@ def test_webhook_firing_then_resolved(env: Env, auth: dict[str, str]) -> None:
     ExternalAlerts(context.sessions, context.clock, FlapPolicy()).expire()
     assert len(_alerts(env, auth)) == 1
 
-    body["alerts"][0] |= {"status": "resolved", "endsAt": _iso(env.clock.now())}  # type: ignore[index]
+    body["alerts"][0] |= {"status": "resolved", "endsAt": _iso(env.clock.now())}
     assert env.client.post("/api/v1/alerts/webhook", headers=auth, json=body).status_code == 200
     assert _alerts(env, auth) == []
     assert _events(env) == [

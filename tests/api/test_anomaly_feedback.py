@@ -16,7 +16,7 @@ from watchkeeper.tenancy import service as tenancy
 def seed_anomaly(env: Env, tenant: str) -> str:
     """One recorded event on a synthetic series, explained like the loop explains them."""
     now = env.clock.time()
-    t = now - 60 * np.arange(120)[::-1]
+    t = (now - 60 * np.arange(120)[::-1]).astype(np.float64)
     x = 50 + np.sin(np.arange(120) / 5)
     x[-1] = 95.0
     labels = {"__name__": "cpu_usage", "host": "db-1"}

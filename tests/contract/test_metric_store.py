@@ -240,6 +240,7 @@ def test_duplicates_and_out_of_order_follow_prometheus(local_subject: Subject) -
 
 def test_cardinality_limit_writes_nothing(local_subject: Subject) -> None:
     subject = local_subject
+    assert subject.make_limited is not None
     store = subject.make_limited(2)
     try:
         store.append("t1", [series(UP, [0], [1])])

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from tests.support import require_binary
 from watchkeeper.config import SECRET_FILE_VARIABLES, Settings
@@ -80,9 +81,11 @@ def test_the_environment_file_names_real_settings() -> None:
         if name in files:
             continue
         parts = name.removeprefix("WATCHKEEPER_").lower().split("__")
-        model: type = Settings
+        model: type[BaseModel] = Settings
         for part in parts[:-1]:
-            model = model.model_fields[part].annotation
+            section = model.model_fields[part].annotation
+            assert isinstance(section, type) and issubclass(section, BaseModel), name
+            model = section
         assert parts[-1] in model.model_fields, name
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 
 from tests.detect.conftest import seasonal
@@ -16,7 +18,7 @@ def test_each_series_learns_on_its_own() -> None:
     pool.update({"a": (t, x), "b": (t, x * 1000.0)})
     alone = RobustResidualDetector()
     alone.update_many(t, x)
-    nxt = {"a": (t[-1:] + 300.0, x[-1:])}
+    nxt: dict[Hashable, tuple[np.ndarray, np.ndarray]] = {"a": (t[-1:] + 300.0, x[-1:])}
     assert len(pool) == 2
     np.testing.assert_allclose(pool.update(nxt)["a"], alone.update_many(*nxt["a"]))
 

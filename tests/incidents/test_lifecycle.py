@@ -209,7 +209,7 @@ def test_a_rolled_back_category_correction_teaches_nothing(rig: Rig, tmp_path: o
     with pytest.raises(RuntimeError), rig.sessions.tenant(rig.tenant) as db:
         service.update(
             db,
-            db.get(type(incident), incident.id),
+            db.get_one(type(incident), incident.id),
             service.IncidentChange(category="security"),
             now=rig.clock.now(),
             actor="alice",

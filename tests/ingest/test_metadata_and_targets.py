@@ -93,7 +93,7 @@ def test_registry_is_bounded() -> None:
 
 
 @pytest.fixture
-def scraping(tmp_path: Path, exposition_server: ExpositionServer) -> Iterator[tuple[Any, Any]]:
+def scraping(tmp_path: Path, exposition_server: ExpositionServer) -> Iterator[tuple[Any, Any, Any]]:
     """An app scraping the test exposition server every second, on a manual clock."""
     from watchkeeper.api.app import create_app
     from watchkeeper.bootstrap import initialise

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 
 from tests.conftest import Env, TenantFixture
@@ -148,7 +149,7 @@ def test_json_and_gzip_bodies_become_series_and_refusals_are_reported(
 
 
 def test_bad_otlp_bodies_are_refused(env: Env, acme: TenantFixture) -> None:
-    def post(body: bytes, **headers: str) -> httpx.Response:
+    def post(body: bytes, **headers: str) -> httpx2.Response:
         return env.client.post("/v1/metrics", content=body, headers={**acme.key, **headers})
 
     assert post(b"\xff\x00garbage", **{"content-type": "application/x-protobuf"}).status_code == 400

@@ -10,7 +10,7 @@ from google.protobuf.message_factory import GetMessageClass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watchkeeper.domain.series import STALE_NAN_BITS, SeriesSamples, labels_from_dict
+from watchkeeper.domain.series import STALE_NAN_BITS, Labels, SeriesSamples, labels_from_dict
 from watchkeeper.ingest.remote_write import (
     LabelCache,
     RemoteWriteDecodeError,
@@ -118,7 +118,7 @@ def test_decode_inverts_encode_bit_for_bit(batch: list[SeriesSamples]) -> None:
 @given(series_lists)
 def test_columns_hold_the_same_samples_as_series(batch: list[SeriesSamples]) -> None:
     body = encode(batch)
-    by_series = {}
+    by_series: dict[Labels, tuple[list[int], list[int]]] = {}
     for s in decode(body):
         ts, vs = by_series.get(s.labels, ([], []))
         by_series[s.labels] = (ts + s.timestamps.tolist(), vs + s.values.view(np.uint64).tolist())

@@ -59,13 +59,13 @@ def _policy(sessions: SessionFactory, tenant: str, now: datetime, **kw: object) 
             Level(targets=[Target(type="user", id="ana")], wait_minutes=10),
             Level(targets=[Target(type="receiver", id="ops")], wait_minutes=5),
         ],
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
     with sessions.tenant(tenant) as db:
         service.save_policy(db, name="p", position=0, policy=policy, now=now)
 
 
-def test_levels_fire_at_their_minute_and_stop_on_acknowledge(setup) -> None:  # type: ignore[no-untyped-def]
+def test_levels_fire_at_their_minute_and_stop_on_acknowledge(setup) -> None:
     sessions, tenant, clock = setup
     _policy(sessions, tenant, clock.now(), repeat=1)
     incidents = Incidents()
@@ -91,7 +91,7 @@ def test_levels_fire_at_their_minute_and_stop_on_acknowledge(setup) -> None:  # 
     assert len(_rows(sessions, tenant)) == 3
 
 
-def test_reminders_while_acknowledged_and_a_rerun_queues_nothing_twice(setup) -> None:  # type: ignore[no-untyped-def]
+def test_reminders_while_acknowledged_and_a_rerun_queues_nothing_twice(setup) -> None:
     sessions, tenant, clock = setup
     _policy(sessions, tenant, clock.now(), reminder_hours=2)
     incidents = Incidents()
@@ -118,7 +118,7 @@ def test_reminders_while_acknowledged_and_a_rerun_queues_nothing_twice(setup) ->
     assert len(_rows(sessions, tenant)) == 2
 
 
-def test_a_schedule_target_pages_whoever_is_on_call(setup) -> None:  # type: ignore[no-untyped-def]
+def test_a_schedule_target_pages_whoever_is_on_call(setup) -> None:
     from watchkeeper.oncall.schedules import Rotation, Schedule
 
     sessions, tenant, clock = setup
@@ -145,7 +145,7 @@ def test_a_schedule_target_pages_whoever_is_on_call(setup) -> None:  # type: ign
     assert [(r.source_ref, r.channel, r.recipients) for r in rows] == [("hot", "sms", ["bo"])]
 
 
-def test_email_goes_only_to_members_of_the_incidents_tenant(setup) -> None:  # type: ignore[no-untyped-def]
+def test_email_goes_only_to_members_of_the_incidents_tenant(setup) -> None:
     sessions, tenant, clock = setup
     with sessions.tenant(tenant) as db:
         bob, _ = users.add_user(

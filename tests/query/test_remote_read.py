@@ -13,6 +13,7 @@ from typing import Any
 
 import cramjam
 import httpx
+import httpx2
 import numpy as np
 import pytest
 import yaml
@@ -103,6 +104,7 @@ def _fields(data: bytes) -> list[tuple[int, Any]]:
     pos = 0
     while pos < len(data):
         key, pos = _varint(data, pos)
+        value: int | bytes
         if key & 7 == 0:
             value, pos = _varint(data, pos)
         elif key & 7 == 1:
@@ -133,7 +135,7 @@ def read_sampled(body: bytes) -> list[list[tuple[dict[str, str], list[tuple[int,
             for number, sample in fields:
                 if number == 2:
                     parts = dict(_fields(sample))
-                    samples.append((parts.get(2, 0), struct.unpack("<d", parts.get(1))[0]))
+                    samples.append((parts.get(2, 0), struct.unpack("<d", parts[1])[0]))
             series.append((_labels(fields), samples))
         results.append(series)
     return results
@@ -239,7 +241,7 @@ def _seed(env: Env, tenant: TenantFixture, metric: str, now: float) -> None:
     assert response.status_code == 200, response.text
 
 
-def _post(env: Env, headers: dict[str, str], body: bytes) -> httpx.Response:
+def _post(env: Env, headers: dict[str, str], body: bytes) -> httpx2.Response:
     return env.client.post(
         "/api/v1/read",
         content=body,

@@ -14,4 +14,4 @@ def test_warm_up_compiles_the_kernels_and_logs_no_failure() -> None:
         warm_up()
     assert not [entry for entry in logs if entry["event"] == "kernel_warm_up_failed"]
     for kernel in (_merge_bounds, _block_bounds, _group_by_series):
-        assert kernel.signatures, f"{kernel.__name__} was not compiled"
+        assert kernel.signatures, f"{kernel.py_func.__name__} was not compiled"

@@ -53,7 +53,7 @@ def _rows(audit: AuditLog) -> list[AuditRecord]:
 
 
 def collapsed() -> float:
-    return AUDIT_COLLAPSED._value.get()
+    return float(AUDIT_COLLAPSED._value.get())
 
 
 def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -137,7 +137,12 @@ def test_a_full_queue_makes_the_submitter_wait_then_takes_its_entry(
 
     audit._lock.acquire()
     _stuck(writer, audit)
-    waiter = threading.Thread(target=lambda: (lock_released.wait(), audit._lock.release()))
+
+    def release_when_told() -> None:
+        lock_released.wait()
+        audit._lock.release()
+
+    waiter = threading.Thread(target=release_when_told)
     waiter.start()
     asyncio.run(scenario())
     waiter.join()

@@ -21,7 +21,7 @@ from tests.conftest import Env, TenantFixture
 from tests.notify.conftest import Certificate, HttpReceiver, Mailbox, Reply
 from tests.support import LOCAL_OUTBOUND_ALLOW
 from watchkeeper.notify import DEFAULT_TEMPLATES, NotificationChannel, preview
-from watchkeeper.notify.base import DeliveryStatus, RenderedMessage
+from watchkeeper.notify.base import Channel, DeliveryStatus, RenderedMessage
 from watchkeeper.notify.email import EmailChannel
 from watchkeeper.notify.slack import SlackChannel
 from watchkeeper.notify.sms import SmsChannel
@@ -105,7 +105,7 @@ async def test_every_non_public_address_class_is_refused_before_connecting(
 
 @pytest.mark.anyio
 async def test_slack_teams_and_sms_destinations_are_guarded(receiver: HttpReceiver) -> None:
-    channels = [
+    channels: list[Channel] = [
         SlackChannel(receiver.url("/services/T/B/X"), timeout=2.0),
         TeamsChannel(receiver.url("/workflows"), timeout=2.0),
         SmsChannel(

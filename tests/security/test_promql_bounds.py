@@ -367,10 +367,14 @@ def _engine(max_samples: int, clock: ManualClock | None = None, timeout_s: float
     """An engine over `up` (one sample a second for two hours) and 40 `load` series."""
     store = MemoryStore()
     seconds = np.arange(7200, dtype=np.int64)
-    up = SeriesSamples(labels_from_dict({"__name__": "up"}), seconds * 1000, seconds % 13.0)
+    up = SeriesSamples(
+        labels_from_dict({"__name__": "up"}), seconds * 1000, (seconds % 13).astype(np.float64)
+    )
     load = [
         SeriesSamples(
-            labels_from_dict({"__name__": "load", "cpu": str(i)}), seconds * 1000, seconds * 1.0
+            labels_from_dict({"__name__": "load", "cpu": str(i)}),
+            seconds * 1000,
+            seconds.astype(np.float64),
         )
         for i in range(40)
     ]

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from tests.conftest import Env, TenantFixture
 from tests.support import ADMIN_PASSWORD, free_port
@@ -266,7 +267,10 @@ def test_websocket_credentials_never_reach_the_log(
         )
         key = created.json()["key"]
     for credential in (token, key):
-        with connect(f"ws://{server}/ws/notifications", subprotocols=["bearer", credential]) as ws:
+        with connect(
+            f"ws://{server}/ws/notifications",
+            subprotocols=[Subprotocol("bearer"), Subprotocol(credential)],
+        ) as ws:
             assert _receive(ws)["type"] == "ready"
     logged = [r.getMessage() for r in caplog.records]
     assert any("/ws/notifications" in line for line in logged)  # the access line is there

@@ -308,6 +308,7 @@ def test_queries_fill_the_process_cache_up_to_its_bound(
 ) -> None:
     compressed, _, _ = pair
     part = compressed.parts[TENANT]
+    assert isinstance(part, CompressedPart)
     previous = chunk_cache.max_bytes
     chunk_cache.clear()
     chunk_cache.resize(3 * 500 * 16 + 3 * 256)  # room for three chunks of 500 rows

@@ -50,7 +50,8 @@ def anomaly(web_server: Seeded) -> str:
     from watchkeeper.tenancy import service as tenancy
 
     now = time.time()
-    t = now - 1800 - 30 * np.arange(60)[::-1]  # up to half an hour ago, inside the seeded hour
+    # up to half an hour ago, inside the seeded hour
+    t = (now - 1800 - 30 * np.arange(60)[::-1]).astype(np.float64)
     x = 1.0 + 2.0 * ((np.arange(60) % 20) / 20)
     x[-1] = 9.5
     series = 'node_load1{instance="web-1", job="node"}'
