@@ -32,19 +32,16 @@ from prometheus_client import Counter
 
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
 from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
-from watchkeeper.store.embedded.block import (
-    Block,
-    BlockPart,
-    block_numbers,
+from watchkeeper.store.embedded.block import BlockPart
+from watchkeeper.store.embedded.block_load import Block, block_numbers, load_block
+from watchkeeper.store.embedded.block_write import drop_tenant, write_block
+from watchkeeper.store.embedded.columns import SampleColumns
+from watchkeeper.store.embedded.compaction import (
     downsample,
-    drop_tenant,
     finish_merge,
-    load_block,
     merge_rows,
     resolve_merges,
-    write_block,
 )
-from watchkeeper.store.embedded.columns import SampleColumns
 from watchkeeper.store.embedded.head import INT64_MIN, HeadColumns, Samples, SeriesState
 from watchkeeper.store.embedded.index import SeriesIds, SeriesIndex
 from watchkeeper.store.embedded.ordering import DUPLICATE, check_order
@@ -379,7 +376,7 @@ class EmbeddedStore:
         """Merge the blocks wholly older than `older_than_ms` that are finer than
         `resolution_ms` into blocks keeping one sample per series and bucket; returns how
         many samples that dropped. Appends go on into the head meanwhile and queries read the
-        old blocks until the merged one is swapped in (see block.py for the crash protocol).
+        old blocks until the merged one is swapped in (see compaction.py for the crash protocol).
         """
         dropped = 0
         while True:
