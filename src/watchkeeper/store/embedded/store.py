@@ -11,6 +11,9 @@ Example:
     store = EmbeddedStore(Path("data/metrics"), max_series_per_tenant=100_000)
     store.append("acme", [SeriesSamples(labels, timestamps, values)])
     store.select("acme", [Matcher("__name__", MatchOp.EQUAL, "up")], start_ms, end_ms)
+
+Why one module of ~620 lines: every operation here works on the same head, block list and WAL
+under one lock; the parts that do not (blocks, compaction, WAL, codec) have their own modules.
 """
 
 from __future__ import annotations
