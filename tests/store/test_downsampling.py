@@ -15,7 +15,7 @@ from watchkeeper.config import StorageSettings
 from watchkeeper.domain.series import Matcher, MatchOp, SeriesSamples, labels_from_dict
 from watchkeeper.query import Engine, VectorResult
 from watchkeeper.store.embedded import EmbeddedStore
-from watchkeeper.store.embedded.block import block_numbers, load_block
+from watchkeeper.store.embedded.block_load import block_numbers, load_block
 from watchkeeper.store.retention import RetentionWorker
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000  # a whole hour

@@ -26,6 +26,9 @@ hysteresis `resolve_expr` (PromQL: a firing alert stays firing while this still 
 series) or, for anomaly and forecast rules, `resolve_threshold` (the same, as a threshold).
 
 Validation names the place of each problem: `groups[0] (api) > rules[2] (HighCpu) > expr`.
+
+Why one module of ~470 lines: every rule type above shares one spec model, one validation
+pass and one compile step; each type adds a few lines to each.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Login, token refresh with reuse detection, logout, and per-request credential checks."""
+"""Login, token refresh with reuse detection, logout, and per-request credential checks.
+
+Why one module of ~700 lines: login, refresh, logout and user changes must drop the very
+cache entries the per-request checks read, and one `AuthService` keeps that invalidation next
+to the caches it empties.
+"""
 
 from __future__ import annotations
 

@@ -19,6 +19,9 @@ One pass, per tenant (`DetectionLoop.run_pass`):
 
 Batch-fitted detectors (Isolation Forest, LSTM, VAE, ensembles with one) are retrained from
 stored history every RETRAIN_INTERVAL_HOURS; the default detector learns on every point.
+
+Why one module of ~470 lines: each step of a pass reads and updates the same per-tenant live
+models under the loop's lock, so the steps stay beside each other.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import structlog
 
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
 from watchkeeper.query.engine import Engine
-from watchkeeper.store.embedded.block import write_block
+from watchkeeper.store.embedded.block_write import write_block
 from watchkeeper.store.embedded.head import Samples
 from watchkeeper.store.embedded.window import block_rows, group_by_series, series_in_window
 from watchkeeper.store.memory import MemoryStore

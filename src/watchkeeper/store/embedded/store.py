@@ -11,6 +11,9 @@ Example:
     store = EmbeddedStore(Path("data/metrics"), max_series_per_tenant=100_000)
     store.append("acme", [SeriesSamples(labels, timestamps, values)])
     store.select("acme", [Matcher("__name__", MatchOp.EQUAL, "up")], start_ms, end_ms)
+
+Why one module of ~620 lines: every operation here works on the same head, block list and WAL
+under one lock; the parts that do not (blocks, compaction, WAL, codec) have their own modules.
 """
 
 from __future__ import annotations
@@ -32,19 +35,16 @@ from prometheus_client import Counter
 
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
 from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
-from watchkeeper.store.embedded.block import (
-    Block,
-    BlockPart,
-    block_numbers,
+from watchkeeper.store.embedded.block import BlockPart
+from watchkeeper.store.embedded.block_load import Block, block_numbers, load_block
+from watchkeeper.store.embedded.block_write import drop_tenant, write_block
+from watchkeeper.store.embedded.columns import SampleColumns
+from watchkeeper.store.embedded.compaction import (
     downsample,
-    drop_tenant,
     finish_merge,
-    load_block,
     merge_rows,
     resolve_merges,
-    write_block,
 )
-from watchkeeper.store.embedded.columns import SampleColumns
 from watchkeeper.store.embedded.head import INT64_MIN, HeadColumns, Samples, SeriesState
 from watchkeeper.store.embedded.index import SeriesIds, SeriesIndex
 from watchkeeper.store.embedded.ordering import DUPLICATE, check_order
@@ -379,7 +379,7 @@ class EmbeddedStore:
         """Merge the blocks wholly older than `older_than_ms` that are finer than
         `resolution_ms` into blocks keeping one sample per series and bucket; returns how
         many samples that dropped. Appends go on into the head meanwhile and queries read the
-        old blocks until the merged one is swapped in (see block.py for the crash protocol).
+        old blocks until the merged one is swapped in (see compaction.py for the crash protocol).
         """
         dropped = 0
         while True:
