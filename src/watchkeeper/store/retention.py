@@ -10,7 +10,7 @@ import anyio
 from prometheus_client import Counter
 
 from watchkeeper.clock import Clock
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import MetricStore
 
 SAMPLES_EXPIRED = Counter("watchkeeper_samples_expired", "Samples deleted by retention")
@@ -37,6 +37,7 @@ class TenantRetention(Protocol):
 
 class RetentionWorker(PeriodicWorker):
     name = "retention"
+    placement = Placement.PER_REPLICA
 
     def __init__(
         self,
