@@ -37,8 +37,7 @@ from watchkeeper.db.tables import (
 )
 from watchkeeper.notify.outbox import SETTLED
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
-from watchkeeper.store.base import MetricStore
-from watchkeeper.store.retention import TenantRetention
+from watchkeeper.store.base import MetricStore, TenantRetention
 from watchkeeper.tenancy.retention import all_policies
 from watchkeeper.tenancy.scope import SessionFactory
 

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import Counter
 
+from watchkeeper.domain.columns import SampleColumns, Selection
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
-from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
+from watchkeeper.store.base import AppendResult, CardinalityLimitError
 from watchkeeper.store.embedded.block import (
     Block,
     BlockPart,
@@ -44,7 +45,6 @@ from watchkeeper.store.embedded.block import (
     resolve_merges,
     write_block,
 )
-from watchkeeper.store.embedded.columns import SampleColumns
 from watchkeeper.store.embedded.head import INT64_MIN, HeadColumns, Samples, SeriesState
 from watchkeeper.store.embedded.index import SeriesIds, SeriesIndex
 from watchkeeper.store.embedded.ordering import DUPLICATE, check_order
