@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from workload import node_samples, remote_write_requests
 
+from watchkeeper.domain.columns import SampleColumns
 from watchkeeper.domain.series import Matcher, MatchOp
-from watchkeeper.store.embedded import EmbeddedStore, SampleColumns
+from watchkeeper.store.embedded import EmbeddedStore
 
 RESULTS = Path(__file__).parent / "results"
 

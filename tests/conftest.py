@@ -25,8 +25,8 @@ from tests.support import (
     missing,
     port_open,
 )
+from watchkeeper.app_context import AppContext
 from watchkeeper.clock import ManualClock
-from watchkeeper.wiring import AppContext
 
 if TYPE_CHECKING:
     from tests.test_server_process import Server

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import structlog
-from sqlalchemy import Engine as DbEngine
 
 from watchkeeper import template_sandbox
+from watchkeeper.app_context import AppContext
 from watchkeeper.audit import CHECKPOINT_FILE, AuditLog
 from watchkeeper.audit_writer import AuditWriter
 from watchkeeper.auth.service import AuthService
@@ -21,7 +20,7 @@ from watchkeeper.db.engine import build_engine
 from watchkeeper.domain import regex
 from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.events import EventBus
-from watchkeeper.ingest.metadata import MetadataRegistry, MetadataSink
+from watchkeeper.ingest.metadata import MetadataSink
 from watchkeeper.ingest.service import IngestService
 from watchkeeper.notify.outbox import OutboxPruner
 from watchkeeper.observability.health import HealthChecker
@@ -32,57 +31,18 @@ from watchkeeper.query.limits import QueryLimits
 from watchkeeper.runtime.housekeeping import Housekeeping
 from watchkeeper.runtime.maintenance import TokenCleanup
 from watchkeeper.runtime.supervisor import Supervisor
-from watchkeeper.runtime.worker import Worker
+from watchkeeper.runtime.worker import Placement, Worker
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.store.retention import RetentionWorker
 from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import TenantDirectory
 
-if TYPE_CHECKING:  # the detectors import numba: loaded only when a context is built
+if TYPE_CHECKING:
     from watchkeeper.alert.handling import HandlingDefaults
     from watchkeeper.alert.worker import RuleEvaluationWorker
-    from watchkeeper.detect.runner import DetectionLoop
-    from watchkeeper.detect.training import Trainer
-    from watchkeeper.incidents.classifier import IncidentClassifier
     from watchkeeper.incidents.lifecycle import Policy
-    from watchkeeper.ingest.scrape import ScrapeWorker
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass
-class AppContext:
-    """Everything a request or worker needs, built once; replaced parts on config reload."""
-
-    settings: Settings
-    clock: Clock
-    engine: DbEngine
-    sessions: SessionFactory
-    store: MetricStore
-    query: Engine
-    ingest: IngestService
-    tenants: TenantDirectory
-    auth: AuthService
-    audit: AuditLog
-    audit_writer: AuditWriter
-    supervisor: Supervisor
-    health: HealthChecker
-    status: StatusCache
-    trainer: Trainer
-    config_file: Path | None = None
-    started_at: float = field(default=0.0)
-    detection: DetectionLoop | None = None
-    """The running detection loop (None when ENABLE_ANOMALY_DETECTION is false)."""
-    rules: RuleEvaluationWorker | None = None
-    """The rule evaluation worker (built with the workers)."""
-    incident_classifier: IncidentClassifier | None = None
-    """Per-tenant incident category models (built on first use: fitting takes a second)."""
-    events: EventBus = field(default_factory=EventBus)
-    """Committed events to /ws/notifications clients (directly or through Redis)."""
-    scraper: ScrapeWorker | None = None
-    """The scrape worker of this process, for `GET /api/v1/targets` (None: no scrape jobs)."""
-    metadata: MetadataRegistry = field(default_factory=MetadataRegistry)
-    """Metric type/help/unit per tenant, as scrapes, remote_write and collectors state it."""
 
 
 def build_store(settings: Settings, clock: Clock) -> MetricStore:
@@ -144,6 +104,8 @@ def metadata_sink(context: AppContext) -> MetadataSink:
 
 
 def build_workers(context: AppContext) -> list[Worker]:
+    """Every worker the settings ask for, run-once ones under a lease; the context is left as
+    it is (the caller installs the list, and `for_roles` picks what this process runs)."""
     from watchkeeper.ingest.host import HostCollector
     from watchkeeper.ingest.scrape import ScrapeWorker, jobs_from_settings
     from watchkeeper.observability.metrics import TenantsSummed
@@ -183,20 +145,20 @@ def build_workers(context: AppContext) -> list[Worker]:
                 own_metrics=TenantsSummed() if settings.metrics.self_metrics_enabled else None,
             )
         )
-    context.detection = None
     if settings.enable_anomaly_detection:
         from watchkeeper.detect.runner import DetectionLoop
 
-        context.detection = DetectionLoop(
-            store=context.store,
-            sessions=context.sessions,
-            models=context.trainer.models,
-            trainer=context.trainer,
-            clock=clock,
-            settings=settings.detection,
-            retrain_interval_hours=settings.retrain_interval_hours,
+        workers.append(
+            DetectionLoop(
+                store=context.store,
+                sessions=context.sessions,
+                models=context.trainer.models,
+                trainer=context.trainer,
+                clock=clock,
+                settings=settings.detection,
+                retrain_interval_hours=settings.retrain_interval_hours,
+            )
         )
-        workers.append(context.detection)
         if settings.detection.forecast_enabled:
             from watchkeeper.detect.forecast_runner import ForecastLoop
 
@@ -209,27 +171,31 @@ def build_workers(context: AppContext) -> list[Worker]:
                     settings=settings.detection,
                 )
             )
-    context.rules = build_rule_worker(context)
-    workers.append(context.rules)
+    workers.append(build_rule_worker(context))
     workers.extend(build_incident_workers(context))
     workers.append(build_dispatch_worker(context))
     workers.append(build_external_alert_expiry(context))
     workers.extend(build_realtime_workers(context))
     workers.extend(build_delivery_workers(context))
     jobs = jobs_from_settings(settings.metrics)
-    context.scraper = None
     if jobs:
-        context.scraper = ScrapeWorker(
-            jobs,
-            ingest_sink(context.ingest, context.tenants, "scrape"),
-            clock,
-            metadata=metadata_sink(context),
+        workers.append(
+            ScrapeWorker(
+                jobs,
+                ingest_sink(context.ingest, context.tenants, "scrape"),
+                clock,
+                metadata=metadata_sink(context),
+            )
         )
-        workers.append(context.scraper)
-    if "workers" not in settings.server.roles:
-        # An API-only process still feeds its own WebSocket clients and watches its host.
-        workers = [w for w in workers if w.name.startswith(API_PROCESS_WORKERS)]
     return with_leases(context, workers)
+
+
+def for_roles(roles: Collection[str], workers: list[Worker]) -> list[Worker]:
+    """The workers a process with these `server.roles` runs: an API-only process still feeds
+    its own WebSocket clients and watches its host (`Placement.API_PROCESS`)."""
+    if "workers" in roles:
+        return workers
+    return [w for w in workers if w.placement is Placement.API_PROCESS]
 
 
 def build_dispatch_worker(context: AppContext) -> Worker:
@@ -455,17 +421,14 @@ def build_context(
         started_at=clock.time(),
         events=events,
     )
-    supervisor.set_workers(build_workers(context))
+    context.workers = build_workers(context)
+    supervisor.set_workers(for_roles(settings.server.roles, context.workers))
     return context
 
 
-API_PROCESS_WORKERS = ("host-collector", "event_relay")
-# Workers every replica runs for itself; every other worker runs once, under a lease.
-PER_REPLICA_WORKERS = ("host-collector", "event_relay", "retention", "notify-delivery")
-
-
 def with_leases(context: AppContext, workers: list[Worker]) -> list[Worker]:
-    """Wrap each run-once worker so that among replicas only the lease holder runs it."""
+    """Wrap each run-once worker (`Placement.RUN_ONCE`) so that among replicas only the lease
+    holder runs it."""
     from watchkeeper.runtime.lease import Exclusive, LeaseTable, replica_identity
 
     leases = LeaseTable(
@@ -473,8 +436,8 @@ def with_leases(context: AppContext, workers: list[Worker]) -> list[Worker]:
     )
     ttl = context.settings.server.lease_ttl_seconds
     return [
-        worker
-        if worker.name.startswith(PER_REPLICA_WORKERS)
-        else Exclusive(worker, leases, context.clock, ttl=ttl, renew_every=ttl / 3)
+        Exclusive(worker, leases, context.clock, ttl=ttl, renew_every=ttl / 3)
+        if worker.placement is Placement.RUN_ONCE
+        else worker
         for worker in workers
     ]

@@ -123,7 +123,7 @@ def _archive_through(engine: Engine) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         archived = _scalar(engine, "SELECT last_archived_wal FROM pg_stat_archiver")
-        if isinstance(archived, str) and archived >= segment:
+        if isinstance(archived, str) and isinstance(segment, str) and archived >= segment:
             return
         time.sleep(0.05)
     failed = _scalar(engine, "SELECT last_failed_wal FROM pg_stat_archiver")

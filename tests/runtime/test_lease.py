@@ -20,6 +20,7 @@ from watchkeeper.db.engine import build_engine
 from watchkeeper.db.tables import WorkerLease
 from watchkeeper.runtime.lease import Exclusive, LeaseTable, release_identity, replica_identity
 from watchkeeper.runtime.supervisor import Supervisor
+from watchkeeper.runtime.worker import Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 
@@ -58,6 +59,8 @@ def test_one_holder_at_a_time_and_the_lease_moves_on_expiry(
 
 
 class Counting:
+    placement = Placement.RUN_ONCE
+
     def __init__(self, name: str = "rules") -> None:
         self.name = name
         self.running = False
@@ -119,6 +122,7 @@ async def test_a_standby_replica_takes_over_when_the_holder_stops_or_loses_its_l
 
 
 class Crashing:
+    placement = Placement.RUN_ONCE
     name = "rules"
 
     async def run(self) -> None:

@@ -12,9 +12,11 @@ import pytest
 
 from watchkeeper.clock import ManualClock
 from watchkeeper.runtime.supervisor import Supervisor
+from watchkeeper.runtime.worker import Placement
 
 
 class Flaky:
+    placement = Placement.RUN_ONCE
     name = "flaky"
 
     def __init__(self, failures: int) -> None:
@@ -72,6 +74,8 @@ def anyio_backend() -> str:
 
 class Writing:
     """A worker whose pass runs in a thread, as every database pass does."""
+
+    placement = Placement.RUN_ONCE
 
     name = "writing"
 

@@ -33,7 +33,7 @@ from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertDispatchState, AlertEvent, Tenant
 from watchkeeper.domain.alert_group import ZERO_TIME, AlertGroup, GroupAlert
 from watchkeeper.notify.outbox import OutboxMessage, enqueue
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 log = structlog.get_logger(__name__)
@@ -160,6 +160,7 @@ class DispatchWorker(PeriodicWorker):
     """Routes pending alert events of every tenant into outbox rows (module docstring)."""
 
     name = "dispatcher"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

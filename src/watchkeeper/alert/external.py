@@ -32,7 +32,7 @@ from watchkeeper.alert.model import fingerprint
 from watchkeeper.alert.state import FlapPolicy, Transitions, load_by_fingerprint
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertInstance
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 log = structlog.get_logger(__name__)
@@ -344,6 +344,7 @@ class ExternalAlertExpiry(PeriodicWorker):
     sending them: the rule no longer fires, or Prometheus is gone)."""
 
     name = "external-alert-expiry"
+    placement = Placement.RUN_ONCE
 
     def __init__(self, alerts: ExternalAlerts, clock: Clock, interval: float = 5.0) -> None:
         super().__init__(clock, interval)

@@ -39,6 +39,7 @@ from watchkeeper.alert.rules import CompiledGroup, RuleValidationError
 from watchkeeper.alert.service import SyncReport, compile_row, sync_file_groups
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertRuleGroup, Tenant
+from watchkeeper.runtime.worker import Placement
 from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import TenantDirectory
 
@@ -59,6 +60,7 @@ class RuleEvaluationWorker:
     """Evaluates every due rule group (see the module docstring)."""
 
     name = "rules"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

@@ -55,13 +55,14 @@ from watchkeeper.api.routers import (
     users,
 )
 from watchkeeper.api.security_headers import SecurityHeaders
+from watchkeeper.app_context import AppContext
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.observability.tracing import build_tracer_provider, instrument
 from watchkeeper.ratelimit.limiter import INGEST_PREFIXES, READ_PREFIXES, RateLimiter
 from watchkeeper.runtime.lease import release_identity
 from watchkeeper.web.routes import install_web
-from watchkeeper.wiring import AppContext, build_context
+from watchkeeper.wiring import build_context
 
 # Data-plane writes arrive many times a second from machines; auditing each would drown
 # the trail. They are counted on /metrics instead (documented in docs/operations.md).

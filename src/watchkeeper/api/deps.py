@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.ratelimit import retry_after
+from watchkeeper.app_context import AppContext
 from watchkeeper.auth import restrictions
 from watchkeeper.auth.principal import Principal
 from watchkeeper.ratelimit.limiter import RateLimited, RateLimiter, kind_of
-from watchkeeper.wiring import AppContext
 
 # Dependencies that do no I/O are `async def`: FastAPI runs plain `def` dependencies in a
 # thread pool, and a thread hop per dependency was most of a request's cost.

@@ -16,11 +16,11 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import watchkeeper
+from watchkeeper.app_context import AppContext
 from watchkeeper.auth.principal import Principal
 from watchkeeper.observability.health import CheckResult
 from watchkeeper.observability.status import TenantCounts
 from watchkeeper.ratelimit.limiter import READS, RateLimited, RateLimiter
-from watchkeeper.wiring import AppContext
 
 _JSON = [(b"content-type", b"application/json")]
 _LIVE = b'{"status":"ok"}'

@@ -14,7 +14,7 @@ from watchkeeper.backup.create import Sources, create_backup
 from watchkeeper.backup.manifest import BackupError, backups_in, chain, read_manifest
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import MetricStore
 from watchkeeper.store.embedded.store import EmbeddedStore
 
@@ -29,6 +29,7 @@ class BackupWorker(PeriodicWorker):
     each replica's own embedded store is then backed up only by the lease holder."""
 
     name = "backup"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

@@ -39,7 +39,7 @@ from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import ConflictError, NotFoundError, create_tenant, find_tenant
 
 if TYPE_CHECKING:
-    from watchkeeper.wiring import AppContext
+    from watchkeeper.app_context import AppContext
 
 DEMO_TENANT = "demo"
 RULES = """

@@ -47,7 +47,7 @@ from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples
 from watchkeeper.events import publish
 from watchkeeper.query import Engine
 from watchkeeper.query.params import parse_duration
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import list_tenants
@@ -147,6 +147,7 @@ class ForecastLoop(PeriodicWorker):
     """The forecast loop worker (see the module docstring). Tests call `run_pass` directly."""
 
     name = "forecast"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

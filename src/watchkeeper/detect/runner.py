@@ -72,7 +72,7 @@ from watchkeeper.domain.series import (
     SeriesSamples,
 )
 from watchkeeper.query.params import parse_selector
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.tenancy.scope import SessionFactory
 from watchkeeper.tenancy.service import list_tenants
@@ -129,6 +129,7 @@ class DetectionLoop(PeriodicWorker):
     """The detection loop worker (see the module docstring). Tests call `run_pass` directly."""
 
     name = "detection"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

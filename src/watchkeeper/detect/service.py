@@ -2,7 +2,8 @@
 
 Every function takes a session already bound to one tenant (`SessionFactory.tenant`), so none
 of them filters on a tenant itself. The routers in `api/routers/ai.py`, the detection loop
-(`runner.py`) and training (`training.py`) are their only callers.
+(`runner.py`), training (`training.py`) and anomaly rules (`alert/candidates.py`) are their
+only callers.
 """
 
 from __future__ import annotations
@@ -210,6 +211,16 @@ def list_anomalies(
     items = found[:limit]
     next_cursor = encode_cursor(items[-1]) if len(found) > limit else None
     return AnomalyPage(items, next_cursor)
+
+
+def latest_anomaly(db: Session, series_hash: str) -> AnomalyRecord | None:
+    """The newest event recorded for one series: anomaly rules attach its explanation."""
+    return db.scalar(
+        select(AnomalyRecord)
+        .where(AnomalyRecord.series_hash == series_hash)
+        .order_by(AnomalyRecord.at.desc())
+        .limit(1)
+    )
 
 
 # -- models --------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import EventRecord, EventSequence, Tenant
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 log = structlog.get_logger(__name__)
@@ -263,6 +263,7 @@ class EventRelay:
     """With Redis: subscribes to the event channel and fans every replica's events out here."""
 
     name = "event_relay"
+    placement = Placement.API_PROCESS
 
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
@@ -294,6 +295,7 @@ class EventLogPruner(PeriodicWorker):
     """Keeps each tenant's newest `max_per_tenant` events, none older than `max_hours`."""
 
     name = "event_log_pruner"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

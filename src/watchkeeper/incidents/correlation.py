@@ -50,7 +50,7 @@ from watchkeeper.incidents.lifecycle import (
     record,
 )
 from watchkeeper.incidents.metrics import refresh_open_gauge
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 log = structlog.get_logger(__name__)
@@ -383,6 +383,7 @@ class CorrelationWorker(PeriodicWorker):
     incidents gauge. Lists all tenants; a lease would narrow that to this replica's share."""
 
     name = "incidents"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self, *, correlator: Correlator, sessions: SessionFactory, clock: Clock, interval: float

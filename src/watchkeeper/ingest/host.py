@@ -27,7 +27,7 @@ from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples, labels_f
 from watchkeeper.ingest.metadata import MetadataSink
 from watchkeeper.ingest.sink import Sink, deliver
 from watchkeeper.ingest.staleness import StalenessTracker
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 
 # node_exporter's defaults: partitions, RAM disks and loop devices are not reported as disks.
 _IGNORED_DISKS = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$")
@@ -116,6 +116,7 @@ class HostCollector(PeriodicWorker):
     """Reads psutil every `interval` seconds and writes one batch to `sink(tenant_id, batch)`."""
 
     name = "host-collector"
+    placement = Placement.API_PROCESS
 
     def __init__(
         self,

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import cramjam
 import numpy as np
 
+from watchkeeper.domain.columns import SampleColumns
 from watchkeeper.domain.series import Labels, SeriesSamples
 from watchkeeper.ingest.memo import BoundedMemo, labels_bytes
 from watchkeeper.ingest.outcome import RejectedBatch, Rejection, RejectReason
 from watchkeeper.ingest.remote_write_scan import ScanError, ScannedWriteRequest, scan_write_request
-from watchkeeper.store.embedded.columns import SampleColumns
 
 DEFAULT_MAX_DECODED_BYTES = 256 * 1024 * 1024
 

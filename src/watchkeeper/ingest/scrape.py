@@ -39,6 +39,7 @@ from watchkeeper.ingest.outcome import RejectedBatch
 from watchkeeper.ingest.sink import Sink, deliver
 from watchkeeper.ingest.staleness import StalenessTracker, stale_markers
 from watchkeeper.ingest.validation import BatchValidator, IngestLimits
+from watchkeeper.runtime.worker import Placement
 from watchkeeper.store.base import CardinalityLimitError
 
 log = logging.getLogger(__name__)
@@ -334,6 +335,7 @@ class ScrapeWorker:
     """
 
     name = "scraper"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

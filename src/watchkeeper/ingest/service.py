@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from prometheus_client import Counter, Gauge
 
 from watchkeeper.clock import Clock
+from watchkeeper.domain.columns import SampleColumns
 from watchkeeper.domain.series import Labels, SeriesSamples
 from watchkeeper.ingest import remote_write
 from watchkeeper.ingest.json_batch import parse_json_batch
 from watchkeeper.ingest.outcome import AcceptedBatch, RejectedBatch, Rejection, RejectReason
 from watchkeeper.ingest.validation import BatchValidator, IngestLimits, preview_labels
-from watchkeeper.store.base import AppendResult, CardinalityLimitError, MetricStore
-from watchkeeper.store.embedded.columns import SampleColumns
+from watchkeeper.store.base import AppendResult, CardinalityLimitError, ColumnarAppend, MetricStore
 
 SAMPLES_INGESTED = Counter(
     "watchkeeper_samples_ingested", "Samples written to the store", ["source"]
@@ -72,9 +71,9 @@ class IngestService:
         )
         # New label sets wait here until the request is accepted: a refused one is not cached.
         pending: list[tuple[bytes, Labels]] = []
-        append_columns = getattr(self.store, "append_columns", None)
+        columnar = self.store if isinstance(self.store, ColumnarAppend) else None
         try:
-            if append_columns is None:
+            if columnar is None:
                 batch = remote_write.decode(
                     body, max_decoded_bytes=max_decoded_bytes, bounds=bounds, pending=pending
                 )
@@ -84,10 +83,10 @@ class IngestService:
                 )
         except remote_write.LabelsRefused as refused:
             return self._commit(tenant_id, refused.rejected, "remote_write")
-        if append_columns is None:
+        if columnar is None:
             result = self.write(tenant_id, batch, source="remote_write")
         else:
-            result = self._write_columns(tenant_id, columns, append_columns)
+            result = self._write_columns(tenant_id, columns, columnar)
         if result.ok:
             remote_write.remember(pending)
         return result
@@ -96,13 +95,13 @@ class IngestService:
         self,
         tenant_id: str,
         columns: SampleColumns,
-        append_columns: Callable[[str, SampleColumns], AppendResult],
+        store: ColumnarAppend,
     ) -> IngestResult:
         rejected = self._check_columns(columns)
         if rejected is not None:
             return self._commit(tenant_id, rejected, "remote_write")
         try:
-            appended: AppendResult = append_columns(tenant_id, columns)
+            appended: AppendResult = store.append_columns(tenant_id, columns)
         except CardinalityLimitError as exc:
             SAMPLES_REJECTED.labels("series_limit").inc(len(columns))
             return IngestResult(cardinality_error=str(exc))

@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     import uvicorn
     from fastapi import FastAPI
 
+    from watchkeeper.app_context import AppContext
     from watchkeeper.clock import Clock
-    from watchkeeper.wiring import AppContext
 
 
 class MonitoringTier(StrEnum):

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from watchkeeper.clock import Clock
 from watchkeeper.config import NotificationSettings
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 from .base import Channel, NotificationChannel
@@ -39,6 +39,8 @@ QUEUE = Gauge("watchkeeper_notification_outbox_rows", "Outbox rows by status (sa
 
 class DeliveryWorker(PeriodicWorker):
     """Drains the outbox through the pipeline. Tests call `drain_once` directly."""
+
+    placement = Placement.PER_REPLICA  # replicas share the queue through row leases
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertEvent, NotificationOutbox
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 log = structlog.get_logger(__name__)
@@ -129,6 +129,7 @@ class OutboxPruner(PeriodicWorker):
     """
 
     name = "outbox_pruner"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

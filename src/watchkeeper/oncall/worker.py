@@ -26,7 +26,7 @@ from watchkeeper.clock import Clock
 from watchkeeper.db.tables import EscalationState, Membership, Tenant, User
 from watchkeeper.incidents.lifecycle import PRIORITY as INCIDENT_PRIORITY
 from watchkeeper.notify.outbox import OutboxMessage, enqueue
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 from . import service
@@ -49,6 +49,7 @@ class TickReport:
 
 class EscalationWorker(PeriodicWorker):
     name = "escalation"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

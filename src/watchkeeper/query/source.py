@@ -2,45 +2,17 @@
 
 `MetricStore.select` returns one object per series; for queries over thousands of series
 the per-series objects and their concatenation cost more than the evaluation. A store that
-also has `select_columns` hands over all matching series at once, already concatenated.
+also has `select_columns` (`ColumnarSelect`) hands over all matching series at once, already
+concatenated: series ordered by label set, each one's samples by time, as `select` returns them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
-from watchkeeper.domain.series import Labels, Matcher
-from watchkeeper.query.values import Floats, Ints, SampleBlock
-from watchkeeper.store.base import MetricStore
-
-
-class SeriesColumns(Protocol):
-    """Samples of many series, concatenated; series i owns [offsets[i], offsets[i+1]).
-
-    Series are ordered by label set, each one's samples by time, as `select` returns them.
-    """
-
-    @property
-    def labels(self) -> Sequence[Labels]: ...
-
-    @property
-    def timestamps(self) -> Ints: ...
-
-    @property
-    def values(self) -> Floats: ...
-
-    @property
-    def offsets(self) -> Ints: ...
-
-
-@runtime_checkable
-class ColumnarSelect(Protocol):
-    """Optional store capability: `select` answered as columns (see SeriesColumns)."""
-
-    def select_columns(
-        self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
-    ) -> SeriesColumns: ...
+from watchkeeper.domain.series import Matcher
+from watchkeeper.query.values import SampleBlock
+from watchkeeper.store.base import ColumnarSelect, MetricStore
 
 
 def fetch_block(

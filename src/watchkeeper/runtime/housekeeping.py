@@ -36,9 +36,8 @@ from watchkeeper.db.tables import (
     NotificationOutbox,
 )
 from watchkeeper.notify.outbox import SETTLED
-from watchkeeper.runtime.worker import PeriodicWorker
-from watchkeeper.store.base import MetricStore
-from watchkeeper.store.retention import TenantRetention
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
+from watchkeeper.store.base import MetricStore, TenantRetention
 from watchkeeper.tenancy.retention import all_policies
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -49,6 +48,7 @@ class Housekeeping(PeriodicWorker):
     """Prunes every tenant's expired records by its retention policy."""
 
     name = "housekeeping"
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import WorkerLease
-from watchkeeper.runtime.worker import Worker
+from watchkeeper.runtime.worker import Placement, Worker
 from watchkeeper.tenancy.scope import SessionFactory
 
 log = structlog.get_logger(__name__)
@@ -139,6 +139,8 @@ class LeaseTable:
 
 class Exclusive:
     """Runs `worker` only while this replica holds its lease; a standby otherwise."""
+
+    placement = Placement.RUN_ONCE
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import RefreshToken
-from watchkeeper.runtime.worker import PeriodicWorker
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
 
@@ -17,6 +17,7 @@ class TokenCleanup(PeriodicWorker):
     """Deletes refresh tokens a day after they expired (kept a day for reuse detection)."""
 
     name = "token_cleanup"
+    placement = Placement.RUN_ONCE
 
     def __init__(self, clock: Clock, sessions: SessionFactory, interval: float = 3600.0) -> None:
         super().__init__(clock, interval)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from watchkeeper.app_context import AppContext
 from watchkeeper.config import (
     ConfigError,
     ConfigProblem,
@@ -15,7 +16,7 @@ from watchkeeper.config import (
     keys_set_by_environment,
     persist_patch,
 )
-from watchkeeper.wiring import AppContext, build_workers, configure_regexes
+from watchkeeper.wiring import build_workers, configure_regexes, for_roles
 
 # Keys read once at start-up; a change is saved and takes effect on the next restart.
 RESTART_KEYS = (
@@ -68,5 +69,6 @@ async def update_config(
     context.settings = updated
     context.auth.reconfigure(updated)
     configure_regexes(updated)
-    await context.supervisor.replace(build_workers(context))
+    context.workers = build_workers(context)
+    await context.supervisor.replace(for_roles(updated.server.roles, context.workers))
     return updated, keys, [k for k in keys if _needs_restart(k)]

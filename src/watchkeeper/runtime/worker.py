@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from enum import Enum
 from typing import Protocol
 
 from watchkeeper.clock import Clock
+
+
+class Placement(Enum):
+    """Where a worker runs among replicas, declared by the worker (`wiring.with_leases` and
+    `wiring.for_roles` read it)."""
+
+    RUN_ONCE = "run-once"
+    """Shared work: among replicas only the holder of its lease runs it."""
+    PER_REPLICA = "per-replica"
+    """Every process with the workers role runs its own, without a lease."""
+    API_PROCESS = "api-process"
+    """Every process runs its own, an API-only one too (its WebSocket clients, its host)."""
 
 
 class Worker(Protocol):
     """A background role. `run` works until cancelled; raising means it crashed."""
 
     name: str
+    placement: Placement
 
     async def run(self) -> None: ...
 

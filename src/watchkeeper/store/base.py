@@ -1,14 +1,13 @@
-"""The MetricStore interface every stage reads and writes metrics through."""
+"""The MetricStore interface every stage reads and writes metrics through, and the optional
+capabilities a store may add (checked with `isinstance`, so callers never reach into a store)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
+from watchkeeper.domain.columns import SampleColumns, Selection
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
 
 
@@ -21,20 +20,6 @@ class AppendResult:
     out_of_order: int = 0
     new_series: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A columnar `select`: series i owns samples [offsets[i], offsets[i+1]).
-
-    Stores that can answer this way offer `select_columns` (see watchkeeper.query.source):
-    for queries over thousands of series, one gather beats one array per series.
-    """
-
-    labels: list[Labels]
-    timestamps: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
-    offsets: npt.NDArray[np.int64]
 
 
 class CardinalityLimitError(Exception):
@@ -75,3 +60,42 @@ class MetricStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# -- optional capabilities -------------------------------------------------------------------
+
+
+@runtime_checkable
+class ColumnarAppend(Protocol):
+    """Stores that take a write batch as columns (the embedded one): a remote_write request
+    then never becomes one Python object per series (`ingest/service.py`)."""
+
+    def append_columns(self, tenant_id: str, batch: SampleColumns) -> AppendResult: ...
+
+
+@runtime_checkable
+class ColumnarSelect(Protocol):
+    """Stores that answer `select` as columns (see `Selection`; `query/source.py`)."""
+
+    def select_columns(
+        self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
+    ) -> Selection: ...
+
+
+@runtime_checkable
+class Downsampling(Protocol):
+    """Stores that keep their own blocks (the embedded one) can thin old data; a remote
+    TSDB downsamples (or not) by its own configuration."""
+
+    def downsample_before(self, older_than_ms: int, resolution_ms: int) -> int: ...
+
+
+@runtime_checkable
+class TenantRetention(Protocol):
+    """Stores that can drop one tenant's old samples (the embedded and in-memory ones), so
+    a tenant's `metrics_days` shorter than `metrics.retention_days` is enforced
+    (`runtime/housekeeping.py`). The remote store cannot: neither VictoriaMetrics'
+    `delete_series` (whole series, no time range) nor Prometheus' admin API (off by default)
+    deletes a tenant's samples before a time safely, so there the TSDB's own retention applies."""
+
+    def delete_tenant_before(self, tenant_id: str, cutoff_ms: int) -> int: ...

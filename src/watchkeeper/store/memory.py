@@ -22,8 +22,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from watchkeeper.domain.columns import Selection
 from watchkeeper.domain.series import Labels, Matcher, MatchOp, SeriesSamples
-from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
+from watchkeeper.store.base import AppendResult, CardinalityLimitError
 
 _INITIAL_CAPACITY = 64
 

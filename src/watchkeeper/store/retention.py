@@ -4,39 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
 
 import anyio
 from prometheus_client import Counter
 
 from watchkeeper.clock import Clock
-from watchkeeper.runtime.worker import PeriodicWorker
-from watchkeeper.store.base import MetricStore
+from watchkeeper.runtime.worker import PeriodicWorker, Placement
+from watchkeeper.store.base import Downsampling, MetricStore
 
 SAMPLES_EXPIRED = Counter("watchkeeper_samples_expired", "Samples deleted by retention")
 
 
-@runtime_checkable
-class Downsampling(Protocol):
-    """Stores that keep their own blocks (the embedded one) can thin old data; a remote
-    TSDB downsamples (or not) by its own configuration."""
-
-    def downsample_before(self, older_than_ms: int, resolution_ms: int) -> int: ...
-
-
-@runtime_checkable
-class TenantRetention(Protocol):
-    """Stores that can drop one tenant's old samples (the embedded and in-memory ones), so
-    a tenant's `metrics_days` shorter than `metrics.retention_days` is enforced
-    (`runtime/housekeeping.py`). The remote store cannot: neither VictoriaMetrics'
-    `delete_series` (whole series, no time range) nor Prometheus' admin API (off by default)
-    deletes a tenant's samples before a time safely, so there the TSDB's own retention applies."""
-
-    def delete_tenant_before(self, tenant_id: str, cutoff_ms: int) -> int: ...
-
-
 class RetentionWorker(PeriodicWorker):
     name = "retention"
+    placement = Placement.PER_REPLICA
 
     def __init__(
         self,

@@ -26,7 +26,7 @@ from watchkeeper.alert.external import (
 from watchkeeper.alert.state import FlapPolicy
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
-from watchkeeper.wiring import AppContext
+from watchkeeper.app_context import AppContext
 
 router = APIRouter(tags=["alerts in"], dependencies=[Depends(require("alerts:write"))])
 

@@ -28,11 +28,11 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 
+from watchkeeper.app_context import AppContext
 from watchkeeper.auth.principal import Principal
 from watchkeeper.auth.service import AuthError, AuthService
 from watchkeeper.auth.tokens import InvalidTokenError
 from watchkeeper.events import EVENT_TYPES, Event, EventBus, events_after, log_bounds
-from watchkeeper.wiring import AppContext
 
 router = APIRouter(tags=["events"])
 

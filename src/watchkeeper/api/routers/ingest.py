@@ -7,10 +7,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
+from watchkeeper.app_context import AppContext
 from watchkeeper.ingest.remote_write import DecodedTooLarge, RemoteWriteDecodeError
 from watchkeeper.ingest.remote_write_metadata import MetadataDecodeError, metadata_of
 from watchkeeper.ingest.service import IngestResult
-from watchkeeper.wiring import AppContext
 
 router = APIRouter(
     prefix="/api/v1", tags=["ingest"], dependencies=[Depends(require("metrics:write"))]

@@ -17,8 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
+from watchkeeper.app_context import AppContext
 from watchkeeper.observability.metrics import TenantsSummed
-from watchkeeper.wiring import AppContext
 
 router = APIRouter(tags=["observability"])
 

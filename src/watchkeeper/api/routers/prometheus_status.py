@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse
 import watchkeeper
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.routers.prometheus import _answer, _error, _one, _params, _success, _window
+from watchkeeper.app_context import AppContext
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Matcher, MatchOp
 from watchkeeper.query.errors import QueryError, bad_data
 from watchkeeper.query.syntax import parse
-from watchkeeper.wiring import AppContext
 
 router = APIRouter(
     prefix="/api/v1", tags=["PromQL"], dependencies=[Depends(require("metrics:read"))]

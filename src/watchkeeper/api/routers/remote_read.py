@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
+from watchkeeper.app_context import AppContext
 from watchkeeper.domain.regex import RegexError
 from watchkeeper.domain.series import SeriesSamples
 from watchkeeper.query.remote_read import (
@@ -21,7 +22,6 @@ from watchkeeper.query.remote_read import (
     encode_samples_response,
     streamed_frames,
 )
-from watchkeeper.wiring import AppContext
 
 router = APIRouter(
     prefix="/api/v1", tags=["PromQL"], dependencies=[Depends(require("metrics:read"))]

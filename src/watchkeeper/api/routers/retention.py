@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from watchkeeper.api.deps import Context, TenantDB, require
 from watchkeeper.api.schemas.retention import RetentionPublic, RetentionUpdate
-from watchkeeper.store.retention import TenantRetention
+from watchkeeper.store.base import TenantRetention
 from watchkeeper.tenancy import retention
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention"])

@@ -1,7 +1,6 @@
 """The embedded MetricStore: WAL + memory-mapped column blocks in one local directory."""
 
-from watchkeeper.store.embedded.columns import SampleColumns
 from watchkeeper.store.embedded.store import EmbeddedStore
 from watchkeeper.store.embedded.wal import FsyncPolicy
 
-__all__ = ["EmbeddedStore", "FsyncPolicy", "SampleColumns"]
+__all__ = ["EmbeddedStore", "FsyncPolicy"]

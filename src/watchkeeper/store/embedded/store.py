@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import Counter
 
+from watchkeeper.domain.columns import SampleColumns, Selection
 from watchkeeper.domain.series import Labels, Matcher, SeriesSamples
-from watchkeeper.store.base import AppendResult, CardinalityLimitError, Selection
+from watchkeeper.store.base import AppendResult, CardinalityLimitError
 from watchkeeper.store.embedded.block import BlockPart
 from watchkeeper.store.embedded.block_load import Block, block_numbers, load_block
 from watchkeeper.store.embedded.block_write import drop_tenant, write_block
-from watchkeeper.store.embedded.columns import SampleColumns
 from watchkeeper.store.embedded.compaction import (
     downsample,
     finish_merge,

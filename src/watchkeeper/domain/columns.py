@@ -1,9 +1,9 @@
-"""A write batch in columnar form: distinct label sets, then one row per sample.
+"""Batches of samples in columnar form, as ingest and query exchange them with a store.
 
 `MetricStore.append` takes one `SeriesSamples` per series; a remote_write request from
 Prometheus carries thousands of series with one sample each, and building an object per sample
 costs more than storing it. `SampleColumns` keeps such a batch as four arrays so the decoder
-and the store never loop over samples in Python.
+and the store never loop over samples in Python; `Selection` is the same idea for reads.
 """
 
 from __future__ import annotations
@@ -61,3 +61,18 @@ class SampleColumns:
             )
             for start, end in zip(starts, ends, strict=True)
         ]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A columnar `select`: series i owns samples [offsets[i], offsets[i+1]).
+
+    Stores that can answer this way offer `select_columns` (`store.base.ColumnarSelect`, read
+    by watchkeeper.query.source): for queries over thousands of series, one gather beats one
+    array per series.
+    """
+
+    labels: list[Labels]
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    offsets: npt.NDArray[np.int64]
