@@ -185,10 +185,6 @@ class EventBus:
         """Receive the events committed through sessions bound to `engine`."""
         _BUSES[engine] = self
 
-    def detach(self, engine: Engine) -> None:
-        if _BUSES.get(engine) is self:
-            del _BUSES[engine]
-
     def subscribe(self, tenant_id: str) -> Subscription:
         sub = Subscription(tenant_id, asyncio.get_running_loop())
         with self._lock:
