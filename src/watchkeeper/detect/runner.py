@@ -58,7 +58,6 @@ from watchkeeper.detect.service import (
     current_models,
     record_anomalies,
     save_model_row,
-    utc,
 )
 from watchkeeper.detect.training import Trainer, batch_fitted
 from watchkeeper.domain.series import (
@@ -68,6 +67,7 @@ from watchkeeper.domain.series import (
     MatchOp,
     SeriesSamples,
 )
+from watchkeeper.domain.times import utc
 from watchkeeper.query.params import parse_selector
 from watchkeeper.runtime.worker import PeriodicWorker
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
