@@ -462,7 +462,8 @@ def _detector_names(detector: Detector) -> tuple[list[str], int]:
 
 
 def _attributions(detector: Detector, values: FloatArray) -> dict[str, float]:
-    """SHAP attributions when an Isolation Forest took part (the issue asks for them)."""
+    """SHAP attributions when an Isolation Forest took part: which window positions made
+    the point anomalous, shown with the anomaly (the other detectors have no attribution)."""
     members = detector.members if isinstance(detector, EnsembleDetector) else [detector]
     for member in members:
         if isinstance(member, IsolationForestDetector) and len(values) >= member.window:

@@ -1,4 +1,4 @@
-"""The AI API of the product brief, over the same detectors, forecasters and correlation rules
+"""The AI API for Python programs, over the same detectors, forecasters and correlation rules
 the server runs::
 
     anomaly_engine, predictor, correlator = initialize_ai_monitoring()
@@ -328,7 +328,7 @@ def initialize_ai_monitoring(
     window_minutes: float = 10.0,
     group_by: Iterable[str] = ("service", "cluster"),
 ) -> tuple[AnomalyEngine, MetricPredictor, IncidentCorrelator]:
-    """The anomaly engine, predictor and correlator of the brief, sharing one history."""
+    """The anomaly engine, predictor and correlator, sharing one history."""
     history = MetricHistory()
     return (
         AnomalyEngine(detector, history=history),
