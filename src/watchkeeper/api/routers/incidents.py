@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
 from watchkeeper.api.schemas.incidents import (
-    Category,
     CommentCreate,
     IncidentAlertPublic,
     IncidentCreate,
@@ -26,6 +25,7 @@ from watchkeeper.api.schemas.incidents import (
 )
 from watchkeeper.db.tables import Incident
 from watchkeeper.incidents import service
+from watchkeeper.incidents.classifier import Category
 from watchkeeper.incidents.lifecycle import members_of
 from watchkeeper.wiring import incident_policy
 
