@@ -1,8 +1,7 @@
-"""One behavioural suite for every MetricStore: embedded, in-memory, remote (VictoriaMetrics).
+"""One behavioural suite for every registered MetricStore (`store.registry.STORE_BACKENDS`).
 
-Behaviour a remote TSDB decides for itself (NaN bit patterns, duplicate and out-of-order
-policy, cardinality limits, retention) is declared per implementation in `Capabilities` and
-tested only where the implementation promises it.
+Behaviour a remote TSDB decides for itself is declared per backend in `StoreCapabilities` and
+tested only where the backend promises it. Remote backends run against a local VictoriaMetrics.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,30 +27,22 @@ from watchkeeper.domain.series import (
     labels_from_dict,
 )
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
-from watchkeeper.store.embedded import EmbeddedStore
-from watchkeeper.store.memory import MemoryStore
-from watchkeeper.store.remote import RemoteStore
+from watchkeeper.store.registry import STORE_BACKENDS, StoreCapabilities, StoreOptions
 from watchkeeper.store.remote.victoria import DEFAULT_BINARY, LocalVictoriaMetrics
 
 # Remote TSDBs refuse samples far from now, so every test writes around the current time.
 NOW_MS = (int(time.time()) - 3600) * 1000
 
-
-@dataclass
-class Capabilities:
-    exact_nan_bits: bool = True
-    rejects_out_of_order: bool = True
-    cardinality_limit: bool = True
-    retention: bool = True
+BACKENDS = sorted(STORE_BACKENDS)
 
 
 @dataclass
 class Subject:
-    """A store under test, a way to build one with a series limit, and what it promises."""
+    """A store under test, a way to build another with a series limit, and what it promises."""
 
     store: MetricStore
-    make_limited: Callable[[int], MetricStore] | None
-    can: Capabilities
+    make_limited: Callable[[int], MetricStore]
+    can: StoreCapabilities
     settle: Callable[[], None] = lambda: None  # make acknowledged writes searchable
 
 
@@ -66,49 +57,33 @@ def victoria() -> Iterator[LocalVictoriaMetrics]:
 _counter = iter(range(1_000_000))
 
 
-@pytest.fixture(params=["embedded", "memory", "victoria"])
+@pytest.fixture(params=BACKENDS)
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
-    yield from _subject(request, tmp_path)
-
-
-@pytest.fixture(params=["embedded", "memory"])
-def local_subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
-    """Stores that own their duplicate, cardinality and retention policy (a remote TSDB
-    applies its own, so those behaviours are not part of its contract)."""
-    yield from _subject(request, tmp_path)
-
-
-def _subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
-    if request.param == "embedded":
-        store = EmbeddedStore(tmp_path / "store", head_max_samples=50)
-        yield Subject(
-            store,
-            lambda n: EmbeddedStore(tmp_path / "limited", max_series_per_tenant=n),
-            Capabilities(),
-        )
-        store.close()
-    elif request.param == "memory":
-        yield Subject(
-            MemoryStore(),
-            lambda n: MemoryStore(max_series_per_tenant=n),
-            Capabilities(),
-        )
-    else:
-        vm: LocalVictoriaMetrics = request.getfixturevalue("victoria")
+    backend = STORE_BACKENDS[request.param]
+    # A small head makes the embedded store cut blocks, so reads cross blocks and the head.
+    options = StoreOptions(path=tmp_path / "store", head_max_samples=50)
+    vm: LocalVictoriaMetrics | None = None
+    if backend.remote:
+        vm = request.getfixturevalue("victoria")
         # A fresh tenant label value per test keeps tests apart on one server.
-        remote = RemoteStore(vm.url, tenant_label=f"wk_test_{next(_counter)}")
-        yield Subject(
-            remote,
-            None,
-            Capabilities(
-                exact_nan_bits=False,
-                rejects_out_of_order=False,
-                cardinality_limit=False,
-                retention=False,
-            ),
-            settle=vm.flush,
-        )
-        remote.close()
+        label = f"wk_test_{next(_counter)}"
+        options = replace(options, remote_url=vm.url, remote_tenant_label=label)
+
+    def make_limited(limit: int) -> MetricStore:
+        limited = replace(options, path=tmp_path / "limited", max_series_per_tenant=limit)
+        return backend.build(limited)
+
+    subject = Subject(backend.build(options), make_limited, backend.can)
+    if vm is not None:
+        subject.settle = vm.flush
+    yield subject
+    subject.store.close()
+
+
+def backends_with(capability: str) -> pytest.MarkDecorator:
+    """Run the test on the backends that own `capability` (a remote TSDB applies its own)."""
+    names = [name for name in BACKENDS if getattr(STORE_BACKENDS[name].can, capability)]
+    return pytest.mark.parametrize("subject", names, indirect=True)
 
 
 def series(labels: dict[str, str], offsets_s: list[int], values: list[float]) -> SeriesSamples:
@@ -225,8 +200,8 @@ def test_special_values_survive(subject: Subject) -> None:
         assert math.isnan(got.values[2])
 
 
-def test_duplicates_and_out_of_order_follow_prometheus(local_subject: Subject) -> None:
-    subject = local_subject
+@backends_with("sample_policy")
+def test_duplicates_and_out_of_order_follow_prometheus(subject: Subject) -> None:
     subject.store.append("t1", [series(UP, [10, 20], [1, 2])])
     result = subject.store.append(
         "t1",
@@ -238,9 +213,8 @@ def test_duplicates_and_out_of_order_follow_prometheus(local_subject: Subject) -
     assert got.values.tolist() == [1.0, 2.0, 3.0]
 
 
-def test_cardinality_limit_writes_nothing(local_subject: Subject) -> None:
-    subject = local_subject
-    assert subject.make_limited is not None
+@backends_with("cardinality_limit")
+def test_cardinality_limit_writes_nothing(subject: Subject) -> None:
     store = subject.make_limited(2)
     try:
         store.append("t1", [series(UP, [0], [1])])
@@ -255,8 +229,8 @@ def test_cardinality_limit_writes_nothing(local_subject: Subject) -> None:
         store.close()
 
 
-def test_delete_before_drops_old_samples(local_subject: Subject) -> None:
-    subject = local_subject
+@backends_with("retention")
+def test_delete_before_drops_old_samples(subject: Subject) -> None:
     _write_three(subject)
     subject.store.delete_before(NOW_MS + 10_000)
     got = by_labels(
@@ -284,9 +258,10 @@ def test_concurrent_appends_all_land(subject: Subject) -> None:
     assert sorted(len(s.timestamps) for s in result) == [20, 20, 20, 20]
 
 
-def test_select_columns_equals_select(local_subject: Subject) -> None:
+@backends_with("columnar")
+def test_select_columns_equals_select(subject: Subject) -> None:
     """The columnar answer the query engine uses holds exactly what `select` returns."""
-    store = local_subject.store
+    store = subject.store
     rng = np.random.default_rng(7)
     for batch in range(6):  # several appends: blocks, frozen heads and the head all take part
         store.append(

@@ -57,12 +57,3 @@ def _training_lines() -> list[str]:
 
     path = resources.files("watchkeeper.incidents").joinpath("data/training.jsonl")
     return path.read_text(encoding="utf-8").splitlines()
-
-
-def test_the_api_category_type_is_the_classifier_s_categories() -> None:
-    import typing
-
-    from watchkeeper.api.schemas.incidents import Category
-    from watchkeeper.incidents.classifier import CATEGORIES
-
-    assert set(typing.get_args(Category)) == set(CATEGORIES)

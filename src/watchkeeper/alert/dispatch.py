@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from watchkeeper.alert.flapping import FlapTracker
 from watchkeeper.alert.grouping import AggregationGroup, FlapCheck, Notification
 from watchkeeper.alert.model import Alert, ConfigError
@@ -74,14 +72,6 @@ class HandlingConfig:
         )
         rules = inhibit_rules_from_config("inhibit_rules", config.get("inhibit_rules"))
         return cls(tree, tuple(rules), intervals)
-
-    @classmethod
-    def from_yaml(cls, text: str) -> HandlingConfig:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError("(yaml)", str(exc)) from None
-        return cls.from_dict(data)
 
 
 def _receiver_names(value: object) -> set[str] | None:

@@ -32,6 +32,7 @@ from watchkeeper.alert.state import mark_consumed, pending_events
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertDispatchState, AlertEvent, Tenant
 from watchkeeper.domain.alert_group import ZERO_TIME, AlertGroup, GroupAlert
+from watchkeeper.domain.times import utc
 from watchkeeper.notify.outbox import OutboxMessage, enqueue
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
@@ -52,9 +53,9 @@ _RANK = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 _LATEST = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
 
 
-def _utc(seconds: float) -> datetime:
+def _stored_time(seconds: float) -> datetime:
     # Clamped: a route may set timers of centuries, a stored time cannot pass year 9999.
-    return datetime.fromtimestamp(min(max(seconds, 0.0), _LATEST), UTC)
+    return utc(min(max(seconds, 0.0), _LATEST))
 
 
 def _seconds(text: object) -> float | None:
@@ -105,8 +106,8 @@ def group_alert(alert: Alert, at: float) -> GroupAlert:
         status=alert.status.value,
         labels=alert.labels,
         annotations=alert.annotations,
-        starts_at=_utc(alert.starts_at),
-        ends_at=None if ends_at is None else _utc(ends_at),
+        starts_at=_stored_time(alert.starts_at),
+        ends_at=None if ends_at is None else _stored_time(ends_at),
         generator_url=alert.generator_url,
         fingerprint_=alert.fingerprint,
     )
@@ -213,7 +214,7 @@ class DispatchWorker(PeriodicWorker):
                 config.config, clock=self.clock, silences=silence_store.load_current(db, now)
             )
             if state is None:
-                state = AlertDispatchState(state={}, seq=0, updated_at=_utc(now))
+                state = AlertDispatchState(state={}, seq=0, updated_at=_stored_time(now))
                 db.add(state)
             else:
                 dispatcher.restore(state.state)
@@ -221,11 +222,11 @@ class DispatchWorker(PeriodicWorker):
                 dispatcher.receive(event_alert(event))
             notifications = dispatcher.flush_due()
             queued = self._enqueue(db, notifications, state, now)
-            mark_consumed(db, [e.id for e in events], _utc(now))
+            mark_consumed(db, [e.id for e in events], _stored_time(now))
             state.state = dispatcher.to_dict()
             next_at = dispatcher.next_flush_at()
-            state.next_flush_at = None if next_at is None else _utc(next_at)
-            state.updated_at = _utc(now)
+            state.next_flush_at = None if next_at is None else _stored_time(next_at)
+            state.updated_at = _stored_time(now)
         for notification in queued:
             DISPATCHED.labels(notification.receiver).inc()
         return TenantDispatch(tenant_id, len(events), len(queued))
@@ -241,7 +242,7 @@ class DispatchWorker(PeriodicWorker):
         for notification in notifications:
             seq += 1
             message = outbox_message(notification, seq, external_url=self.external_url)
-            enqueue(db, message, _utc(now))
+            enqueue(db, message, _stored_time(now))
         state.seq = seq
         return notifications
 

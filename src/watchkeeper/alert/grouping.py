@@ -201,7 +201,7 @@ class AggregationGroup:
     def _announces_resolution(self, alert: Alert, muted: MuteCheck) -> bool:
         if not self.route.send_resolved:
             return False
-        # Alertmanager drops the resolution of a still-silenced alert (#226); the route may ask
+        # Alertmanager drops the resolution of a still-silenced alert (prometheus/alertmanager#226); the route may ask
         # for it, since the receiver was told this alert was firing.
         return self.route.send_resolved_after_silence or muted(alert) is None
 

@@ -9,7 +9,8 @@ Alertmanager). `group_by: ['...']` groups by every label.
 
 Two options go beyond Alertmanager: `send_resolved` (default true) and
 `send_resolved_after_silence` (default false: Alertmanager's behaviour; true sends the
-resolution of an alert that was notified as firing and then silenced or inhibited, see #226).
+resolution of an alert that was notified as firing and then silenced or inhibited, see
+prometheus/alertmanager#226).
 """
 
 from __future__ import annotations

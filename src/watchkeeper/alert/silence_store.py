@@ -21,12 +21,8 @@ from watchkeeper.alert.matchers import matches
 from watchkeeper.alert.mute import Silence, SilenceError, Silences, SilenceState
 from watchkeeper.db.tables import SilenceRow
 from watchkeeper.domain.series import Matcher
+from watchkeeper.domain.times import utc
 from watchkeeper.tenancy.service import NotFoundError
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -72,7 +68,7 @@ def load(db: Session) -> Silences:
 
 def load_current(db: Session, now: float) -> Silences:
     """The silences that are active or pending at `now`: what muting needs."""
-    rows = db.scalars(select(SilenceRow).where(SilenceRow.ends_at > _utc(now)))
+    rows = db.scalars(select(SilenceRow).where(SilenceRow.ends_at > utc(now)))
     return Silences.from_dict({"silences": [_data(r) for r in rows]})
 
 
@@ -81,14 +77,14 @@ def _save(db: Session, silences: Iterable[Silence], now: float) -> None:
         data = silence.to_dict()
         row = db.get(SilenceRow, silence.id)
         if row is None:
-            row = SilenceRow(id=silence.id, created_at=_utc(now))
+            row = SilenceRow(id=silence.id, created_at=utc(now))
             db.add(row)
         row.matchers = data["matchers"]
         row.starts_at = _stored(silence.starts_at)
         row.ends_at = _stored(silence.ends_at)
         row.created_by = silence.created_by
         row.comment = silence.comment
-        row.updated_at = _utc(silence.updated_at)
+        row.updated_at = utc(silence.updated_at)
     db.flush()
 
 
@@ -180,7 +176,7 @@ def select_silences(
 
 def count_active(db: Session, now: float) -> int:
     """Active silences over every tenant (a system session), for the gauge."""
-    at = _utc(now)
+    at = utc(now)
     return int(
         db.scalar(
             select(func.count())

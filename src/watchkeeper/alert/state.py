@@ -2,9 +2,11 @@
 
 Everything here runs inside the caller's tenant session, so a state change, its history row
 and the alert event it causes commit together or not at all (a crash between two
-evaluations loses nothing and duplicates nothing). The dispatcher is the next stage: it takes
-`pending_events`, routes and groups them into outbox rows, and calls `mark_consumed` in the
-same transaction.
+evaluations loses nothing and duplicates nothing). Two stages read what is written here:
+the dispatcher (alert/dispatcher_worker.py) takes `pending_events`, applies silences,
+inhibition, routing and grouping, writes outbox rows and calls `mark_consumed` in the same
+transaction; the correlator (incidents/correlation.py) follows the transition history by id
+to open and close incidents.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -137,13 +137,6 @@ def time_intervals_from_config(path: str, value: object) -> dict[str, NamedTimeI
             ),
         )
     return named
-
-
-def active_intervals(
-    names: Sequence[str], intervals: Mapping[str, NamedTimeIntervals], timestamp: float
-) -> list[str]:
-    """Which of the named intervals contain the instant."""
-    return [name for name in names if intervals[name].contains(timestamp)]
 
 
 def _times(path: str, value: object) -> tuple[Range, ...] | None:

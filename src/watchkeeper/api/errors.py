@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -11,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from watchkeeper.auth.passwords import HashingBusy
 from watchkeeper.auth.service import AuthError, LockedOutError
@@ -103,6 +105,29 @@ def bounded_error_body(code: str, message: str, details: Any) -> dict[str, Any]:
         if len(json.dumps(body, ensure_ascii=False).encode()) <= MAX_ERROR_BODY_BYTES:
             return body
     return {"error": {"code": code, "message": message, "details": {"truncated": True}}}
+
+
+async def send_error(
+    send: Send,
+    status: int,
+    body: dict[str, Any],
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """An error answer written straight to ASGI `send`, for middleware that answers before
+    (or instead of) the app, where FastAPI's exception handlers do not run."""
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                *headers,
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
 
 
 def error_response(

@@ -12,7 +12,6 @@ which matters for the hot read and ingest paths.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
@@ -22,7 +21,7 @@ from typing import Any, Protocol
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from watchkeeper.api.errors import MAX_ERROR_BODY_BYTES
+from watchkeeper.api.errors import MAX_ERROR_BODY_BYTES, send_error
 from watchkeeper.api.security_headers import SecurityHeaders
 from watchkeeper.audit import AuditEntry
 from watchkeeper.auth.principal import Principal
@@ -202,49 +201,24 @@ def _declared_length(headers: list[tuple[bytes, bytes]]) -> int:
 async def _send_cut_error(
     send: Callable[[Message], Awaitable[None]], status: int, headers: list[tuple[bytes, bytes]]
 ) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "error_body_too_large",
-                "message": f"the error answer was longer than {MAX_ERROR_BODY_BYTES} bytes and "
-                "was left out",
-                "details": {"limit_bytes": MAX_ERROR_BODY_BYTES},
-            }
+    body = {
+        "error": {
+            "code": "error_body_too_large",
+            "message": f"the error answer was longer than {MAX_ERROR_BODY_BYTES} bytes and "
+            "was left out",
+            "details": {"limit_bytes": MAX_ERROR_BODY_BYTES},
         }
-    ).encode()
+    }
     kept = [(n, v) for n, v in headers if n not in (b"content-length", b"content-type")]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                *kept,
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, status, body, kept)
 
 
 async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": f"request body exceeds the limit of {limit} bytes",
-                "details": {"limit_bytes": limit},
-            }
+    body = {
+        "error": {
+            "code": "payload_too_large",
+            "message": f"request body exceeds the limit of {limit} bytes",
+            "details": {"limit_bytes": limit},
         }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    }
+    await send_error(send, 413, body)

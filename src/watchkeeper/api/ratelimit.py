@@ -8,11 +8,11 @@ address when there is none (bad credentials).
 
 from __future__ import annotations
 
-import json
 import math
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from watchkeeper.api.errors import send_error
 from watchkeeper.ratelimit.limiter import RateLimited, RateLimiter, kind_of
 
 
@@ -55,24 +55,11 @@ class RateLimitMiddleware:
 
 
 async def _too_many(send: Send, exc: RateLimited) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "rate_limited",
-                "message": str(exc),
-                "details": {"kind": exc.kind, "retry_after_seconds": exc.retry_after},
-            }
+    body = {
+        "error": {
+            "code": "rate_limited",
+            "message": str(exc),
+            "details": {"kind": exc.kind, "retry_after_seconds": exc.retry_after},
         }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", retry_after(exc).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    }
+    await send_error(send, 429, body, [(b"retry-after", retry_after(exc).encode())])

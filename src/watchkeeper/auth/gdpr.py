@@ -40,13 +40,10 @@ from watchkeeper.db.tables import (
     User,
     UserTotp,
 )
+from watchkeeper.domain.times import iso_or_none
 from watchkeeper.tenancy.service import ConflictError, NotFoundError
 
 UNUSABLE_PASSWORD = "!erased"  # not an Argon2 hash: no password verifies against it
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def find_user(db: Session, user_id_or_name: str) -> User:
@@ -96,7 +93,7 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
         {
             "tenant": tenants.get(e.tenant_id),
             "incident_id": e.incident_id,
-            "at": _iso(e.at),
+            "at": iso_or_none(e.at),
             "kind": e.kind,
             "message": e.message,
         }
@@ -110,17 +107,21 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
             "is_superadmin": user.is_superadmin,
             "disabled": user.disabled,
             "password_change_required": user.password_change_required,
-            "created_at": _iso(user.created_at),
+            "created_at": iso_or_none(user.created_at),
         },
         "memberships": [
-            {"tenant": tenants.get(m.tenant_id), "role": m.role, "created_at": _iso(m.created_at)}
+            {
+                "tenant": tenants.get(m.tenant_id),
+                "role": m.role,
+                "created_at": iso_or_none(m.created_at),
+            }
             for m in memberships
         ],
         "audit": [
             {
                 "id": r.id,
                 "tenant": tenants.get(r.tenant_id) if r.tenant_id else None,
-                "at": _iso(r.at),
+                "at": iso_or_none(r.at),
                 "actor_type": r.actor_type,
                 "actor_name": r.actor_name,
                 "by_them": r.actor_id == user.id or r.actor_name in names,
@@ -137,7 +138,7 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
         "comments": [line for line in timeline if line["kind"] == "comment"],
         "incident_activity": [line for line in timeline if line["kind"] != "comment"],
         "category_corrections": [
-            {"tenant": tenants.get(c.tenant_id), "at": _iso(c.at), "category": c.category}
+            {"tenant": tenants.get(c.tenant_id), "at": iso_or_none(c.at), "category": c.category}
             for c in corrections
         ],
         "silences": [
@@ -145,8 +146,8 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
                 "tenant": tenants.get(r.tenant_id),
                 "id": r.id,
                 "comment": r.comment,
-                "starts_at": _iso(r.starts_at),
-                "ends_at": _iso(r.ends_at),
+                "starts_at": iso_or_none(r.starts_at),
+                "ends_at": iso_or_none(r.ends_at),
             }
             for r in silences
         ],
@@ -167,10 +168,10 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
                 "name": k.name,
                 "prefix": k.prefix,
                 "scopes": list(k.scopes),
-                "created_at": _iso(k.created_at),
-                "expires_at": _iso(k.expires_at),
-                "revoked_at": _iso(k.revoked_at),
-                "last_used_at": _iso(k.last_used_at),
+                "created_at": iso_or_none(k.created_at),
+                "expires_at": iso_or_none(k.expires_at),
+                "revoked_at": iso_or_none(k.revoked_at),
+                "last_used_at": iso_or_none(k.last_used_at),
             }
             for k in keys
         ],
@@ -178,10 +179,10 @@ def export_user(db: Session, user_id_or_name: str) -> dict[str, Any]:
             {
                 "id": s.family_id,
                 "tenant": tenants.get(s.tenant_id),
-                "created_at": _iso(s.created_at),
-                "expires_at": _iso(s.expires_at),
-                "used_at": _iso(s.used_at),
-                "revoked_at": _iso(s.revoked_at),
+                "created_at": iso_or_none(s.created_at),
+                "expires_at": iso_or_none(s.expires_at),
+                "used_at": iso_or_none(s.used_at),
+                "revoked_at": iso_or_none(s.revoked_at),
             }
             for s in sessions
         ],

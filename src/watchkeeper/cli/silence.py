@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from watchkeeper.alert.model import ConfigError, parse_duration
 from watchkeeper.alert.mute import SilenceError, SilenceState
 from watchkeeper.cli.common import CliError, ConfigOption, open_db
 from watchkeeper.cli.directory import TenantOption
+from watchkeeper.domain.times import rfc3339, utc
 from watchkeeper.tenancy import service
 
 silence_app = typer.Typer(
@@ -24,10 +24,6 @@ silence_app = typer.Typer(
 
 def _tenant_id(db: Session, name: str) -> str:
     return service.find_tenant(db, name).id
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @silence_app.command("add")
@@ -82,8 +78,8 @@ def silence_list(
                     s.id,
                     s.state_at(now).value,
                     format_matchers(s.matchers),
-                    _iso(s.starts_at),
-                    _iso(s.ends_at),
+                    rfc3339(utc(s.starts_at), "seconds"),
+                    rfc3339(utc(s.ends_at), "seconds"),
                     s.created_by,
                     s.comment,
                 ]

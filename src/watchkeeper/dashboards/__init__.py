@@ -1,7 +1,7 @@
 """Dashboards defined once as Grafana dashboard JSON (built with Grafana's SDK), served to
 Grafana and to the web console, plus each tenant's own dashboards.
 
-- `BUILTIN`: the brief's Main, AI and Operational dashboards (`main.py`, `ai.py`,
+- `BUILTIN`: the built-in Main, AI and Operational dashboards (`main.py`, `ai.py`,
   `operational.py`), built from the panel kinds in `panels.py`.
 - `model.py`: the JSON model: serialise, parse back through the SDK, validate and bound.
 - `service.py`: list/get/create/replace/delete over a tenant-scoped session.

@@ -1,4 +1,4 @@
-"""The brief's AI dashboard: anomalies, predictions with confidence intervals, model
+"""The built-in AI dashboard: anomalies, predictions with confidence intervals, model
 performance (precision from operators' feedback, detection latency, scoring throughput) and
 where anomalies and alerts coincide.
 

@@ -1,4 +1,4 @@
-"""The brief's short form of a dashboard, `[{"type": "graph", "metric": ..., "title": ...}]`,
+"""The short form of a dashboard, `[{"type": "graph", "metric": ..., "title": ...}]`,
 turned into a Grafana dashboard by the same SDK panels as the built-ins."""
 
 from __future__ import annotations

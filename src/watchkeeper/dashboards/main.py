@@ -1,4 +1,4 @@
-"""The brief's Main dashboard: system overview, active alerts by priority, trends with AI
+"""The built-in Main dashboard: system overview, active alerts by priority, trends with AI
 predictions, service health."""
 
 from __future__ import annotations

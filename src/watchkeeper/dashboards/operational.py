@@ -1,4 +1,4 @@
-"""The brief's Operational dashboard: SLOs with error budgets, capacity and time-to-full,
+"""The built-in Operational dashboard: SLOs with error budgets, capacity and time-to-full,
 incidents and their resolution, custom business metrics.
 
 SLO panels read the recording rules an SLO generates (names in `SLO_SERIES`, documented in

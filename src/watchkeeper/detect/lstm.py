@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from watchkeeper.detect.base import FloatArray
+from watchkeeper.detect.torch_fit import fit_minibatches
 from watchkeeper.detect.torch_threads import single_thread
 from watchkeeper.detect.windowed import WindowedDetector
 
@@ -31,6 +32,12 @@ def _forecaster(hidden: int) -> Any:
             return self.head(out[:, -1, :]).squeeze(-1)  # type: ignore[no-any-return]
 
     return LstmForecaster()
+
+
+def _forecast_error(net: Any, rows: Any) -> Any:
+    import torch
+
+    return torch.nn.functional.mse_loss(net(rows[:, :-1]), rows[:, -1])
 
 
 class LstmDetector(WindowedDetector):
@@ -56,24 +63,14 @@ class LstmDetector(WindowedDetector):
         self._net: Any = None
 
     def _fit(self, windows: FloatArray) -> None:
-        with single_thread():
-            self._train(windows)
-
-    def _train(self, windows: FloatArray) -> None:
-        import torch
-
-        torch.manual_seed(self.seed)
-        self._net = _forecaster(self.hidden)
-        data = torch.as_tensor(np.clip(windows, -10, 10), dtype=torch.float32)
-        opt = torch.optim.Adam(self._net.parameters(), lr=0.01)
-        gen = torch.Generator().manual_seed(self.seed)
-        for _ in range(self.epochs):
-            for batch in torch.randperm(len(data), generator=gen).split(64):  # type: ignore[no-untyped-call]
-                rows = data[batch]
-                opt.zero_grad()
-                loss = torch.nn.functional.mse_loss(self._net(rows[:, :-1]), rows[:, -1])
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
+        self._net = fit_minibatches(
+            lambda: _forecaster(self.hidden),
+            windows,
+            _forecast_error,
+            lr=0.01,
+            epochs=self.epochs,
+            seed=self.seed,
+        )
 
     def _novelty(self, windows: FloatArray) -> FloatArray:
         import torch

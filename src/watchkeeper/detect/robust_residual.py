@@ -16,7 +16,7 @@ Why this shape (numbers in docs/design/detection.md):
   the same on a noisy and on a quiet series, and rewards persistent surprise (level shifts,
   seasonality breaks) as much as single spikes.
 - After an event the score is damped for a while, so one incident raises one event.
-- Healthy series must not page (issue 14, `watchkeeper bench normal`): a range break counts
+- Healthy series must not page (measured by `watchkeeper bench normal`): a range break counts
   only when the long level is surprised too (a narrow early range, a trend, a noise record
   are not incidents); a point the daily or weekly profile explains (from a slot's first
   revisit) surprises nothing; a range break while damped keeps damping (a new level pages

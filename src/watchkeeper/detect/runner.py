@@ -61,7 +61,6 @@ from watchkeeper.detect.service import (
     current_models,
     record_anomalies,
     save_model_row,
-    utc,
 )
 from watchkeeper.detect.training import Trainer, batch_fitted
 from watchkeeper.domain.series import (
@@ -71,6 +70,7 @@ from watchkeeper.domain.series import (
     MatchOp,
     SeriesSamples,
 )
+from watchkeeper.domain.times import utc
 from watchkeeper.query.params import parse_selector
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
@@ -466,7 +466,8 @@ def _detector_names(detector: Detector) -> tuple[list[str], int]:
 
 
 def _attributions(detector: Detector, values: FloatArray) -> dict[str, float]:
-    """SHAP attributions when an Isolation Forest took part (the issue asks for them)."""
+    """SHAP attributions when an Isolation Forest took part: which window positions made
+    the point anomalous, shown with the anomaly (the other detectors have no attribution)."""
     members = detector.members if isinstance(detector, EnsembleDetector) else [detector]
     for member in members:
         if isinstance(member, IsolationForestDetector) and len(values) >= member.window:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from watchkeeper.db.tables import AnomalyRecord, DetectionModel, TrainingJob
 from watchkeeper.detect.explain import Explanation
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Matcher, MatchOp
+from watchkeeper.domain.times import utc
 from watchkeeper.events import publish
 from watchkeeper.tenancy.scope import tenant_of
 from watchkeeper.tenancy.service import NotFoundError
@@ -33,10 +34,6 @@ MODEL_FILES_LOCK = threading.Lock()
 training job never interleave (one process; separate roles would take a lease instead)."""
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
-
-
-def utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 # -- anomaly events ------------------------------------------------------------------------

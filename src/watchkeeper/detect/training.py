@@ -33,10 +33,10 @@ from watchkeeper.detect.service import (
     create_training_job,
     save_model_row,
     update_training_job,
-    utc,
 )
 from watchkeeper.detect.windowed import WindowedDetector
 from watchkeeper.domain.series import Matcher, SeriesSamples
+from watchkeeper.domain.times import utc
 from watchkeeper.store.base import MetricStore
 from watchkeeper.tenancy.scope import SessionFactory
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from watchkeeper.detect.base import FloatArray
+from watchkeeper.detect.torch_fit import fit_minibatches
 from watchkeeper.detect.torch_threads import single_thread
 from watchkeeper.detect.windowed import WindowedDetector
 
@@ -66,23 +67,14 @@ class VaeDetector(WindowedDetector):
         self._net: Any = None
 
     def _fit(self, windows: FloatArray) -> None:
-        with single_thread():
-            self._train(windows)
-
-    def _train(self, windows: FloatArray) -> None:
-        import torch
-
-        torch.manual_seed(self.seed)
-        self._net = _autoencoder(self.window, self.hidden, self.latent)
-        data = torch.as_tensor(np.clip(windows, -10, 10), dtype=torch.float32)
-        opt = torch.optim.Adam(self._net.parameters(), lr=0.005)
-        gen = torch.Generator().manual_seed(self.seed)
-        for _ in range(self.epochs):
-            for batch in torch.randperm(len(data), generator=gen).split(64):  # type: ignore[no-untyped-call]
-                opt.zero_grad()
-                loss = self._net.loss(data[batch], sample=True).mean()
-                loss.backward()
-                opt.step()
+        self._net = fit_minibatches(
+            lambda: _autoencoder(self.window, self.hidden, self.latent),
+            windows,
+            lambda net, rows: net.loss(rows, sample=True).mean(),
+            lr=0.005,
+            epochs=self.epochs,
+            seed=self.seed,
+        )
 
     def _novelty(self, windows: FloatArray) -> FloatArray:
         import torch

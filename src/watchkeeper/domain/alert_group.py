@@ -20,15 +20,16 @@ from datetime import datetime
 from typing import Any
 
 from .fingerprint import fingerprint
+from .times import GO_ZERO_TIME, rfc3339
 
-ZERO_TIME = "0001-01-01T00:00:00Z"
-"""Alertmanager's `endsAt` for an alert still firing (Go's zero `time.Time`)."""
+ZERO_TIME = rfc3339(GO_ZERO_TIME)
+"""Alertmanager's `endsAt` for an alert still firing: `0001-01-01T00:00:00Z`."""
 
 
 def am_time(value: object, default: str = ZERO_TIME) -> str:
     """A time as Alertmanager writes it: RFC 3339 with `Z`; `default` when unknown."""
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return rfc3339(value)
     return str(value) if value else default
 
 

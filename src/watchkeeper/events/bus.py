@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import EventRecord, EventSequence, Tenant
+from watchkeeper.domain.times import rfc3339
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.tenancy.scope import SessionFactory
 
@@ -60,7 +61,7 @@ class Event:
             "id": str(self.id),
             "type": self.type,
             "data": dict(self.data),
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": rfc3339(self.at),
         }
 
     def wire(self) -> str:
@@ -184,10 +185,6 @@ class EventBus:
     def attach(self, engine: Engine) -> None:
         """Receive the events committed through sessions bound to `engine`."""
         _BUSES[engine] = self
-
-    def detach(self, engine: Engine) -> None:
-        if _BUSES.get(engine) is self:
-            del _BUSES[engine]
 
     def subscribe(self, tenant_id: str) -> Subscription:
         sub = Subscription(tenant_id, asyncio.get_running_loop())

@@ -18,13 +18,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
-CATEGORIES = (
+Category = Literal[
     "capacity",
     "latency",
     "errors",
@@ -33,7 +33,9 @@ CATEGORIES = (
     "network",
     "security",
     "deployment",
-)
+]
+"""An incident category: what the classifier predicts and the API accepts."""
+CATEGORIES: tuple[str, ...] = get_args(Category)
 CORRECTION_WEIGHT = 3
 """A correction counts as this many built-in examples: the operator knows their own alerts."""
 

@@ -19,6 +19,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.db.tables import Incident, IncidentAlert, IncidentEvent, Tenant
+from watchkeeper.domain.times import iso_or_none
 from watchkeeper.events import publish
 from watchkeeper.incidents.classifier import AlertText, IncidentClassifier, incident_text
 from watchkeeper.incidents.metrics import TIME_TO_ACKNOWLEDGE, TIME_TO_RESOLVE
@@ -363,13 +364,9 @@ def public_dict(incident: Incident) -> dict[str, Any]:
         "category_confidence": incident.category_confidence,
         "assignee": incident.assignee,
         "created_at": incident.created_at.isoformat(),
-        "acknowledged_at": _iso(incident.acknowledged_at),
-        "resolved_at": _iso(incident.resolved_at),
+        "acknowledged_at": iso_or_none(incident.acknowledged_at),
+        "resolved_at": iso_or_none(incident.resolved_at),
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def notify(db: Session, incident: Incident, kind: str, *, now: datetime, policy: Policy) -> None:

@@ -1,4 +1,4 @@
-"""The embedding and AI APIs of the product brief, importable from `watchkeeper` itself.
+"""The embedding and AI APIs for Python programs, importable from `watchkeeper` itself.
 
 Thin façades: the orchestrator runs the server's AppContext and workers, the AI objects call
 the registered detectors, forecasters and the correlation rules. Nothing here is imported by

@@ -1,4 +1,4 @@
-"""The AI API of the product brief, over the same detectors, forecasters and correlation rules
+"""The AI API for Python programs, over the same detectors, forecasters and correlation rules
 the server runs::
 
     anomaly_engine, predictor, correlator = initialize_ai_monitoring()
@@ -18,13 +18,14 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import numpy as np
 
 from watchkeeper.detect.base import Detector, FloatArray
+from watchkeeper.domain.times import utc
 from watchkeeper.library.correlate import IncidentCorrelator
 from watchkeeper.library.frames import series_from_frame
 
@@ -32,10 +33,6 @@ if TYPE_CHECKING:
     from watchkeeper.detect.series_input import DetectorInput
 
 _T = TypeVar("_T")
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 def check_detector(name: str) -> None:
@@ -206,8 +203,8 @@ class AnomalyEngine:
                 self.detector,
                 len(points),
                 events,
-                _utc(points.seconds[0]),
-                _utc(points.seconds[-1]),
+                utc(points.seconds[0]),
+                utc(points.seconds[-1]),
             )
         return summaries
 
@@ -257,7 +254,7 @@ class AnomalyEngine:
             results.append(
                 AnomalyResult(
                     metric,
-                    _utc(t[i]),
+                    utc(t[i]),
                     float(x[i]),
                     float(score),
                     anomalous,
@@ -315,7 +312,7 @@ class MetricPredictor:
             metric,
             self.model,
             history.step,
-            [_utc(s) for s in fc.timestamps],
+            [utc(s) for s in fc.timestamps],
             fc.mean,
             fc.lo80,
             fc.hi80,
@@ -331,7 +328,7 @@ def initialize_ai_monitoring(
     window_minutes: float = 10.0,
     group_by: Iterable[str] = ("service", "cluster"),
 ) -> tuple[AnomalyEngine, MetricPredictor, IncidentCorrelator]:
-    """The anomaly engine, predictor and correlator of the brief, sharing one history."""
+    """The anomaly engine, predictor and correlator, sharing one history."""
     history = MetricHistory()
     return (
         AnomalyEngine(detector, history=history),

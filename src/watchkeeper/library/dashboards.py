@@ -1,4 +1,4 @@
-"""The brief's dashboard API, over the same service and table as `POST /dashboards`::
+"""The Python dashboard API, over the same service and table as `POST /dashboards`::
 
     manager = DashboardManager()  # Settings from WATCHKEEPER_* / the config file, as the server
     board = manager.create_dashboard(

@@ -1,4 +1,4 @@
-"""The embedding API of the product brief: run Watchkeeper inside another asyncio program::
+"""The embedding API: run Watchkeeper inside another asyncio program::
 
     config = MonitoringFactory.create_default_config()
     config.tier = MonitoringTier.ENTERPRISE

@@ -1,6 +1,6 @@
 """Notification channels, templates, secret encryption and the delivery pipeline.
 
-The public surface: the product brief's Python API (`initialize_notification_service`,
+The public surface: the Python API (`initialize_notification_service`,
 `NotificationRequest`, `NotificationChannel`, `NotificationPriority`, `NotificationTemplate`),
 the `Channel` interface with its results, and the pieces the outbox and the API build on.
 """

@@ -1,4 +1,4 @@
-"""The Python API of the product brief: a NotificationService sending NotificationRequests.
+"""The Python notification API: a NotificationService sending NotificationRequests.
 
     service = initialize_notification_service({"slack": {"webhook_url": "https://hooks..."}})
     results = await service.send_notification(NotificationRequest(

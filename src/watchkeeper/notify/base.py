@@ -1,8 +1,10 @@
 """The Channel interface: send one rendered message, say whether it arrived or may be retried.
 
 Mirrors Alertmanager's `Notifier.Notify(ctx, alerts) (retryable bool, err error)`: a channel
-never retries by itself; it classifies the outcome and the caller (today the direct service,
-the delivery pipeline's send stage) decides when to try again.
+never retries by itself; it classifies the outcome. The delivery pipeline's send stage
+(notify/stages/send.py) turns a retryable result into a retry with backoff and a permanent
+one into a dead letter; direct delivery (`NotificationService`, `direct=True`) returns the
+result to its caller as it is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from watchkeeper.domain.alert_group import AlertGroup
 
 
 class NotificationChannel(StrEnum):
-    """The kinds of channel a notification can go out on (the product brief's names)."""
+    """The kinds of channel a notification can go out on; the values are the public names
+    (API, configuration, outbox rows)."""
 
     EMAIL = "email"
     SLACK = "slack"

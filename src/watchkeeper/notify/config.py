@@ -21,7 +21,7 @@ from watchkeeper.config import Settings
 from .base import Channel, NotificationChannel
 from .crypto import SecretBox, decrypt_fields, encrypt_fields
 from .email import EmailChannel
-from .http import HttpClient
+from .http import HttpClient, JsonPostChannel
 from .outbound import OutboundPolicy
 from .slack import SlackChannel
 from .sms import SmsChannel
@@ -76,17 +76,9 @@ class EmailConfig(_ChannelConfig):
         return value
 
 
-class SlackConfig(_ChannelConfig):
-    webhook_url: SecretStr = Field(json_schema_extra=_SECRET)
+class IncomingWebhookConfig(_ChannelConfig):
+    """Slack and Teams: a URL that is itself the secret (the channel posts JSON to it)."""
 
-    @field_validator("webhook_url")
-    @classmethod
-    def _url(cls, value: SecretStr) -> SecretStr:
-        _http_url(value.get_secret_value())
-        return value
-
-
-class TeamsConfig(_ChannelConfig):
     webhook_url: SecretStr = Field(json_schema_extra=_SECRET)
 
     @field_validator("webhook_url")
@@ -147,18 +139,21 @@ def _email(
     )
 
 
-def _slack(
-    c: SlackConfig, client: HttpClient | None, clock: Clock | None, outbound: OutboundPolicy | None
-) -> Channel:
-    url = c.webhook_url.get_secret_value()
-    return SlackChannel(url, timeout=c.timeout, client=client, clock=clock, outbound=outbound)
+def _incoming_webhook(
+    kind: type[JsonPostChannel],
+) -> Callable[
+    [IncomingWebhookConfig, HttpClient | None, Clock | None, OutboundPolicy | None], Channel
+]:
+    def build(
+        c: IncomingWebhookConfig,
+        client: HttpClient | None,
+        clock: Clock | None,
+        outbound: OutboundPolicy | None,
+    ) -> Channel:
+        url = c.webhook_url.get_secret_value()
+        return kind(url, timeout=c.timeout, client=client, clock=clock, outbound=outbound)
 
-
-def _teams(
-    c: TeamsConfig, client: HttpClient | None, clock: Clock | None, outbound: OutboundPolicy | None
-) -> Channel:
-    url = c.webhook_url.get_secret_value()
-    return TeamsChannel(url, timeout=c.timeout, client=client, clock=clock, outbound=outbound)
+    return build
 
 
 def _sms(
@@ -207,8 +202,8 @@ class ChannelType:
 
 CHANNEL_TYPES: dict[NotificationChannel, ChannelType] = {
     NotificationChannel.EMAIL: ChannelType(EmailConfig, _email),
-    NotificationChannel.SLACK: ChannelType(SlackConfig, _slack),
-    NotificationChannel.TEAMS: ChannelType(TeamsConfig, _teams),
+    NotificationChannel.SLACK: ChannelType(IncomingWebhookConfig, _incoming_webhook(SlackChannel)),
+    NotificationChannel.TEAMS: ChannelType(IncomingWebhookConfig, _incoming_webhook(TeamsChannel)),
     NotificationChannel.SMS: ChannelType(SmsConfig, _sms),
     NotificationChannel.WEBHOOK: ChannelType(WebhookConfig, _webhook),
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
@@ -41,7 +40,3 @@ def instrument(app: Any, engine: Any, provider: TracerProvider | None) -> None:
 
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
     SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=provider)
-
-
-def tracer() -> trace.Tracer:
-    return trace.get_tracer("watchkeeper")

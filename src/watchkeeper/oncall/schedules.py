@@ -116,14 +116,3 @@ def who_is_on_call(schedule: Schedule, at: datetime) -> list[str]:
     zone = schedule.zone
     found = (rotation_user(r, at, zone) for r in schedule.rotations)
     return list(dict.fromkeys(u for u in found if u is not None))
-
-
-def next_handoff(rotation: Rotation, at: datetime, zone: ZoneInfo) -> datetime | None:
-    """When the turn running at `at` ends (aware UTC), None when the rotation has ended."""
-    local = _local(at, zone)
-    step = timedelta(hours=rotation.length_hours)
-    turns = max(math.floor((local - rotation.start) / step) + 1, 0)
-    handoff = rotation.start + turns * step
-    if rotation.end is not None and handoff >= rotation.end:
-        return None
-    return handoff.replace(tzinfo=zone).astimezone(UTC)

@@ -3,7 +3,9 @@
 Every ORM query made through a tenant session gets `tenant_id = <tenant>` added to each
 tenant-owned entity it touches (SQLAlchemy's `with_loader_criteria`), and every new
 tenant-owned row gets the tenant stamped on it. Routers and services never write a tenant
-filter themselves. Reaching across tenants needs `system_session(reason=...)`, which is logged.
+filter themselves. Reaching across tenants needs `SessionFactory.system(reason)`, which names
+why in the code; a query or write of tenant-owned rows in a session that is neither raises
+`TenancyViolation`.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from watchkeeper.api.routers.alerting import current as current_handling
 from watchkeeper.db.tables import AlertInstance
 from watchkeeper.domain.regex import RegexError
 from watchkeeper.domain.series import Matcher, MatchOp
+from watchkeeper.domain.times import GO_ZERO_TIME, rfc3339, utc
 
 router = APIRouter(prefix="/api/v2", tags=["alertmanager v2"])
 
@@ -37,9 +38,8 @@ _READ = [Depends(require("alerts:read"))]
 
 
 def _iso(moment: datetime | None) -> str:
-    if moment is None:
-        return "0001-01-01T00:00:00.000Z"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """Go's `strfmt.DateTime` form, in milliseconds, as Alertmanager's API v2 writes times."""
+    return rfc3339((moment or GO_ZERO_TIME).astimezone(UTC), "milliseconds")
 
 
 def _filters(filters: Sequence[str]) -> list[Matcher]:
@@ -224,5 +224,5 @@ def get_status(db: TenantDB, context: Context) -> dict[str, Any]:
             "goVersion": f"python{platform.python_version()}",
         },
         "config": {"original": handling.text},
-        "uptime": _iso(datetime.fromtimestamp(context.started_at, UTC)),
+        "uptime": _iso(utc(context.started_at)),
     }

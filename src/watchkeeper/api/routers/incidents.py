@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
 from watchkeeper.api.schemas.incidents import (
-    Category,
     CommentCreate,
     IncidentAlertPublic,
     IncidentCreate,
@@ -26,6 +25,7 @@ from watchkeeper.api.schemas.incidents import (
 )
 from watchkeeper.db.tables import Incident
 from watchkeeper.incidents import service
+from watchkeeper.incidents.classifier import Category
 from watchkeeper.incidents.lifecycle import members_of
 from watchkeeper.wiring import incident_policy
 
@@ -88,7 +88,7 @@ def _detail(db: TenantDB, row: Incident) -> IncidentDetail:
     )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def _as_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
@@ -118,8 +118,8 @@ def list_incidents(
             severity=severity or (),
             category=category or (),
             assignee=assignee,
-            since=_utc(since),
-            until=_utc(until),
+            since=_as_utc(since),
+            until=_as_utc(until),
         ),
         limit=limit,
         offset=offset,

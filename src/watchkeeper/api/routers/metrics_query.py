@@ -4,7 +4,6 @@ numbers, times as ISO 8601), for scripts and the web UI."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -12,14 +11,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
+from watchkeeper.domain.times import rfc3339, utc
 from watchkeeper.query import MatrixResult, QueryError, ScalarResult, StringResult, VectorResult
 from watchkeeper.query.params import parse_duration, parse_time
 
 router = APIRouter(tags=["PromQL"])
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _num(value: float) -> float | str:
@@ -34,7 +30,7 @@ def _shape(result: Any) -> dict[str, Any]:
                 {
                     "labels": dict(s.labels),
                     "points": [
-                        {"t": _iso(int(t)), "v": _num(float(v))}
+                        {"t": rfc3339(utc(int(t) / 1000)), "v": _num(float(v))}
                         for t, v in zip(s.timestamps, s.values, strict=True)
                     ],
                 }
@@ -47,15 +43,19 @@ def _shape(result: Any) -> dict[str, Any]:
             "series": [
                 {
                     "labels": dict(s.labels),
-                    "points": [{"t": _iso(s.timestamp_ms), "v": _num(s.value)}],
+                    "points": [{"t": rfc3339(utc(s.timestamp_ms / 1000)), "v": _num(s.value)}],
                 }
                 for s in result.samples
             ],
         }
     if isinstance(result, ScalarResult):
-        return {"type": "scalar", "value": _num(result.value), "t": _iso(result.timestamp_ms)}
+        return {
+            "type": "scalar",
+            "value": _num(result.value),
+            "t": rfc3339(utc(result.timestamp_ms / 1000)),
+        }
     assert isinstance(result, StringResult)
-    return {"type": "string", "value": result.value, "t": _iso(result.timestamp_ms)}
+    return {"type": "string", "value": result.value, "t": rfc3339(utc(result.timestamp_ms / 1000))}
 
 
 @router.get(

@@ -9,7 +9,6 @@ version choose the right ones. Every answer is the caller's tenant's only.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +19,7 @@ from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.routers.prometheus import _answer, _error, _one, _params, _success, _window
 from watchkeeper.app_context import AppContext
 from watchkeeper.domain.series import METRIC_NAME_LABEL, Matcher, MatchOp
+from watchkeeper.domain.times import rfc3339, utc
 from watchkeeper.query.errors import QueryError, bad_data
 from watchkeeper.query.syntax import parse
 
@@ -88,10 +88,6 @@ async def query_exemplars(request: Request) -> JSONResponse:
     return _success([])
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
 def _duration(seconds: float) -> str:
     return f"{seconds:g}s" if seconds < 60 or seconds % 60 else f"{seconds / 60:g}m"
 
@@ -122,7 +118,7 @@ def _targets(context: AppContext, tenant_id: str, pool: str | None) -> list[dict
                 "scrapeUrl": loop.url,
                 "globalUrl": loop.url,
                 "lastError": "" if report is None else (report.error or ""),
-                "lastScrape": _iso(0 if report is None else report.timestamp_ms / 1000),
+                "lastScrape": rfc3339(utc(0 if report is None else report.timestamp_ms / 1000)),
                 "lastScrapeDuration": 0.0 if report is None else report.duration_seconds,
                 "health": health,
                 "scrapeInterval": _duration(job.interval),

@@ -21,12 +21,9 @@ from watchkeeper.api.schemas.silences import (
     SilenceStatus,
 )
 from watchkeeper.domain.series import Matcher
+from watchkeeper.domain.times import utc
 
 router = APIRouter(tags=["silences"])
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 _LATEST = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
@@ -44,10 +41,10 @@ def _public(silence: Silence, now: float) -> GettableSilence:
     return GettableSilence(
         id=silence.id,
         status=SilenceStatus(state=silence.state_at(now).value),
-        updatedAt=_utc(silence.updated_at),
+        updatedAt=utc(silence.updated_at),
         matchers=[SilenceMatcher(**m) for m in data["matchers"]],
-        startsAt=_utc(silence.starts_at),
-        endsAt=_utc(silence.ends_at),
+        startsAt=utc(silence.starts_at),
+        endsAt=utc(silence.ends_at),
         createdBy=silence.created_by,
         comment=silence.comment,
     )

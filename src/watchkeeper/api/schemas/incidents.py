@@ -8,19 +8,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from watchkeeper.incidents.classifier import Category
+
 Status = Literal["triggered", "acknowledged", "resolved"]
 Severity = Literal["critical", "high", "medium", "low"]
-# The classifier's CATEGORIES as a type (tests/incidents/test_classifier.py keeps them in step).
-Category = Literal[
-    "capacity",
-    "latency",
-    "errors",
-    "availability",
-    "hardware",
-    "network",
-    "security",
-    "deployment",
-]
 Fingerprint = Field(min_length=1, max_length=16, pattern=r"^[0-9a-f]+$")
 
 
