@@ -46,28 +46,26 @@ log = structlog.get_logger(__name__)
 
 
 def build_store(settings: Settings, clock: Clock) -> MetricStore:
+    """The configured backend from the store registry (the one the contract suite runs over)."""
+    from watchkeeper.store.registry import StoreOptions, build_metric_store
+
     storage = settings.storage
-    if storage.backend == "remote":
-        from watchkeeper.store.remote.store import RemoteStore
+    if storage.backend == "embedded":
+        from watchkeeper.store.embedded.chunk_cache import chunk_cache
 
-        assert storage.remote_url is not None
-        return RemoteStore(
-            storage.remote_url,
-            write_url=storage.remote_write_url,
-            tenant_label=storage.remote_tenant_label,
-            tenant_header=storage.remote_tenant_header,
-            timeout_s=storage.remote_timeout_seconds,
-            clock=clock,
-        )
-    from watchkeeper.store.embedded.block import chunk_cache
-    from watchkeeper.store.embedded.store import EmbeddedStore
-
-    chunk_cache.resize(storage.chunk_cache_mb * 2**20)
-    return EmbeddedStore(
-        settings.effective_storage_path,
+        chunk_cache.resize(storage.chunk_cache_mb * 2**20)
+    options = StoreOptions(
+        path=settings.effective_storage_path,
         max_series_per_tenant=settings.metrics.series_limit,
         fsync=storage.fsync,
+        remote_url=storage.remote_url,
+        remote_write_url=storage.remote_write_url,
+        remote_tenant_label=storage.remote_tenant_label,
+        remote_tenant_header=storage.remote_tenant_header,
+        remote_timeout_s=storage.remote_timeout_seconds,
+        clock=clock,
     )
+    return build_metric_store(storage.backend, options)
 
 
 def ingest_sink(

@@ -21,10 +21,10 @@ from watchkeeper.domain.series import STALE_NAN_BITS, Matcher, MatchOp, SeriesSa
 from watchkeeper.domain.series import labels_from_dict as labels
 from watchkeeper.store.embedded import EmbeddedStore, codec
 from watchkeeper.store.embedded import block as block_module
-from watchkeeper.store.embedded.block import CompressedPart, RawPart, chunk_cache
+from watchkeeper.store.embedded.block import CompressedPart, RawPart
 from watchkeeper.store.embedded.block_load import Block, load_block
 from watchkeeper.store.embedded.block_write import write_block
-from watchkeeper.store.embedded.chunk_cache import ChunkCache
+from watchkeeper.store.embedded.chunk_cache import ChunkCache, chunk_cache
 from watchkeeper.store.embedded.compaction import merge_rows
 from watchkeeper.store.embedded.head import Samples
 from watchkeeper.store.embedded.wal import fsync_directory

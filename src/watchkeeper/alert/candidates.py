@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from watchkeeper.alert.model import fingerprint
 from watchkeeper.alert.rules import CompiledGroup, CompiledRule
 from watchkeeper.db.tables import AlertInstance
 from watchkeeper.domain.series import METRIC_NAME_LABEL, labels_from_dict
+from watchkeeper.domain.times import rfc3339, utc
 from watchkeeper.query import Engine
 from watchkeeper.template_sandbox import Deadline
 
@@ -55,12 +55,8 @@ class RuleOutcome:
     budget_error: str = ""  # a template or the group went over a budget setting
 
 
-def _iso(seconds: float) -> str:
-    return _utc(seconds).isoformat().replace("+00:00", "Z")
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+def rfc3339_at(seconds: float) -> str:
+    return rfc3339(utc(seconds))
 
 
 def candidates(
@@ -119,7 +115,7 @@ def add_crossing(outcome: RuleOutcome, crossing: Vector, now_ms: int) -> None:
         seconds = by_series.get(tuple(sorted(candidate.series.items())))
         if seconds is None or not math.isfinite(seconds) or seconds < 0:
             continue
-        at = _utc(now_ms / 1000 + seconds)
+        at = utc(now_ms / 1000 + seconds)
         candidate.extra["predicted_crossing_at"] = at.isoformat().replace("+00:00", "Z")
         candidate.extra["predicted_crossing_in_seconds"] = round(seconds, 3)
 
@@ -190,13 +186,15 @@ class ModelForecasts:
                     holding.append((dict(item.labels), last_value))
                     continue
                 extra: dict[str, Any] = {
-                    "predicted_crossing_at": _iso(max(at, now)),
+                    "predicted_crossing_at": rfc3339_at(max(at, now)),
                     "predicted_crossing_in_seconds": round(max(at - now, 0.0), 3),
                 }
                 if crossing.earliest80 is not None:
-                    extra["predicted_crossing_earliest80"] = _iso(max(crossing.earliest80, now))
+                    extra["predicted_crossing_earliest80"] = rfc3339_at(
+                        max(crossing.earliest80, now)
+                    )
                 if crossing.latest80 is not None:
-                    extra["predicted_crossing_latest80"] = _iso(max(crossing.latest80, now))
+                    extra["predicted_crossing_latest80"] = rfc3339_at(max(crossing.latest80, now))
                 firing.append((dict(item.labels), last_value, extra))
         outcome.candidates = candidates(rule, [(labels, v) for labels, v, _ in firing], deadline)
         for candidate, (_, _, extra) in zip(outcome.candidates.values(), firing, strict=True):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 import numpy as np
@@ -47,6 +46,7 @@ from watchkeeper.alert.templates import TemplateError
 from watchkeeper.clock import Clock
 from watchkeeper.db.tables import AlertInstance, AlertRuleGroup
 from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples, labels_from_dict
+from watchkeeper.domain.times import utc
 from watchkeeper.query import Engine, QueryError, ScalarResult, VectorResult
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.template_sandbox import Deadline
@@ -78,10 +78,6 @@ class GroupResult:
 
 
 BUDGET_LIMIT = "security.rule_group_evaluation_seconds"
-
-
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 class GroupEvaluator:
@@ -254,7 +250,7 @@ class GroupEvaluator:
         row = db.scalar(select(AlertRuleGroup).where(AlertRuleGroup.name == group.name))
         if row is None:  # evaluated without being stored (a test, a dry run)
             return
-        at = _utc(now_s)
+        at = utc(now_s)
         row.last_evaluation = at
         row.evaluation_seconds = seconds
         # `groupError` (in every rule's entry: the column has no group-level slot) says why

@@ -2,7 +2,7 @@
 
 Format 2 parts (`CompressedPart`) decode only the zstd chunks holding the series a query reads
 (the layout is in `block_load`'s doc); decoded chunks are kept in the process-wide
-`chunk_cache`, which lives here with the readers that fill it (`wiring.build_store` sizes it).
+`chunk_cache` (`chunk_cache.py`; `wiring.build_store` sizes it).
 Format 1 parts (`RawPart`) read raw memory-mapped columns.
 """
 
@@ -19,21 +19,14 @@ import numpy.typing as npt
 
 from watchkeeper.runtime import kernels
 from watchkeeper.store.embedded import codec
-from watchkeeper.store.embedded.chunk_cache import Chunk, ChunkCache
+from watchkeeper.store.embedded.chunk_cache import Chunk, chunk_cache
 from watchkeeper.store.embedded.head import Samples
 from watchkeeper.store.embedded.window import block_rows, copy_ranges
-
-CHUNK_CACHE_BYTES = 256 * 2**20
-"""Default bound of the decoded-chunk cache: 16 B per sample, so 256 MiB holds ~16 M samples
-(the hot recent blocks of a mid-sized install). Set from `storage.chunk_cache_mb` when the store is built (`wiring.build_store`)."""
 
 _BATCH_BYTES = 64 * 2**20
 """A read holds at most about this many bytes of decoded chunks at once beyond its result
 (chunks the cache already holds excepted): a query over every series of a large merged block
 for a short range must not decode the whole block into memory first."""
-
-
-chunk_cache = ChunkCache(CHUNK_CACHE_BYTES)
 
 
 def empty_samples() -> Samples:

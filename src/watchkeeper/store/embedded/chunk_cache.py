@@ -1,7 +1,8 @@
 """An LRU of decoded chunks bounded by their bytes, so hot blocks are not decoded on every read.
 
 Entries are keyed by block path, the block's unique id (a block rewritten at the same path by a
-merge never sees the old block's entries), tenant and chunk; see `block.chunk_cache`.
+merge never sees the old block's entries), tenant and chunk; the process-wide instance
+is `chunk_cache` below.
 """
 
 from __future__ import annotations
@@ -78,3 +79,11 @@ class ChunkCache:
         while self._bytes > self._max_bytes:
             _, (_, size) = self._entries.popitem(last=False)
             self._bytes -= size
+
+
+CHUNK_CACHE_BYTES = 256 * 2**20
+"""Default bound of the decoded-chunk cache: 16 B per sample, so 256 MiB holds ~16 M samples
+(the hot recent blocks of a mid-sized install). Set from `storage.chunk_cache_mb` when the
+store is built (`wiring.build_store`)."""
+
+chunk_cache = ChunkCache(CHUNK_CACHE_BYTES)
