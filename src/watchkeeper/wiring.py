@@ -175,8 +175,12 @@ def build_workers(context: AppContext) -> list[Worker]:
         )
     if settings.backup.wal_shipping and sqlite_path(settings.effective_database_url):
         from watchkeeper.backup.walship import WalShipWorker
+        from watchkeeper.db.engine import auto_checkpoint_off
 
-        workers.append(WalShipWorker(clock, settings))
+        if auto_checkpoint_off(context.engine):
+            workers.append(WalShipWorker(clock, settings))
+        else:  # the app's connections would checkpoint frames away before they are shipped
+            log.warning("wal_shipping_starts_after_a_restart")
     if settings.metrics.host_collector_enabled:
         workers.append(
             HostCollector(

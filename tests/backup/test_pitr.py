@@ -90,6 +90,11 @@ def test_restore_at_each_point_follows_the_shippers_own_wal_restart(
         restore_at(backups, t0 - 60, tmp_path / "early")
     assert not (tmp_path / "late").exists() and not (tmp_path / "early").exists()
 
+    assert shipper.folder is not None
+    segments_of(shipper.folder)[1].unlink()
+    with pytest.raises(BackupError, match="segment 00000002 is missing"):
+        restore_at(backups, t3, tmp_path / "gap")
+
 
 def test_a_wal_restart_by_someone_else_starts_a_new_generation(
     env: Env, root: dict[str, str], tmp_path: Path
@@ -208,14 +213,17 @@ def test_shipping_setting_turns_off_auto_checkpoint_and_builds_the_worker(env: E
     shipping = settings.model_copy(
         update={"backup": settings.backup.model_copy(update={"wal_shipping": True})}
     )
-    for config, expected in ((settings, 1000), (shipping, 0)):
-        engine = build_engine(config)
-        try:
-            with engine.connect() as db:
-                assert db.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == expected
-        finally:
-            engine.dispose()
-    workers = build_workers(replace(env.context, settings=shipping))
+    engine = build_engine(shipping)
+    try:
+        with engine.connect() as db:
+            assert db.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        workers = build_workers(replace(env.context, settings=shipping, engine=engine))
+    finally:
+        engine.dispose()
     (worker,) = [w for w in workers if w.name == "wal-shipper"]
     assert isinstance(worker, Exclusive) and isinstance(worker.worker, WalShipWorker)
-    assert all(w.name != "wal-shipper" for w in build_workers(replace(env.context)))
+    with env.context.engine.connect() as db:
+        assert db.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    # Turned on at run time: the running app's connections still checkpoint, so not yet.
+    for context in (replace(env.context), replace(env.context, settings=shipping)):
+        assert all(w.name != "wal-shipper" for w in build_workers(context))

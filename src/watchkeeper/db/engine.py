@@ -37,6 +37,12 @@ def _no_auto_checkpoint(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def auto_checkpoint_off(engine: Engine) -> bool:
+    """Whether this engine's connections leave checkpoints to the WAL shipper: set when the
+    engine is built, so turning shipping on at run time waits for a restart."""
+    return event.contains(engine, "connect", _no_auto_checkpoint)
+
+
 def build_engine(settings: Settings, *, url: str | None = None) -> Engine:
     raw = url or settings.effective_database_url
     target = normalise_url(raw)
