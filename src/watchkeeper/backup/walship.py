@@ -195,7 +195,10 @@ class WalShipper:
         return backups[-1].name if backups else None
 
     def start_generation(self) -> Path:
-        """A base snapshot at a known WAL position, under the write lock."""
+        """A base snapshot at a known WAL position: under the write lock the WAL is read and a
+        read transaction begun on the second connection (so it sees exactly those frames);
+        the copy itself is made from that transaction after the lock is released, so
+        writers wait for the WAL to be read, not for the database to be copied."""
         writer, reader = self._connections()
         newest_backup = self._newest_backup()
         started = self.clock.time()
@@ -218,10 +221,15 @@ class WalShipper:
                 with self.wal.open("rb") as file:
                     file.seek(HEADER_SIZE)
                     committed = committed_frames(file.read(), header, 1, header.checksum)
+                reader.execute("BEGIN")
+                reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                writer.execute("COMMIT")
+            try:
                 with closing(sqlite3.connect(work / BASE)) as copy:
                     reader.backup(copy)
             finally:
-                writer.execute("COMMIT")
+                reader.execute("COMMIT")
             _fsync(work / BASE)
             generation = Generation(
                 id=gen_id,
