@@ -195,4 +195,7 @@ def _restore_at(folder: Path, at: float, target: Path, force: bool, database_url
             f"{point.segments} shipped segments replayed, integrity_check ok"
         )
     else:
-        typer.echo(f"metadata as of the backup {report.backup_id} too: no shipped WAL in {backups}")
+        typer.echo(
+            f"metadata as of backup {report.backup_id} too: no shipped SQLite WAL in "
+            f"{backups / 'wal'} applies (PostgreSQL: see its WAL-archiving procedure)"
+        )
