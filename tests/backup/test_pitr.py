@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,12 @@ from tests.conftest import Env
 from watchkeeper.backup.manifest import BackupError
 from watchkeeper.backup.pitr import iso, restore_at
 from watchkeeper.backup.restore import verify_backup
-from watchkeeper.backup.segments import generations_in, prune_generations, segments_of
+from watchkeeper.backup.segments import (
+    generations_in,
+    prune_generations,
+    segments_of,
+    shipped_through,
+)
 from watchkeeper.backup.walformat import read_header
 from watchkeeper.backup.walship import WalShipper
 from watchkeeper.clock import ManualClock
@@ -227,3 +233,34 @@ def test_shipping_setting_turns_off_auto_checkpoint_and_builds_the_worker(env: E
     # Turned on at run time: the running app's connections still checkpoint, so not yet.
     for context in (replace(env.context), replace(env.context, settings=shipping)):
         assert all(w.name != "wal-shipper" for w in build_workers(context))
+
+
+@pytest.fixture
+def shipping_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`backup.wal_shipping` for the `env` app (requested before `env`)."""
+    monkeypatch.setenv("WATCHKEEPER_BACKUP__WAL_SHIPPING", "true")
+
+
+def newest_shipped(backups: Path) -> float:
+    generations = generations_in(backups / "wal")
+    return shipped_through(*generations[-1]) if generations else 0.0
+
+
+def test_the_servers_shipper_ships_as_its_clock_ticks(
+    shipping_on: None, env: Env, root: dict[str, str], tmp_path: Path
+) -> None:
+    backups = env.context.settings.effective_backup_path
+    with env.context.engine.connect() as db:
+        assert db.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    post_backup(env, root)
+    for name in ("alice", "bob"):  # alice may land in a new base (after the backup), bob not
+        add_user(env, root, name)
+        env.clock.advance(1)
+        deadline = time.monotonic() + 4
+        while newest_shipped(backups) < env.clock.time() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert newest_shipped(backups) >= env.clock.time(), "the worker did not ship in 4 s"
+    at = env.clock.time()
+    _, point = restore_at(backups, at, tmp_path / "restored")
+    assert point.segments >= 1
+    assert {"alice", "bob"} <= usernames(tmp_path / "restored")
