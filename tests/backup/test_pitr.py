@@ -7,6 +7,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.backup.test_backup import add_user, post_backup, usernames
 from tests.cli.conftest import Result
 from tests.conftest import Env
 from watchkeeper.backup.manifest import BackupError
-from watchkeeper.backup.pitr import iso, restore_at
+from watchkeeper.backup.pitr import iso, replay_generation, restore_at
 from watchkeeper.backup.restore import verify_backup
 from watchkeeper.backup.segments import (
     generations_in,
@@ -264,3 +265,36 @@ def test_the_servers_shipper_ships_as_its_clock_ticks(
     _, point = restore_at(backups, at, tmp_path / "restored")
     assert point.segments >= 1
     assert {"alice", "bob"} <= usernames(tmp_path / "restored")
+
+
+def test_repeated_own_checkpoints_keep_one_chain_and_replay_exactly(tmp_path: Path) -> None:
+    database = tmp_path / "m.db"
+    app = sqlite3.connect(database, isolation_level=None)
+    app.execute("PRAGMA journal_mode=WAL")
+    app.execute("PRAGMA wal_autocheckpoint=0")
+    app.execute("CREATE TABLE t (x INTEGER)")
+    clock = ManualClock()
+    shipper = WalShipper(database, tmp_path / "b" / "wal", clock, checkpoint_frames=1)
+    salts = set()
+    try:
+        shipper.ship_once()
+        for round_ in range(4):
+            app.executemany("INSERT INTO t VALUES (?)", [(round_,)] * 200)
+            clock.advance(1)
+            assert shipper.run_once() > 0  # ships, then checkpoints and restarts the WAL
+            header = read_header(shipper.wal)
+            assert header is not None
+            salts.add(header.salt)
+    finally:
+        shipper.close()
+        app.close()
+    assert len(salts) == 4 and shipper.generations_started == 1
+    folder, generation = generations_in(tmp_path / "b" / "wal")[0]
+    for round_ in range(4):
+        target = tmp_path / f"r{round_}.db"
+        replay_generation(folder, generation, clock.time() - 3 + round_, target)
+        with closing(sqlite3.connect(target)) as db:
+            assert db.execute("SELECT count(*), max(x) FROM t").fetchone() == (
+                200 * (round_ + 1),
+                round_,
+            )

@@ -151,7 +151,7 @@ class WalShipper:
 
     def checkpoint(self) -> bool:
         """Ship everything, checkpoint, restart the WAL; False when readers held the
-        checkpoint back (tried again on a later tick)."""
+        checkpoint back (tried again on a later tick) or the chain broke (a new generation)."""
         writer, reader = self._connections()
         writer.execute("BEGIN IMMEDIATE")
         try:
@@ -168,22 +168,38 @@ class WalShipper:
         writer.execute("BEGIN IMMEDIATE")
         try:
             header = read_header(self.wal)
-            if header is not None and header.salt != self._salt:
-                self._follow(header)  # a writer restarted it between our two locks
-                return True
-            if self.wal.stat().st_size > HEADER_SIZE + (self._next - 1) * _frame(header):
-                return True  # appended to the old WAL (a reader pinned it): shipped next tick
-            version = int(writer.execute("PRAGMA user_version").fetchone()[0])
-            writer.execute(f"PRAGMA user_version={version}")
+            if header is None or header.salt != self._salt:
+                # A writer restarted it between our two locks (it may, the WAL was all
+                # copied), unless someone else emptied it: then the chain is broken.
+                followed = self._follow(header)
+            elif self._appended(header):
+                followed = True  # to the old WAL (a reader pinned it): shipped next tick
+            else:
+                version = int(writer.execute("PRAGMA user_version").fetchone()[0])
+                writer.execute(f"PRAGMA user_version={version}")
+                followed = None
         finally:
             writer.execute("COMMIT")
-        header = read_header(self.wal)
-        if header is not None and header.salt != self._salt:
-            self._follow(header)
-        return True
+        if followed is None:  # our write restarted the WAL, or appended to it (a reader)
+            header = read_header(self.wal)
+            followed = header is not None and (header.salt == self._salt or self._follow(header))
+        if not followed:
+            self.start_generation()
+        return followed
 
-    def _follow(self, header: WalHeader) -> None:
+    def _appended(self, header: WalHeader) -> bool:
+        with self.wal.open("rb") as file:
+            file.seek(HEADER_SIZE + (self._next - 1) * header.frame_size)
+            return committed_frames(file.read(), header, self._next, self._seed).count > 0
+
+    def _follow(self, header: WalHeader | None) -> bool:
+        """Go on into a restarted WAL; False when it is not the one restart that follows
+        ours (SQLite adds one to salt-1 at each restart)."""
+        if header is None or header.salt[0] != (self._salt[0] + 1) & 0xFFFFFFFF:
+            log.warning("wal_shipping_chain_broken", database=str(self.database))
+            return False
         self._salt, self._next, self._seed = header.salt, 1, header.checksum
+        return True
 
     # -- generations -----------------------------------------------------------------------
 
@@ -254,10 +270,6 @@ class WalShipper:
         mark_shipped(final, started)
         log.info("wal_generation_started", id=gen_id, frame=committed.count)
         return final
-
-
-def _frame(header: WalHeader | None) -> int:
-    return header.frame_size if header is not None else 0
 
 
 def _fsync(path: Path) -> None:
