@@ -832,6 +832,14 @@ class BackupSettings(_Section):
         description="where backups go (and where POST /admin/backup may write); "
         "default <data_dir>/backups",
     )
+    wal_shipping: bool = Field(
+        False,
+        description="ship the SQLite metadata's WAL into <folder>/wal every wal_ship_seconds, "
+        "for point-in-time restore (backup restore --at); the shipper then owns checkpoints",
+    )
+    wal_ship_seconds: float = Field(
+        1.0, gt=0, le=3600, description="seconds between WAL ships: the restore granularity"
+    )
 
 
 class _YamlSource(PydanticBaseSettingsSource):

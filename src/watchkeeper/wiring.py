@@ -15,7 +15,7 @@ from watchkeeper.audit import CHECKPOINT_FILE, AuditLog
 from watchkeeper.audit_writer import AuditWriter
 from watchkeeper.auth.service import AuthService
 from watchkeeper.clock import Clock, SystemClock
-from watchkeeper.config import Settings
+from watchkeeper.config import Settings, sqlite_path
 from watchkeeper.db.engine import build_engine
 from watchkeeper.domain import regex
 from watchkeeper.domain.series import SeriesSamples
@@ -133,6 +133,14 @@ def build_workers(context: AppContext) -> list[Worker]:
         workers.append(
             BackupWorker(clock, settings, context.store, config_file=context.config_file)
         )
+    if settings.backup.wal_shipping and sqlite_path(settings.effective_database_url):
+        from watchkeeper.backup.walship import WalShipWorker
+        from watchkeeper.db.engine import auto_checkpoint_off
+
+        if auto_checkpoint_off(context.engine):
+            workers.append(WalShipWorker(clock, settings))
+        else:  # the app's connections would checkpoint frames away before they are shipped
+            log.warning("wal_shipping_starts_after_a_restart")
     if settings.metrics.host_collector_enabled:
         workers.append(
             HostCollector(

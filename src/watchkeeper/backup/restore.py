@@ -3,7 +3,8 @@
 Verification checks every file of the backup and of the bases it takes blocks from against
 the manifests' sizes and sha256, then restores into a temporary folder and opens the result:
 a query on the users table of the metadata, and the embedded store opened and its series
-counted. Restore verifies first and refuses a corrupt or incomplete backup.
+counted; the WAL segments shipped beside it (`<backups folder>/wal`) are checked too. Restore
+verifies first and refuses a corrupt or incomplete backup.
 
 A restore lays out a data folder: `watchkeeper.db` (SQLite) or the PostgreSQL database named
 by the settings (pg_restore --clean), `metrics/` (the store), and the config file and audit
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from watchkeeper.backup.create import libpq_url, run_tool
 from watchkeeper.backup.manifest import BackupError, Manifest, chain, sha256_of
+from watchkeeper.backup.segments import verify_wal
 from watchkeeper.store.embedded.store import EmbeddedStore
 
 
@@ -36,6 +38,8 @@ class VerifyReport:
     bytes: int
     users: int | None
     series: int | None
+    wal_segments: int | None = None
+    """Shipped WAL segments checked beside the backup (None: no WAL shipping there)."""
 
 
 def check_files(folder: Path) -> tuple[list[tuple[Path, Manifest]], int, int]:
@@ -73,7 +77,9 @@ def verify_backup(folder: Path) -> VerifyReport:
             dump = links[-1][0] / manifest.metadata["file"]
             run_tool(["pg_restore", "--list", str(dump)])
         series = _count_series(target / "metrics") if manifest.store is not None else None
-    return VerifyReport(manifest.id, manifest.kind, files, size, users, series)
+    wal = folder.parent / "wal"
+    segments = verify_wal(wal) if wal.is_dir() else None
+    return VerifyReport(manifest.id, manifest.kind, files, size, users, series, segments)
 
 
 def _count_users(path: Path) -> int:

@@ -12,6 +12,7 @@ import structlog
 
 from watchkeeper.backup.create import Sources, create_backup
 from watchkeeper.backup.manifest import BackupError, backups_in, chain, read_manifest
+from watchkeeper.backup.segments import prune_generations
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
@@ -74,7 +75,8 @@ class BackupWorker(PeriodicWorker):
 
 
 def prune(folder: Path, keep: int) -> list[str]:
-    """Delete the backups older than the newest `keep` that none of those builds on."""
+    """Delete the backups older than the newest `keep` that none of those builds on, and the
+    shipped WAL generations that end before the oldest backup left."""
     backups = backups_in(folder)
     needed: set[str] = set()
     for backup in backups[-keep:]:
@@ -87,4 +89,8 @@ def prune(folder: Path, keep: int) -> list[str]:
         if backup.name not in needed:
             shutil.rmtree(backup)
             removed.append(backup.name)
+    left = backups_in(folder)
+    if left:
+        oldest = datetime.fromisoformat(read_manifest(left[0]).created_at).timestamp()
+        removed.extend(prune_generations(folder / "wal", oldest))
     return removed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -102,6 +103,11 @@ def verify(folder: Path) -> None:
     typer.echo(
         f"backup {report.backup_id} ({report.kind}) verified: {report.files} files, "
         f"{report.bytes} bytes, users={report.users}, series={report.series}"
+        + (
+            f", shipped WAL segments={report.wal_segments}"
+            if report.wal_segments is not None
+            else ""
+        )
     )
 
 
@@ -114,21 +120,34 @@ def restore(
     force: Annotated[
         bool, typer.Option("--force", help="replace the data of a non-empty data folder")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="point in time (RFC 3339, or unix seconds); FOLDER is then the backups folder",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Verify the backup, then restore metadata, metric store, config file and audit
-    checkpoint (an incremental backup with the chain it builds on). Stop the server first."""
+    checkpoint (an incremental backup with the chain it builds on). Stop the server first.
+
+    With --at: the store from the newest backup at or before TIME (a backup boundary), the
+    SQLite metadata as of TIME from the shipped WAL (backup.wal_shipping)."""
     from watchkeeper.backup.restore import restore_backup
 
     settings, _ = common.settings_from(config)
     target = to or settings.data_dir
-    try:
-        report = restore_backup(
-            folder, target, force=force, database_url=settings.effective_database_url
-        )
-    except BackupError as exc:
-        raise CliError(f"not restored: {exc}") from None
-    typer.echo(f"restored backup {report.backup_id} ({report.kind}) into {target}")
+    if at is not None:
+        _restore_at(folder, parse_time(at), target, force, settings.effective_database_url)
+    else:
+        try:
+            report = restore_backup(
+                folder, target, force=force, database_url=settings.effective_database_url
+            )
+        except BackupError as exc:
+            raise CliError(f"not restored: {exc}") from None
+        typer.echo(f"restored backup {report.backup_id} ({report.kind}) into {target}")
     restored_config = target / common.CONFIG_NAME
     if restored_config.is_file():
         from watchkeeper.config import load_settings
@@ -140,3 +159,43 @@ def restore(
                 f"set it to {target} before starting the server there",
                 err=True,
             )
+
+
+def parse_time(text: str) -> float:
+    """RFC 3339 (a time without an offset is UTC) or unix seconds."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise CliError(f"--at {text!r} is neither RFC 3339 nor unix seconds") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _restore_at(folder: Path, at: float, target: Path, force: bool, database_url: str) -> None:
+    from watchkeeper.backup.manifest import MANIFEST
+    from watchkeeper.backup.pitr import iso, restore_at
+
+    backups = folder.parent if (folder / MANIFEST).is_file() else folder
+    try:
+        report, point = restore_at(backups, at, target, force=force, database_url=database_url)
+    except BackupError as exc:
+        raise CliError(f"not restored: {exc}") from None
+    typer.echo(
+        f"restored into {target} as of {iso(at)}: metric store, config and audit checkpoint "
+        f"from backup {report.backup_id} taken {iso(point.backup_created_at)} (backup boundary)"
+    )
+    if point.generation is not None:
+        typer.echo(
+            f"metadata as of {iso(at)}: WAL generation {point.generation}, "
+            f"{point.segments} shipped segments replayed, integrity_check ok"
+        )
+    else:
+        typer.echo(
+            f"metadata as of backup {report.backup_id} too: no shipped SQLite WAL in "
+            f"{backups / 'wal'} applies (PostgreSQL: see its WAL-archiving procedure)"
+        )

@@ -30,6 +30,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_auto_checkpoint(dbapi_connection: Any, _record: Any) -> None:
+    # With WAL shipping the shipper checkpoints, after it shipped the frames (backup/walship.py).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+def auto_checkpoint_off(engine: Engine) -> bool:
+    """Whether this engine's connections leave checkpoints to the WAL shipper: set when the
+    engine is built, so turning shipping on at run time waits for a restart."""
+    return event.contains(engine, "connect", _no_auto_checkpoint)
+
+
 def build_engine(settings: Settings, *, url: str | None = None) -> Engine:
     raw = url or settings.effective_database_url
     target = normalise_url(raw)
@@ -39,6 +52,8 @@ def build_engine(settings: Settings, *, url: str | None = None) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(target, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if settings.backup.wal_shipping:
+            event.listen(engine, "connect", _no_auto_checkpoint)
         return engine
     return create_engine(
         target,

@@ -29,6 +29,7 @@ RESTART_KEYS = (
     "server",
     "observability",
     "api.docs_enabled",
+    "backup.wal_shipping",  # the app's SQLite connections stop auto-checkpointing at start-up
     "security.tls_proxy",  # the security headers are computed once, at start-up
     "security.headers_enabled",
     "security.hsts_max_age_seconds",
