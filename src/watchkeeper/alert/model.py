@@ -9,10 +9,11 @@ alert has the same fingerprint here as in Alertmanager.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+from watchkeeper.config import parse_duration_ms
 
 # Re-exported: routing, grouping and the API take it from here.
 from watchkeeper.domain.fingerprint import fingerprint as fingerprint
@@ -95,12 +96,6 @@ class ConfigError(ValueError):
         self.message = message
 
 
-_DURATION_RE = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-_UNIT_SECONDS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
-
-
 def parse_duration(path: str, value: object) -> float:
     """A Prometheus duration (`30s`, `1h30m`, `1d`) or a number of seconds, as seconds."""
     if isinstance(value, bool):
@@ -108,14 +103,12 @@ def parse_duration(path: str, value: object) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        match = _DURATION_RE.match(value.strip())
-        if not value.strip() or match is None:
-            raise ConfigError(path, f"not a duration: {value!r} (expected e.g. 30s, 5m, 4h)")
-        seconds = sum(
-            int(part) * unit
-            for part, unit in zip(match.groups(), _UNIT_SECONDS, strict=True)
-            if part
-        )
+        try:
+            seconds = parse_duration_ms(value) / 1000
+        except ValueError:
+            raise ConfigError(
+                path, f"not a duration: {value!r} (expected e.g. 30s, 5m, 4h)"
+            ) from None
     else:
         raise ConfigError(path, f"not a duration: {value!r}")
     if not math.isfinite(seconds) or seconds < 0:

@@ -41,10 +41,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from watchkeeper.alert.templates import Template, TemplateError, compile_template
-from watchkeeper.config import ForecasterName
+from watchkeeper.config import ForecasterName, parse_duration_or_seconds_ms
 from watchkeeper.domain.series import LABEL_NAME_RE, METRIC_NAME_LABEL, METRIC_NAME_RE, Matcher
 from watchkeeper.query.errors import QueryError
-from watchkeeper.query.params import parse_duration
 from watchkeeper.query.syntax import matchers_of, parse
 
 RuleType = Literal["promql", "absence", "anomaly", "forecast", "composite"]
@@ -60,8 +59,8 @@ def _seconds(value: Any) -> float:
         return float(value)
     if isinstance(value, str):
         try:
-            return parse_duration("duration", value) / 1000
-        except QueryError:
+            return parse_duration_or_seconds_ms(value) / 1000
+        except ValueError:
             raise ValueError(f"{value!r} is not a duration such as 30s, 5m or 1h30m") from None
     raise ValueError("must be a duration such as 30s, 5m or 1h30m")
 

@@ -40,13 +40,12 @@ import structlog
 from prometheus_client import Counter, Gauge
 
 from watchkeeper.clock import Clock
-from watchkeeper.config import DetectionSettings
+from watchkeeper.config import DetectionSettings, parse_duration_or_seconds_ms
 from watchkeeper.detect.predict import SeriesForecast, forecast_expression
 from watchkeeper.detect.series_input import FORECAST_METRIC, OUTPUT_METRICS, is_counter
 from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples
 from watchkeeper.events import publish
 from watchkeeper.query import Engine
-from watchkeeper.query.params import parse_duration
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.tenancy.scope import SessionFactory
@@ -165,7 +164,7 @@ class ForecastLoop(PeriodicWorker):
         self.settings = settings
         self.selectors = settings.forecast_selectors or settings.selectors
         self.horizons = [
-            (h, parse_duration("horizon", h) / 1000) for h in settings.forecast_horizons
+            (h, parse_duration_or_seconds_ms(h) / 1000) for h in settings.forecast_horizons
         ]
         self._lock = threading.Lock()
         self.last_pass = ForecastPass()

@@ -7,19 +7,14 @@ Times are RFC 3339 or Unix seconds (fractions allowed); durations are Prometheus
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime
 
 import promql_parser as pp
 
+from watchkeeper.config import parse_duration_or_seconds_ms
 from watchkeeper.domain.series import Matcher
 from watchkeeper.query.errors import QueryError, bad_data
 from watchkeeper.query.syntax import matchers_of, parse
-
-_DURATION_RE = re.compile(
-    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
-)
-_UNITS_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 
 # Prometheus' minTime/maxTime: an absent start/end means "all of time".
 MIN_TIME_MS = -9_223_372_036_854_775 // 1000 * 1000
@@ -49,22 +44,13 @@ def parse_time(name: str, value: str) -> int:
 
 
 def parse_duration(name: str, value: str) -> int:
-    """Milliseconds."""
-    text = value.strip()
+    """Milliseconds; a refusal names the parameter, as Prometheus' API does."""
     try:
-        seconds = float(text)
+        return parse_duration_or_seconds_ms(value)
     except ValueError:
-        match = _DURATION_RE.match(text)
-        if not text or match is None:
-            raise bad_data(
-                f'invalid parameter "{name}": cannot parse "{value}" to a valid duration'
-            ) from None
-        return sum(
-            int(part) * unit for part, unit in zip(match.groups(), _UNITS_MS, strict=True) if part
-        )
-    if not math.isfinite(seconds) or seconds > 2**53 / 1000:
-        raise bad_data(f'invalid parameter "{name}": cannot parse "{value}" to a valid duration')
-    return round(seconds * 1000)
+        raise bad_data(
+            f'invalid parameter "{name}": cannot parse "{value}" to a valid duration'
+        ) from None
 
 
 def parse_selector(value: str) -> list[Matcher]:

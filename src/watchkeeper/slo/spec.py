@@ -40,9 +40,9 @@ from watchkeeper.alert.rules import (
     RuleValidationError,
     compile_group,
 )
+from watchkeeper.config import parse_duration_or_seconds_ms
 from watchkeeper.domain.series import LABEL_NAME_RE, METRIC_NAME_LABEL
 from watchkeeper.query.errors import QueryError
-from watchkeeper.query.params import parse_duration
 from watchkeeper.query.syntax import matchers_of, parse
 
 SLO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -87,8 +87,8 @@ def _seconds(value: Any) -> float:
         return float(value)
     if isinstance(value, str):
         try:
-            return parse_duration("window", value) / 1000
-        except QueryError:
+            return parse_duration_or_seconds_ms(value) / 1000
+        except ValueError:
             raise ValueError(f"{value!r} is not a duration such as 28d or 30d") from None
     raise ValueError("must be a duration such as 28d or 30d")
 

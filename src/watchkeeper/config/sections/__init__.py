@@ -1,0 +1,1 @@
+"""The sections of `Settings`, one module per area (`metrics:`, `server:`, `security:`, ...)."""
