@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.receivers import HttpReceiver
 from tests.support import (
     ADMIN_PASSWORD,
     LOCAL_OUTBOUND_ALLOW,
@@ -99,6 +100,13 @@ class Env:
         response = self.client.post("/auth/login", json=body)
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """A running test HTTP receiver (tests/receivers.py) that answers 200 "ok" by default."""
+    with HttpReceiver() as running:
+        yield running
 
 
 @pytest.fixture
