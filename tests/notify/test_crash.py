@@ -88,6 +88,7 @@ def notify_server(tmp_path: Path) -> Iterator[Server]:
             running.kill(signal.SIGTERM)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_delivery_loses_nothing_and_duplicates_nothing(
     notify_server: Server, slow_receiver: IdempotentReceiver
 ) -> None:
