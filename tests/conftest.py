@@ -7,6 +7,7 @@ WATCHKEEPER_REQUIRE_SERVICES=1 (set by .ci/run), which turns those skips into fa
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.receivers import HttpReceiver
 from tests.support import (
     ADMIN_PASSWORD,
     LOCAL_OUTBOUND_ALLOW,
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from tests.test_server_process import Server
 
 
+SQLITE_PREFIX = "sqlite:///"
+
+
 @pytest.fixture(scope="session")
 def postgres_available() -> bool:
     return port_open("127.0.0.1", 5432)
@@ -43,7 +48,7 @@ def database_url(
 ) -> Iterator[str]:
     """Every database test runs twice: on SQLite and on PostgreSQL (in a schema of its own)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'meta.db'}"
+        yield f"{SQLITE_PREFIX}{tmp_path / 'meta.db'}"
         return
     if not postgres_available:
         missing("PostgreSQL is not reachable at 127.0.0.1:5432")
@@ -102,6 +107,13 @@ class Env:
 
 
 @pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """A running test HTTP receiver (tests/receivers.py) that answers 200 "ok" by default."""
+    with HttpReceiver() as running:
+        yield running
+
+
+@pytest.fixture
 def outbound_allow() -> list[str]:
     """`security.outbound_allow` of the `env` app: this machine's test receivers. A module
     testing the outbound guard itself overrides this fixture with []."""
@@ -116,10 +128,29 @@ def default_rule_pack() -> bool:
     return False
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session, for tests to copy: migrating takes
+    most of an `env`'s set-up, and `initialise` then finds the copy current (Alembic applies
+    no revision twice) and only adds tenant `default` and user `admin`."""
+    from sqlalchemy import create_engine
+
+    from watchkeeper.db import migrate
+
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
 @pytest.fixture
 def env(
     tmp_path: Path,
     database_url: str,
+    migrated_sqlite: Path,
     clock: ManualClock,
     outbound_allow: list[str],
     default_rule_pack: bool,
@@ -131,6 +162,8 @@ def env(
     monkeypatch.setenv("WATCHKEEPER_SECURITY__OUTBOUND_ALLOW", json.dumps(outbound_allow))
     monkeypatch.setenv("WATCHKEEPER_ALERTING__DEFAULT_RULE_PACK", json.dumps(default_rule_pack))
     data_dir = tmp_path / "data"
+    if database_url.startswith(SQLITE_PREFIX):
+        shutil.copyfile(migrated_sqlite, database_url.removeprefix(SQLITE_PREFIX))
     result = initialise(
         data_dir, clock=clock, admin_password=ADMIN_PASSWORD, database_url=database_url
     )

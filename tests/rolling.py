@@ -11,20 +11,19 @@ replica in turn gets SIGTERM (main process), is waited for, started again, waite
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
+from tests.receivers import HttpReceiver, Reply
 from tests.support import ADMIN_PASSWORD, LOCAL_OUTBOUND_ALLOW, free_port
 from tests.test_server_process import Server
 
@@ -34,47 +33,16 @@ DRAIN_SECONDS = 1.0
 LEASE_TTL = 6.0  # the standby tries to take a lease every third of it
 
 
-@dataclass
-class Receiver:
-    """A webhook endpoint: every delivery of the alert, as (status, Idempotency-Key)."""
-
-    deliveries: list[tuple[str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    port: int = 0
-    _server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        state = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-                names = {a.get("labels", {}).get("alertname") for a in body.get("alerts", [])}
-                if ALERT in names:
-                    with state.lock:
-                        state.deliveries.append(
-                            (body.get("status", ""), self.headers.get("Idempotency-Key", ""))
-                        )
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def count(self, status: str) -> int:
-        with self.lock:
-            return sum(1 for s, _ in self.deliveries if s == status)
+def deliveries(receiver: HttpReceiver, status: str) -> int:
+    """How many notifications of the alert with `status` (firing, resolved) reached the hook."""
+    with receiver.lock:
+        bodies = [request.json() for request in receiver.requests]
+    return sum(
+        1
+        for body in bodies
+        if body.get("status") == status
+        and ALERT in {a.get("labels", {}).get("alertname") for a in body.get("alerts", [])}
+    )
 
 
 @dataclass(eq=False)
@@ -262,8 +230,7 @@ def restart(server: Server, client: httpx.Client) -> tuple[float, float]:
 def roll(servers: dict[str, Server], vm_flush: Any, *, health_checked: bool = False) -> Result:
     """Start both replicas, roll them one after the other under load; the figures."""
     started = time.monotonic()
-    receiver = Receiver()
-    receiver.start()
+    receiver = HttpReceiver(default=Reply(200, b"")).start()
     writer: Writer | None = None
     with httpx.Client(timeout=30) as client:
         try:
@@ -299,12 +266,12 @@ def roll(servers: dict[str, Server], vm_flush: Any, *, health_checked: bool = Fa
 
             writer = Writer([s.url for s in servers.values()], auth, health_checked)
             writer.start()
-            _until(lambda: receiver.count("firing") >= 1, 40, "the firing notification")
+            _until(lambda: deliveries(receiver, "firing") >= 1, 40, "the firing notification")
             drains, restarts = {}, {}
             drains["a"], restarts["a"] = restart(servers["a"], client)
             writer.alert_value = 0.0  # resolves while b drains, restarts, takes leases back
             drains["b"], restarts["b"] = restart(servers["b"], client)
-            _until(lambda: receiver.count("resolved") >= 1, 40, "the resolved notification")
+            _until(lambda: deliveries(receiver, "resolved") >= 1, 40, "the resolved notification")
             time.sleep(3)  # a duplicate, if any, would arrive now (wall time, not a timeout)
         finally:
             if writer is not None:
@@ -327,8 +294,8 @@ def roll(servers: dict[str, Server], vm_flush: Any, *, health_checked: bool = Fa
         stored=len(set(stamps)),
         lost=len(acknowledged - set(stamps)),
         duplicated_samples=len(stamps) - len(set(stamps)),
-        firing_deliveries=receiver.count("firing"),
-        resolved_deliveries=receiver.count("resolved"),
+        firing_deliveries=deliveries(receiver, "firing"),
+        resolved_deliveries=deliveries(receiver, "resolved"),
         retried=dict(writer.retried),
         given_up=writer.given_up,
         drain_seconds=drains,

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from tests.receivers import HttpReceiver, Reply
 from tests.support import ADMIN_PASSWORD, LOCAL_OUTBOUND_ALLOW, free_port
 from tests.test_server_process import Server
 from watchkeeper.config import load_settings
@@ -145,38 +146,15 @@ def test_the_watchdog_ends_a_shutdown_that_hangs() -> None:
 
 
 @pytest.fixture
-def slow_hook() -> Iterator[tuple[str, list[float]]]:
-    """A webhook that takes 3 s to answer; the times its requests arrived."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    arrivals: list[float] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            arrivals.append(time.monotonic())
-            time.sleep(3)  # the receiver's own slowness: the delivery is in flight
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    http.daemon_threads = True
-    threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{http.server_address[1]}/hook", arrivals
-    finally:
-        http.shutdown()
-        http.server_close()
+def slow_hook() -> Iterator[HttpReceiver]:
+    """A webhook that takes 3 s to answer (its own slowness: the delivery is in flight)."""
+    with HttpReceiver(default=Reply(200, b"", delay=3)) as running:
+        yield running
 
 
 @pytest.mark.slow
 def test_sigterm_lets_the_delivery_in_flight_settle(
-    tmp_path: Path, slow_hook: tuple[str, list[float]]
+    tmp_path: Path, slow_hook: HttpReceiver
 ) -> None:
     from watchkeeper.bootstrap import initialise
     from watchkeeper.clock import SystemClock
@@ -184,7 +162,7 @@ def test_sigterm_lets_the_delivery_in_flight_settle(
     from watchkeeper.db.tables import NotificationOutbox
     from watchkeeper.tenancy.scope import SessionFactory
 
-    url, arrivals = slow_hook
+    url, arrivals = slow_hook.url(), slow_hook.requests
     result = initialise(tmp_path / "data", clock=SystemClock(), admin_password=ADMIN_PASSWORD)
     config = yaml.safe_load(result.config_file.read_text())
     config["metrics"] = {"host_collector_enabled": False}
@@ -215,7 +193,7 @@ def test_sigterm_lets_the_delivery_in_flight_settle(
         assert server.process is not None
         os.kill(server.process.pid, signal.SIGTERM)  # mid-delivery
         server.process.wait(BOUND)
-        assert time.monotonic() >= arrivals[0] + 3  # it waited for the receiver's answer
+        assert time.monotonic() >= arrivals[0].arrived + 3  # it waited for the receiver's answer
     finally:
         if server.process is not None and server.process.poll() is None:
             server.kill(signal.SIGKILL)

@@ -57,6 +57,7 @@ def history(env: Env, acme: TenantFixture) -> float:
     return t0
 
 
+@pytest.mark.slow
 def test_end_to_end_injected_anomalies_are_found_and_explained(
     env: Env, acme: TenantFixture, history: float
 ) -> None:
@@ -82,6 +83,7 @@ def test_end_to_end_injected_anomalies_are_found_and_explained(
     assert "1 of 1 detectors agree" in spike["sentence"]
 
 
+@pytest.mark.slow
 def test_anomaly_filters_and_pagination(env: Env, acme: TenantFixture, history: float) -> None:
     live = cycle(600, 300)
     live[[40, 150, 260]] = 95.0  # three spikes, 110 points apart (beyond the damping)
@@ -119,6 +121,7 @@ def test_bad_anomaly_queries_are_client_errors(env: Env, acme: TenantFixture) ->
         assert response.json()["error"]["message"]
 
 
+@pytest.mark.slow
 def test_training_job_trains_models_that_the_loop_then_uses(
     env: Env, acme: TenantFixture, history: float
 ) -> None:
@@ -171,6 +174,7 @@ def test_viewer_reads_but_cannot_train(env: Env, acme: TenantFixture) -> None:
     assert env.client.get("/ai/anomalies").status_code == 401
 
 
+@pytest.mark.slow
 def test_tenants_see_only_their_own_anomalies_jobs_and_models(
     env: Env, acme: TenantFixture, globex: TenantFixture, history: float
 ) -> None:
@@ -201,6 +205,7 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
+@pytest.mark.slow
 def test_predictions_forecast_a_trend_and_the_threshold_crossing(
     env: Env, acme: TenantFixture, globex: TenantFixture
 ) -> None:

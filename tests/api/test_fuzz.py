@@ -48,6 +48,7 @@ def fuzz_target(
         )
 
 
+@pytest.mark.slow
 def test_no_input_gives_a_server_error(
     fuzz_target: tuple[schemathesis.BaseSchema, dict[str, str]],
 ) -> None:

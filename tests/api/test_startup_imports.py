@@ -13,6 +13,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 LAZY = ("pandas", "statsforecast", "statsmodels", "sklearn")
 
 SCRIPT = textwrap.dedent(
@@ -45,6 +47,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_default_server_starts_without_forecasting_or_classifier_libraries(
     tmp_path: Path,
 ) -> None:

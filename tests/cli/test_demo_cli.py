@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Result
 from watchkeeper.config import load_settings
 from watchkeeper.store.embedded.store import EmbeddedStore
 
 
+@pytest.mark.slow
 def test_demo_loads_once_refuses_a_held_store_and_is_removed(
     data_dir: Path, run: Callable[..., Result]
 ) -> None:

@@ -189,6 +189,7 @@ def _run(env: Env, headers: dict[str, str], expr: str) -> list[Any]:
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("uid", list(BUILTIN))
 def test_every_panel_query_runs_and_returns_the_seeded_data(
     env: Env, seeded: dict[str, str], uid: str

@@ -4,51 +4,31 @@ Grafana's HTTP API to a real local receiver, through the outbound guard."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import anyio
 import pytest
 import yaml
 
+from tests.receivers import HttpReceiver, Received, Reply
 from tests.support import local_outbound
 from watchkeeper.dashboards import BUILTIN, provisioning
 from watchkeeper.dashboards.service import builtin_model
 from watchkeeper.notify.outbound import OutboundPolicy
 
 
-class _Grafana(BaseHTTPRequestHandler):
-    received: ClassVar[list[tuple[str, dict[str, str], dict[str, Any]]]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.received.append((self.path, dict(self.headers), body))
-        uid = body["dashboard"]["uid"]
-        answer = json.dumps({"status": "success", "uid": uid, "url": f"/d/{uid}"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *_: Any) -> None:
-        pass
+def _grafana_saves(request: Received) -> Reply:
+    """Grafana's answer to POST /api/dashboards/db."""
+    uid = request.json()["dashboard"]["uid"]
+    answer = json.dumps({"status": "success", "uid": uid, "url": f"/d/{uid}"}).encode()
+    return Reply(200, answer, headers={"Content-Type": "application/json"})
 
 
 @pytest.fixture
-def grafana() -> Iterator[tuple[str, list[tuple[str, dict[str, str], dict[str, Any]]]]]:
-    _Grafana.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Grafana)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", _Grafana.received
-    finally:
-        server.shutdown()
-        server.server_close()
+def grafana() -> Iterator[HttpReceiver]:
+    with HttpReceiver(respond=_grafana_saves) as running:
+        yield running
 
 
 def test_export_writes_datasource_provider_and_dashboards(tmp_path: Path) -> None:
@@ -67,27 +47,27 @@ def test_export_writes_datasource_provider_and_dashboards(tmp_path: Path) -> Non
 
 
 def test_push_posts_each_dashboard_to_grafana(
-    grafana: tuple[str, list[tuple[str, dict[str, str], dict[str, Any]]]],
+    grafana: HttpReceiver,
 ) -> None:
-    url, received = grafana
+    url, received = grafana.url(""), grafana.requests
     models = {uid: builtin_model(uid) for uid in BUILTIN}
     pushed = anyio.run(
         lambda: provisioning.push(url, "glsa_token", models, policy=local_outbound())
     )
     assert [p.uid for p in pushed] == list(BUILTIN)
     assert [p.url for p in pushed] == [f"/d/{uid}" for uid in BUILTIN]
-    path, headers, body = received[0]
+    path, headers, body = received[0].path, received[0].headers, received[0].json()
     assert path == "/api/dashboards/db"
-    assert headers["Authorization"] == "Bearer glsa_token"
+    assert headers["authorization"] == "Bearer glsa_token"
     assert body["overwrite"] is True
     assert body["dashboard"]["uid"] == "watchkeeper-main"
     assert body["dashboard"]["panels"] == models["watchkeeper-main"]["panels"]
 
 
 def test_push_to_a_loopback_grafana_is_refused_unless_allowed(
-    grafana: tuple[str, list[tuple[str, dict[str, str], dict[str, Any]]]],
+    grafana: HttpReceiver,
 ) -> None:
-    url, received = grafana
+    url, received = grafana.url(""), grafana.requests
     models = {"watchkeeper-main": builtin_model("watchkeeper-main")}
     with pytest.raises(provisioning.PushError, match="refused"):
         anyio.run(lambda: provisioning.push(url, "t", models, policy=OutboundPolicy()))

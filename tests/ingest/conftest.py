@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.receivers import HttpReceiver, Received, Reply
 from watchkeeper.clock import ManualClock
 from watchkeeper.domain.series import SeriesSamples
 
@@ -27,34 +26,18 @@ class ExpositionServer:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def respond(self, request: Received) -> Reply:
+        self.requests.append(request.headers)
+        content_type = {"Content-Type": "text/plain; version=0.0.4"}
+        return Reply(self.status, self.body.encode(), content_type)
+
 
 @pytest.fixture
 def exposition_server() -> Iterator[ExpositionServer]:
     state = ExpositionServer()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests.append({k.lower(): v for k, v in self.headers.items()})
-            payload = state.body.encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with HttpReceiver(respond=state.respond) as running:
+        state.port = running.port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @dataclass

@@ -1,18 +1,16 @@
-"""Real peers for channel tests: an HTTP receiver and aiosmtpd SMTP servers (plain, STARTTLS
-with AUTH, implicit TLS) with a self-signed certificate made by `cryptography`."""
+"""Real peers for channel tests: aiosmtpd SMTP servers (plain, STARTTLS with AUTH, implicit
+TLS) with a self-signed certificate made by `cryptography`; the HTTP receiver is
+`tests.receivers`, its fixture `receiver` in tests/conftest.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 import ssl
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,79 +24,6 @@ from cryptography.x509.oid import NameOID
 
 from tests.support import LOCAL_OUTBOUND_ALLOW, free_port
 from watchkeeper.notify import DEFAULT_TEMPLATES, NotificationChannel, RenderedMessage, preview
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    body: bytes = b"ok"
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass(frozen=True)
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class HttpReceiver:
-    """Records every request; answers with queued replies in order, then with `default`."""
-
-    port: int = 0
-    requests: list[Received] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-    default: Reply = field(default_factory=Reply)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def next_reply(self, request: Received) -> Reply:
-        with self.lock:
-            self.requests.append(request)
-            return self.replies.pop(0) if self.replies else self.default
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    state = HttpReceiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = state.next_reply(Received("POST", self.path, headers, body))
-            if reply.delay:
-                time.sleep(reply.delay)
-            try:
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout test)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.receivers import HttpReceiver
 from tests.support import free_port, require_binary, wait_for_port
 from watchkeeper.alert.model import fingerprint as label_fingerprint
 from watchkeeper.notify.base import RenderedMessage
 from watchkeeper.notify.webhook import alertmanager_payload
-
-from .conftest import HttpReceiver
 
 pytestmark = pytest.mark.services
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.notify.conftest import DeliveryRig, HttpReceiver, make_delivery_rig
+from tests.notify.conftest import DeliveryRig, make_delivery_rig
+from tests.receivers import HttpReceiver
 from watchkeeper.notify.antispam import quiet_until, set_quiet_hours
 
 pytestmark = pytest.mark.anyio

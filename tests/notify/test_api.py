@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.receivers import HttpReceiver
 from tests.support import local_outbound
 from watchkeeper.config import Settings
 from watchkeeper.notify import (
@@ -22,7 +23,7 @@ from watchkeeper.notify import (
 )
 from watchkeeper.notify.config import channel_configs_from_settings
 
-from .conftest import HttpReceiver, Mailbox
+from .conftest import Mailbox
 
 LOCAL = local_outbound()
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from tests.receivers import HttpReceiver
 from tests.support import local_outbound
 from watchkeeper.notify import (
     NotificationChannel,
@@ -20,7 +21,7 @@ from watchkeeper.notify import (
 )
 from watchkeeper.notify.crypto import is_encrypted
 
-from .conftest import HttpReceiver, rendered
+from .conftest import rendered
 
 LOCAL = local_outbound()
 

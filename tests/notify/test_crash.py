@@ -10,13 +10,13 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.receivers import HttpReceiver, Received, Reply
 from tests.support import ADMIN_PASSWORD, LOCAL_OUTBOUND_ALLOW, free_port
 from tests.test_server_process import Server
 
@@ -34,48 +34,28 @@ class IdempotentReceiver:
     in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def respond(self, request: Received) -> Reply:
+        key = request.headers.get("idempotency-key", "")
+        with self.lock:
+            first = key not in self.processed
+            if first:
+                self.processed[key] += 1
+                self.in_flight += 1
+            else:
+                self.repeats[key] += 1
+        if first:
+            time.sleep(self.delay)  # the delivery is in flight now
+            with self.lock:
+                self.in_flight -= 1
+        return Reply()
+
 
 @pytest.fixture
 def slow_receiver() -> Iterator[IdempotentReceiver]:
     state = IdempotentReceiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            key = self.headers.get("Idempotency-Key", "")
-            with state.lock:
-                first = key not in state.processed
-                if first:
-                    state.processed[key] += 1
-                    state.in_flight += 1
-                else:
-                    state.repeats[key] += 1
-            if first:
-                time.sleep(state.delay)  # the delivery is in flight now
-                with state.lock:
-                    state.in_flight -= 1
-            try:
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the sender died mid-request
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with HttpReceiver(respond=state.respond) as running:
+        state.port = running.port
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.fixture
@@ -108,6 +88,7 @@ def notify_server(tmp_path: Path) -> Iterator[Server]:
             running.kill(signal.SIGTERM)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_delivery_loses_nothing_and_duplicates_nothing(
     notify_server: Server, slow_receiver: IdempotentReceiver
 ) -> None:

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.notify.conftest import DeliveryRig, HttpReceiver, Mailbox, Reply
+from tests.notify.conftest import DeliveryRig, Mailbox
+from tests.receivers import HttpReceiver, Reply
 from watchkeeper.notify.webhook import verify_signature
 
 pytestmark = pytest.mark.anyio

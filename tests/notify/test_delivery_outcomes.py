@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from tests.receivers import HttpReceiver, Reply
 from tests.support import free_port, local_outbound
 from watchkeeper.notify.base import DeliveryResult, DeliveryStatus
 from watchkeeper.notify.webhook import IDEMPOTENCY_HEADER, WebhookChannel
 
-from .conftest import HttpReceiver, Reply, rendered
+from .conftest import rendered
 
 LOCAL = local_outbound()
 

@@ -6,7 +6,7 @@ import anyio
 from sqlalchemy import select
 
 from tests.conftest import Env, TenantFixture
-from tests.notify.conftest import HttpReceiver, Reply
+from tests.receivers import HttpReceiver, Reply
 from watchkeeper.db.tables import NotificationOutbox, NotificationReceiver
 from watchkeeper.notify.delivery import DeliveryWorker
 from watchkeeper.notify.receivers import ReceiverStore

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from tests.notify.conftest import DeliveryRig, HttpReceiver, make_delivery_rig
+from tests.notify.conftest import DeliveryRig, make_delivery_rig
+from tests.receivers import HttpReceiver
 from watchkeeper.db.tables import NotificationOutbox
 from watchkeeper.notify.outbox import OutboxPruner
 

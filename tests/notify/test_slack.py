@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from tests.receivers import HttpReceiver, Reply
 from tests.support import local_outbound
 from watchkeeper.notify.base import DeliveryStatus, NotificationPriority
 from watchkeeper.notify.slack import HEADER_LIMIT, SECTION_LIMIT, SlackChannel
 
-from .conftest import HttpReceiver, Reply, rendered
+from .conftest import rendered
 
 LOCAL = local_outbound()
 

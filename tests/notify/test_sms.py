@@ -7,11 +7,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from tests.receivers import HttpReceiver, Reply
 from tests.support import local_outbound
 from watchkeeper.notify.base import DeliveryStatus
 from watchkeeper.notify.sms import BODY_LIMIT, SmsChannel
 
-from .conftest import HttpReceiver, Reply, rendered
+from .conftest import rendered
 
 LOCAL = local_outbound()
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.receivers import HttpReceiver
 from tests.support import local_outbound
 from watchkeeper.alert.model import fingerprint as label_fingerprint
 from watchkeeper.clock import ManualClock
@@ -17,7 +18,7 @@ from watchkeeper.notify.webhook import (
     verify_signature,
 )
 
-from .conftest import HttpReceiver, rendered
+from .conftest import rendered
 
 LOCAL = local_outbound()
 

@@ -3,47 +3,30 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.receivers import HttpReceiver, Reply
 from tests.support import ADMIN_PASSWORD
 from watchkeeper.clock import ManualClock
 
 
-class _Collector(BaseHTTPRequestHandler):
-    bodies: ClassVar[list[tuple[str, bytes]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length", "0"))
-        _Collector.bodies.append((self.path, self.rfile.read(length)))
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def otlp_receiver() -> Iterator[str]:
-    _Collector.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
-    finally:
-        server.shutdown()
+def otlp_receiver() -> Iterator[HttpReceiver]:
+    """An OTLP/HTTP collector: accepts every export."""
+    accepted = Reply(200, b"", headers={"content-type": "application/x-protobuf"})
+    with HttpReceiver(default=accepted) as running:
+        yield running
 
 
 def test_requests_and_db_calls_are_traced_to_otlp(
-    tmp_path: Path, clock: ManualClock, otlp_receiver: str, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    clock: ManualClock,
+    otlp_receiver: HttpReceiver,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     from watchkeeper.api.app import create_app
     from watchkeeper.bootstrap import initialise
@@ -54,7 +37,10 @@ def test_requests_and_db_calls_are_traced_to_otlp(
     settings = apply_patch(
         result.settings,
         {
-            "observability": {"tracing_exporter": "otlp", "otlp_endpoint": otlp_receiver},
+            "observability": {
+                "tracing_exporter": "otlp",
+                "otlp_endpoint": otlp_receiver.url("/v1/traces"),
+            },
             "metrics": {"host_collector_enabled": False},
         },
     )
@@ -67,8 +53,8 @@ def test_requests_and_db_calls_are_traced_to_otlp(
         )
         assert response.status_code == 200
     # The app's shutdown flushed the batch exporter to the receiver.
-    assert _Collector.bodies, "no spans reached the OTLP receiver"
-    path, body = _Collector.bodies[0]
+    assert otlp_receiver.requests, "no spans reached the OTLP receiver"
+    path, body = otlp_receiver.requests[0].path, otlp_receiver.requests[0].body
     assert path == "/v1/traces"
     assert b"/auth/login" in body and b"watchkeeper" in body
     assert b"SELECT" in body or b"INSERT" in body  # database spans

@@ -18,7 +18,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from tests.conftest import Env, TenantFixture
-from tests.notify.conftest import Certificate, HttpReceiver, Mailbox, Reply
+from tests.notify.conftest import Certificate, Mailbox
+from tests.receivers import HttpReceiver, Reply
 from tests.support import LOCAL_OUTBOUND_ALLOW
 from watchkeeper.notify import DEFAULT_TEMPLATES, NotificationChannel, preview
 from watchkeeper.notify.base import Channel, DeliveryStatus, RenderedMessage

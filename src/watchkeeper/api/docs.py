@@ -19,7 +19,12 @@ ASSETS = "/docs/static"
 
 
 def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
-    """Add /docs, /redoc and their assets under /docs/static."""
+    """Add /docs, /redoc and their assets under /docs/static.
+
+    The pages read the app from the request, never from this closure: FastAPI keeps every
+    endpoint function in module-level caches (`fastapi.dependencies.models`, 4,096 entries),
+    so a closure over `app` kept each app built in a process, with its whole context, alive.
+    """
     app.mount(
         ASSETS,
         StaticFiles(packages=[("watchkeeper.api", "static"), ("fastapi_offline", "static")]),
@@ -29,7 +34,7 @@ def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = escape(request.scope.get("root_path", ""))
-        title = escape(f"{app.title} - Swagger UI")
+        title = escape(f"{request.app.title} - Swagger UI")
         return HTMLResponse(
             f"""<!DOCTYPE html>
 <html lang="en">
@@ -53,7 +58,7 @@ def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
         root = request.scope.get("root_path", "")
         return get_redoc_html(
             openapi_url=f"{root}{openapi_url}",
-            title=f"{app.title} - ReDoc",
+            title=f"{request.app.title} - ReDoc",
             redoc_js_url=f"{root}{ASSETS}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS}/favicon.png",
             with_google_fonts=False,
