@@ -10,8 +10,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from tests.support import ADMIN_PASSWORD
+from watchkeeper.app_context import AppContext
 from watchkeeper.clock import ManualClock
-from watchkeeper.wiring import AppContext
 
 
 def test_closed_apps_leave_no_context_alive(tmp_path: Path, clock: ManualClock) -> None:

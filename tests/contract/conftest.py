@@ -1,5 +1,6 @@
-"""The notification peers of tests/notify (an HTTP receiver, an SMTP server), shared here."""
+"""The notification peers of tests/notify (an SMTP server) shared here; the HTTP receiver
+fixture is the suite-wide one in tests/conftest.py."""
 
-from tests.notify.conftest import receiver, smtp_plain
+from tests.notify.conftest import smtp_plain
 
-__all__ = ["receiver", "smtp_plain"]
+__all__ = ["smtp_plain"]

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.notify.conftest import HttpReceiver, Mailbox, Reply, rendered
+from tests.notify.conftest import Mailbox, rendered
+from tests.receivers import HttpReceiver, Reply
 from tests.support import free_port, local_outbound
 from watchkeeper.notify import CHANNEL_TYPES, Channel, NotificationChannel, channel_from_config
 from watchkeeper.notify.base import DeliveryResult, DeliveryStatus
