@@ -14,11 +14,11 @@ from grafana_foundation_sdk.models import prometheus as prom
 
 from watchkeeper.dashboards.main import SCORE_THRESHOLD
 from watchkeeper.dashboards.panels import (
-    DATASOURCE,
     HOST,
     board,
     gauge_panel,
     heatmap_panel,
+    query_variable,
     table_panel,
     target,
     time_series,
@@ -40,15 +40,8 @@ def forecast(bound: str) -> str:
 
 
 def _prediction_variables(board_: dash.Dashboard) -> dash.Dashboard:
-    metric = (
-        dash.QueryVariable("metric")
-        .label("Forecast metric")
-        .datasource(DATASOURCE)
-        .query('label_values(watchkeeper_forecast{job=~"$job"}, metric)')
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .include_all(True)
-        .all_value(".*")
-        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    metric = query_variable(
+        "metric", "Forecast metric", 'label_values(watchkeeper_forecast{job=~"$job"}, metric)'
     )
     horizon = (
         dash.CustomVariable("horizon")

@@ -17,6 +17,7 @@ from watchkeeper.dashboards.panels import (
     board,
     gauge_panel,
     heatmap_panel,
+    open_incidents,
     stat_panel,
     table_panel,
     target,
@@ -160,13 +161,7 @@ def build() -> dash.Dashboard:
             )
         )
         .with_row(dash.Row("Incidents and resolution"))
-        .with_panel(
-            stat_panel(
-                "Open incidents",
-                target("sum(watchkeeper_incidents_open) or vector(0)", instant=True),
-                red_above=1,
-            )
-        )
+        .with_panel(open_incidents())
         .with_panel(
             stat_panel(
                 "MTTA (7 d)",
