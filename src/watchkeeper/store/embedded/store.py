@@ -25,10 +25,11 @@ import os
 import shutil
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from prometheus_client import Counter
@@ -60,6 +61,7 @@ from watchkeeper.store.embedded.wal import (
 from watchkeeper.store.embedded.window import group_by_series, series_in_window
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SAMPLES_DOWNSAMPLED = Counter(
     "watchkeeper_samples_downsampled", "Raw samples replaced by downsampled blocks"
@@ -272,32 +274,52 @@ class EmbeddedStore:
     def series(
         self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[Labels]:
-        with self._lock:
-            tenant = self._tenants.get(tenant_id)
-            if tenant is None:
-                return []
-            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
-            return [tenant.index.labels[sid] for sid in sids.tolist()]
+        return self._over_present(
+            tenant_id,
+            matchers,
+            start_ms,
+            end_ms,
+            lambda tenant, sids: [tenant.index.labels[sid] for sid in sids.tolist()],
+        )
 
     def label_names(
         self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[str]:
-        with self._lock:
-            tenant = self._tenants.get(tenant_id)
-            if tenant is None:
-                return []
-            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
-            return sorted(tenant.index.label_names(sids.tolist()))
+        return self._over_present(
+            tenant_id,
+            matchers,
+            start_ms,
+            end_ms,
+            lambda tenant, sids: sorted(tenant.index.label_names(sids.tolist())),
+        )
 
     def label_values(
         self, tenant_id: str, name: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[str]:
+        return self._over_present(
+            tenant_id,
+            matchers,
+            start_ms,
+            end_ms,
+            lambda tenant, sids: sorted(tenant.index.label_values(name, sids)),
+        )
+
+    def _over_present(
+        self,
+        tenant_id: str,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        answer: Callable[[_Tenant, SeriesIds], list[T]],
+    ) -> list[T]:
+        """`answer` over the matching series with samples in the range and under retention,
+        under the lock; nothing for an unknown tenant (the metadata queries)."""
         with self._lock:
             tenant = self._tenants.get(tenant_id)
             if tenant is None:
                 return []
-            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
-            return sorted(tenant.index.label_values(name, sids))
+            start_ms = max(start_ms, self._floor(tenant_id))
+            return answer(tenant, self._present(tenant, matchers, start_ms, end_ms))
 
     def series_count(self, tenant_id: str) -> int:
         """Series with samples newer than the retention cutoff."""
