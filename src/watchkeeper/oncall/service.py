@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -13,6 +14,8 @@ from watchkeeper.tenancy.service import ConflictError, NotFoundError
 
 from .policies import EscalationPolicy, Target
 from .schedules import Schedule
+
+Row = TypeVar("Row", OnCallSchedule, EscalationPolicyRow)
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,16 @@ def list_schedules(db: Session) -> list[OnCallSchedule]:
     return list(db.scalars(select(OnCallSchedule).order_by(OnCallSchedule.name)))
 
 
-def find_schedule(db: Session, id_or_name: str) -> OnCallSchedule:
-    row = db.scalar(
-        select(OnCallSchedule).where(
-            or_(OnCallSchedule.id == id_or_name, OnCallSchedule.name == id_or_name)
-        )
-    )
+def _find(db: Session, model: type[Row], id_or_name: str, what: str) -> Row:
+    """A schedule or policy by id or name: the API and the CLI accept either."""
+    row = db.scalar(select(model).where(or_(model.id == id_or_name, model.name == id_or_name)))
     if row is None:
-        raise NotFoundError(f"schedule {id_or_name!r} not found")
+        raise NotFoundError(f"{what} {id_or_name!r} not found")
     return row
+
+
+def find_schedule(db: Session, id_or_name: str) -> OnCallSchedule:
+    return _find(db, OnCallSchedule, id_or_name, "schedule")
 
 
 def schedule_of(row: OnCallSchedule) -> Schedule:
@@ -85,14 +89,7 @@ def list_policies(db: Session) -> list[EscalationPolicyRow]:
 
 
 def find_policy(db: Session, id_or_name: str) -> EscalationPolicyRow:
-    row = db.scalar(
-        select(EscalationPolicyRow).where(
-            or_(EscalationPolicyRow.id == id_or_name, EscalationPolicyRow.name == id_or_name)
-        )
-    )
-    if row is None:
-        raise NotFoundError(f"escalation policy {id_or_name!r} not found")
-    return row
+    return _find(db, EscalationPolicyRow, id_or_name, "escalation policy")
 
 
 def policy_of(row: EscalationPolicyRow) -> EscalationPolicy:
