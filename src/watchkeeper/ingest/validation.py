@@ -18,7 +18,7 @@ answer together (the batch whole, or every rejected sample with its reason).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -390,33 +390,37 @@ def _check_times(
     now_ms: int,
     limits: IngestLimits,
 ) -> None:
-    bad_new = np.flatnonzero(ts > newest_ms)
-    for i in bad_new:
-        rejected.add(
-            Rejection(
-                RejectReason.TIMESTAMP_TOO_NEW,
-                f"timestamp {int(ts[i])} ms is {(int(ts[i]) - now_ms) / 1000:.3f} s in the "
-                f"future, beyond the tolerance of {limits.future_tolerance_seconds:g} s",
-                series_index=index,
-                sample_index=int(i),
-                timestamp_ms=int(ts[i]),
-                labels=preview_labels(labels),
+    def reject(
+        reason: RejectReason, positions: npt.NDArray[np.intp], why: Callable[[int], str]
+    ) -> None:
+        for i in positions:
+            at = int(ts[i])
+            rejected.add(
+                Rejection(
+                    reason,
+                    f"timestamp {at} ms {why(at)}",
+                    series_index=index,
+                    sample_index=int(i),
+                    timestamp_ms=at,
+                    labels=preview_labels(labels),
+                )
             )
-        )
+
+    reject(
+        RejectReason.TIMESTAMP_TOO_NEW,
+        np.flatnonzero(ts > newest_ms),
+        lambda at: (
+            f"is {(at - now_ms) / 1000:.3f} s in the future, "
+            f"beyond the tolerance of {limits.future_tolerance_seconds:g} s"
+        ),
+    )
     if oldest_ms is None:
         return
-    for i in np.flatnonzero(ts < oldest_ms):
-        rejected.add(
-            Rejection(
-                RejectReason.TIMESTAMP_TOO_OLD,
-                f"timestamp {int(ts[i])} ms is older than the maximum sample age of "
-                f"{limits.max_sample_age_seconds:g} s",
-                series_index=index,
-                sample_index=int(i),
-                timestamp_ms=int(ts[i]),
-                labels=preview_labels(labels),
-            )
-        )
+    reject(
+        RejectReason.TIMESTAMP_TOO_OLD,
+        np.flatnonzero(ts < oldest_ms),
+        lambda _: f"is older than the maximum sample age of {limits.max_sample_age_seconds:g} s",
+    )
 
 
 def _merge_series(
