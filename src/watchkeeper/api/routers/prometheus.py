@@ -167,19 +167,29 @@ async def series(request: Request, context: Context, principal: CurrentPrincipal
     return await _answer("series", work)
 
 
-@router.get("/labels", summary="Label names", operation_id="prometheus_labels_get")
-@router.post("/labels", summary="Label names", operation_id="prometheus_labels_post")
-async def labels(request: Request, context: Context, principal: CurrentPrincipal) -> JSONResponse:
+async def _label_answer(
+    endpoint: str,
+    request: Request,
+    fetch: Callable[[list[Matcher], int, int], Iterable[str]],
+) -> JSONResponse:
+    """Label names or values: what `fetch(matchers, start, end)` finds for any selector."""
     try:
         start, end, selectors = await _metadata_request(request, match_required=False)
     except QueryError as exc:
         return _error(exc)
-    tenant_id = principal.tenant_id
     return await _answer(
+        endpoint, lambda: _sorted_union(selectors, lambda matchers: fetch(matchers, start, end))
+    )
+
+
+@router.get("/labels", summary="Label names", operation_id="prometheus_labels_get")
+@router.post("/labels", summary="Label names", operation_id="prometheus_labels_post")
+async def labels(request: Request, context: Context, principal: CurrentPrincipal) -> JSONResponse:
+    tenant_id = principal.tenant_id
+    return await _label_answer(
         "labels",
-        lambda: _sorted_union(
-            selectors, lambda matchers: context.store.label_names(tenant_id, matchers, start, end)
-        ),
+        request,
+        lambda matchers, start, end: context.store.label_names(tenant_id, matchers, start, end),
     )
 
 
@@ -187,15 +197,11 @@ async def labels(request: Request, context: Context, principal: CurrentPrincipal
 async def label_values(
     name: str, request: Request, context: Context, principal: CurrentPrincipal
 ) -> JSONResponse:
-    try:
-        start, end, selectors = await _metadata_request(request, match_required=False)
-    except QueryError as exc:
-        return _error(exc)
     tenant_id = principal.tenant_id
-    return await _answer(
+    return await _label_answer(
         "label_values",
-        lambda: _sorted_union(
-            selectors,
-            lambda matchers: context.store.label_values(tenant_id, name, matchers, start, end),
+        request,
+        lambda matchers, start, end: context.store.label_values(
+            tenant_id, name, matchers, start, end
         ),
     )
