@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -274,35 +275,17 @@ class EmbeddedStore:
     def series(
         self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[Labels]:
-        return self._over_present(
-            tenant_id,
-            matchers,
-            start_ms,
-            end_ms,
-            lambda tenant, sids: [tenant.index.labels[sid] for sid in sids.tolist()],
-        )
+        return self._over_present(tenant_id, matchers, start_ms, end_ms, _labels_of)
 
     def label_names(
         self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[str]:
-        return self._over_present(
-            tenant_id,
-            matchers,
-            start_ms,
-            end_ms,
-            lambda tenant, sids: sorted(tenant.index.label_names(sids.tolist())),
-        )
+        return self._over_present(tenant_id, matchers, start_ms, end_ms, _names_of)
 
     def label_values(
         self, tenant_id: str, name: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[str]:
-        return self._over_present(
-            tenant_id,
-            matchers,
-            start_ms,
-            end_ms,
-            lambda tenant, sids: sorted(tenant.index.label_values(name, sids)),
-        )
+        return self._over_present(tenant_id, matchers, start_ms, end_ms, partial(_values_of, name))
 
     def _over_present(
         self,
@@ -646,3 +629,15 @@ def _text(labels: Labels) -> str:
     pairs = dict(labels)
     name = pairs.pop("__name__", "")
     return name + "{" + ", ".join(f'{k}="{v}"' for k, v in pairs.items()) + "}"
+
+
+def _labels_of(tenant: _Tenant, sids: SeriesIds) -> list[Labels]:
+    return [tenant.index.labels[sid] for sid in sids.tolist()]
+
+
+def _names_of(tenant: _Tenant, sids: SeriesIds) -> list[str]:
+    return sorted(tenant.index.label_names(sids.tolist()))
+
+
+def _values_of(name: str, tenant: _Tenant, sids: SeriesIds) -> list[str]:
+    return sorted(tenant.index.label_values(name, sids))
