@@ -20,6 +20,7 @@ from watchkeeper.dashboards.panels import (
     heatmap_panel,
     query_variable,
     table_panel,
+    table_target,
     target,
     time_series,
 )
@@ -76,11 +77,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Anomalous now",
-                target(
-                    f"sort_desc({SCORES} >= {SCORE_THRESHOLD})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
+                table_target(f"sort_desc({SCORES} >= {SCORE_THRESHOLD})"),
                 description="Series at or above the threshold now. Explanations (expected "
                 "value, pattern, contributing features): the console's Anomalies page.",
                 width=8,
@@ -113,11 +110,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Widest 95 % intervals",
-                target(
-                    f"topk(10, {forecast('hi95')} - ignoring(bound) {forecast('lo95')})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
+                table_target(f"topk(10, {forecast('hi95')} - ignoring(bound) {forecast('lo95')})"),
                 description="The forecasts the model is least sure of.",
                 width=8,
             )
@@ -139,7 +132,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Verdicts (30 d)",
-                target(feedback, instant=True, fmt=prom.PromQueryFormat.TABLE),
+                table_target(feedback),
                 width=4,
             )
         )
@@ -173,17 +166,8 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Anomalies and firing alerts per instance",
-                target(
-                    f"count by (instance) ({SCORES} >= {SCORE_THRESHOLD})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
-                target(
-                    'count by (instance) (ALERTS{alertstate="firing"})',
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                    ref="B",
-                ),
+                table_target(f"count by (instance) ({SCORES} >= {SCORE_THRESHOLD})"),
+                table_target('count by (instance) (ALERTS{alertstate="firing"})', ref="B"),
                 description="Where anomalies and alerts coincide; the correlator groups them "
                 "into incidents by shared labels and learned co-occurrence.",
             )

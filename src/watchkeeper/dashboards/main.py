@@ -15,6 +15,7 @@ from watchkeeper.dashboards.panels import (
     open_incidents,
     stat_panel,
     table_panel,
+    table_target,
     target,
     time_series,
 )
@@ -99,11 +100,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Firing alerts",
-                target(
-                    f"sort_desc({firing})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
+                table_target(f"sort_desc({firing})"),
             )
         )
         .with_row(dash.Row("Trends with AI predictions"))
@@ -127,7 +124,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Scrape targets",
-                target('up{job=~"$job"}', instant=True, fmt=prom.PromQueryFormat.TABLE),
+                table_target('up{job=~"$job"}'),
                 width=8,
             )
         )

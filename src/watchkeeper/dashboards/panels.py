@@ -51,6 +51,11 @@ def target(
     return query.instant() if instant else query.range()
 
 
+def table_target(expr: str, *, ref: str = "A") -> prometheus.Dataquery:
+    """An instant query answered as a table: what the table panels read."""
+    return target(expr, instant=True, fmt=prom.PromQueryFormat.TABLE, ref=ref)
+
+
 def _thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
     return (
         dash.ThresholdsConfig()
