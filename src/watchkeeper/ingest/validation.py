@@ -96,6 +96,23 @@ def preview_labels(labels: Labels) -> dict[str, str]:
     return {preview(name): preview(value) for name, value in labels[:_PREVIEW_LABELS]}
 
 
+def reject_series(
+    rejected: RejectedBatch,
+    reason: RejectReason,
+    message: str,
+    *,
+    index: int,
+    labels: Labels,
+    samples: int,
+) -> None:
+    """Refuse a whole series: its position in the batch, its labels previewed, its samples."""
+    rejected.add(
+        Rejection(
+            reason, message, series_index=index, labels=preview_labels(labels), samples=samples
+        )
+    )
+
+
 _PREVIEW_LABELS = 30
 
 
@@ -291,28 +308,21 @@ class BatchValidator:
             labels = canonical_labels(series.labels)
             columns = _sample_columns(series)
             if isinstance(columns, str):
-                rejected.add(
-                    Rejection(
-                        RejectReason.INVALID_SAMPLES,
-                        columns,
-                        series_index=index,
-                        labels=preview_labels(labels),
-                        samples=max(len(series.timestamps), 1),
-                    )
+                reject_series(
+                    rejected,
+                    RejectReason.INVALID_SAMPLES,
+                    columns,
+                    index=index,
+                    labels=labels,
+                    samples=max(len(series.timestamps), 1),
                 )
                 continue
             ts, values = columns
             if len(ts) == 0:
                 continue
             for reason, message in self._labels.problems(labels):
-                rejected.add(
-                    Rejection(
-                        reason,
-                        message,
-                        series_index=index,
-                        labels=preview_labels(labels),
-                        samples=len(ts),
-                    )
+                reject_series(
+                    rejected, reason, message, index=index, labels=labels, samples=len(ts)
                 )
             kept.append(_Part(index, labels, ts, values, series))
         unordered = _check_batch_times(rejected, kept, now_ms, limits)
