@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.db.tables import EscalationPolicyRow, Membership, OnCallSchedule, User
-from watchkeeper.tenancy.service import ConflictError, NotFoundError
+from watchkeeper.tenancy.service import ConflictError, find_by_id_or_name
 
 from .policies import EscalationPolicy, Target
 from .schedules import Schedule
-
-Row = TypeVar("Row", OnCallSchedule, EscalationPolicyRow)
 
 
 @dataclass(frozen=True)
@@ -41,16 +38,10 @@ def list_schedules(db: Session) -> list[OnCallSchedule]:
     return list(db.scalars(select(OnCallSchedule).order_by(OnCallSchedule.name)))
 
 
-def _find(db: Session, model: type[Row], id_or_name: str, what: str) -> Row:
-    """A schedule or policy by id or name: the API and the CLI accept either."""
-    row = db.scalar(select(model).where(or_(model.id == id_or_name, model.name == id_or_name)))
-    if row is None:
-        raise NotFoundError(f"{what} {id_or_name!r} not found")
-    return row
-
-
 def find_schedule(db: Session, id_or_name: str) -> OnCallSchedule:
-    return _find(db, OnCallSchedule, id_or_name, "schedule")
+    return find_by_id_or_name(
+        db, OnCallSchedule, (OnCallSchedule.id, OnCallSchedule.name), id_or_name, "schedule"
+    )
 
 
 def schedule_of(row: OnCallSchedule) -> Schedule:
@@ -89,7 +80,13 @@ def list_policies(db: Session) -> list[EscalationPolicyRow]:
 
 
 def find_policy(db: Session, id_or_name: str) -> EscalationPolicyRow:
-    return _find(db, EscalationPolicyRow, id_or_name, "escalation policy")
+    return find_by_id_or_name(
+        db,
+        EscalationPolicyRow,
+        (EscalationPolicyRow.id, EscalationPolicyRow.name),
+        id_or_name,
+        "escalation policy",
+    )
 
 
 def policy_of(row: EscalationPolicyRow) -> EscalationPolicy:
