@@ -17,8 +17,9 @@ from tests.conftest import Env, TenantFixture
 from tests.ingest.conftest import ExpositionServer
 from tests.support import ADMIN_PASSWORD
 from watchkeeper.clock import ManualClock
+from watchkeeper.domain.protowire import varint
 from watchkeeper.ingest.metadata import MetadataRegistry, MetricMetadata
-from watchkeeper.ingest.remote_write import _string_field, _varint
+from watchkeeper.ingest.remote_write import _string_field
 
 EXPOSITION = """\
 # HELP shop_orders_total Orders placed.
@@ -34,9 +35,9 @@ def _metadata_request(*families: tuple[int, str, str, str]) -> bytes:
     """A WriteRequest with only metadata (field 3), as Prometheus sends it every minute."""
     parts = []
     for kind, name, help_text, unit in families:
-        body = b"\x08" + _varint(kind) + _string_field(b"\x12", name)
+        body = b"\x08" + varint(kind) + _string_field(b"\x12", name)
         body += _string_field(b"\x22", help_text) + _string_field(b"\x2a", unit)
-        parts.append(b"\x1a" + _varint(len(body)) + body)
+        parts.append(b"\x1a" + varint(len(body)) + body)
     return bytes(cramjam.snappy.compress_raw(b"".join(parts)))
 
 

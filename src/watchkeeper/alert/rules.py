@@ -51,18 +51,21 @@ DEFAULT_TENANT = "default"
 ANOMALY_SCORE_METRIC = "watchkeeper_anomaly_score"
 
 
-def _seconds(value: Any) -> float:
-    """A Prometheus duration (`5m`, `1h30m`) or a number of seconds."""
+def duration_seconds(
+    value: Any, examples: str = "30s, 5m or 1h30m", *, check_sign: bool = True
+) -> float:
+    """A Prometheus duration (`5m`, `1h30m`) or a number of seconds (rules and SLOs); errors
+    name `examples`. `check_sign=False` leaves a negative number to the caller's range check."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
+        if check_sign and value < 0:
             raise ValueError("must not be negative")
         return float(value)
     if isinstance(value, str):
         try:
             return parse_duration_or_seconds_ms(value) / 1000
         except ValueError:
-            raise ValueError(f"{value!r} is not a duration such as 30s, 5m or 1h30m") from None
-    raise ValueError("must be a duration such as 30s, 5m or 1h30m")
+            raise ValueError(f"{value!r} is not a duration such as {examples}") from None
+    raise ValueError(f"must be a duration such as {examples}")
 
 
 class _Spec(BaseModel):
@@ -97,7 +100,7 @@ class RuleSpec(_Spec):
     @field_validator("for_", "keep_firing_for", "within", "lookback", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> Any:
-        return None if value is None else _seconds(value)
+        return None if value is None else duration_seconds(value)
 
     @property
     def name(self) -> str:
@@ -123,7 +126,7 @@ class GroupSpec(_Spec):
     def _interval(cls, value: Any) -> Any:
         if value is None:
             return None
-        seconds = _seconds(value)
+        seconds = duration_seconds(value)
         if seconds <= 0:
             raise ValueError("must be positive")
         return seconds

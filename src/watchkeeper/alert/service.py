@@ -88,6 +88,31 @@ def _writable(row: AlertRuleGroup) -> None:
         )
 
 
+def new_group_row(
+    *,
+    name: str,
+    source: str,
+    file: str,
+    interval_seconds: float,
+    spec: dict[str, Any],
+    now: datetime,
+) -> AlertRuleGroup:
+    """A rule group's first revision, not evaluated yet, whoever writes it (the API, a rule
+    file, an SLO)."""
+    return AlertRuleGroup(
+        name=name,
+        source=source,
+        file=file,
+        interval_seconds=interval_seconds,
+        spec=spec,
+        revision=1,
+        created_at=now,
+        updated_at=now,
+        evaluation_seconds=0.0,
+        rule_health={},
+    )
+
+
 def save_group(
     db: Session, group: CompiledGroup, *, now: datetime, create: bool
 ) -> tuple[AlertRuleGroup, bool]:
@@ -102,17 +127,13 @@ def save_group(
         row.revision += 1
         row.updated_at = now
         return row, False
-    row = AlertRuleGroup(
+    row = new_group_row(
         name=group.name,
         source="api",
         file="",
         interval_seconds=group.interval_seconds,
         spec=group.spec.to_file_form(),
-        revision=1,
-        created_at=now,
-        updated_at=now,
-        evaluation_seconds=0.0,
-        rule_health={},
+        now=now,
     )
     db.add(row)
     db.flush()
@@ -163,17 +184,13 @@ def sync_file_groups(
             spec = item.group.spec.to_file_form()
             if row is None:
                 db.add(
-                    AlertRuleGroup(
+                    new_group_row(
                         name=item.group.name,
                         source="file",
                         file=item.file,
                         interval_seconds=item.group.interval_seconds,
                         spec=spec,
-                        revision=1,
-                        created_at=now,
-                        updated_at=now,
-                        evaluation_seconds=0.0,
-                        rule_health={},
+                        now=now,
                     )
                 )
             elif row.spec != spec or row.file != item.file:

@@ -41,18 +41,13 @@ from watchkeeper.db.tables import (
     UserTotp,
 )
 from watchkeeper.domain.times import iso_or_none
-from watchkeeper.tenancy.service import ConflictError, NotFoundError
+from watchkeeper.tenancy.service import ConflictError, find_by_id_or_name
 
 UNUSABLE_PASSWORD = "!erased"  # not an Argon2 hash: no password verifies against it
 
 
 def find_user(db: Session, user_id_or_name: str) -> User:
-    user = db.scalar(
-        select(User).where((User.id == user_id_or_name) | (User.username == user_id_or_name))
-    )
-    if user is None:
-        raise NotFoundError(f"user {user_id_or_name!r} not found")
-    return user
+    return find_by_id_or_name(db, User, (User.id, User.username), user_id_or_name, "user")
 
 
 def pseudonym_for(user_id: str) -> str:

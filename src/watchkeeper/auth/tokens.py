@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -67,6 +68,18 @@ def issue_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+def _verified(secret: str, token: str, require: list[str]) -> dict[str, Any]:
+    """The claims of one of our HS256 tokens, signature and issuer verified. Expiry and iat
+    are left to the caller, against the injected clock: PyJWT would use the system time."""
+    return jwt.decode(
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        issuer=ISSUER,
+        options={"require": require, "verify_exp": False, "verify_iat": False},
+    )
+
+
 def decode_access_token(secret: str, token: str, *, now: float) -> AccessClaims:
     """Verify signature, algorithm (HS256 only: `alg=none` is refused), issuer and expiry."""
     try:
@@ -76,18 +89,7 @@ def decode_access_token(secret: str, token: str, *, now: float) -> AccessClaims:
     if header.get("alg") != ALGORITHM:
         raise InvalidTokenError(f"token algorithm {header.get('alg')!r} is not accepted")
     try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            # iat too: PyJWT would compare it with the system time, not the injected clock.
-            options={
-                "require": ["exp", "iat", "sub", "tid", "sid"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
+        claims = _verified(secret, token, ["exp", "iat", "sub", "tid", "sid"])
     except jwt.InvalidSignatureError as exc:
         raise InvalidTokenError("token signature is invalid") from exc
     except jwt.PyJWTError as exc:
@@ -142,18 +144,7 @@ def decode_challenge_token(secret: str, token: str, *, now: float) -> ChallengeC
         header = jwt.get_unverified_header(token)
         if header.get("alg") != ALGORITHM:
             raise InvalidTokenError("challenge algorithm is not accepted")
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            issuer=ISSUER,
-            # Times are checked against the injected clock below, not the system time.
-            options={
-                "require": ["exp", "sub", "tid", "sid"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
-        )
+        claims = _verified(secret, token, ["exp", "sub", "tid", "sid"])
     except jwt.PyJWTError as exc:
         raise InvalidTokenError("invalid 2FA challenge") from exc
     if claims.get("typ") != CHALLENGE_TYPE:

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from watchkeeper.clock import SystemClock
 from watchkeeper.config import Settings, load_settings
 from watchkeeper.db.engine import build_engine
+from watchkeeper.db.tables import Tenant
 from watchkeeper.tenancy.scope import SessionFactory
+from watchkeeper.tenancy.service import find_tenant
 
 CONFIG_NAME = "watchkeeper.yaml"
 
@@ -67,3 +70,13 @@ def open_db(config: Path | None) -> Iterator[Db]:
         yield Db(settings, SessionFactory(engine), SystemClock())
     finally:
         engine.dispose()
+
+
+@contextmanager
+def tenant_session(db: Db, tenant: str, reason: str) -> Iterator[tuple[Tenant, Session]]:
+    """The tenant named (or with the id) `tenant`, found in a system session audited as
+    `reason`, and a session bound to it: how every per-tenant command starts."""
+    with db.sessions.system(reason) as session:
+        row = find_tenant(session, tenant)
+    with db.sessions.tenant(row.id) as session:
+        yield row, session

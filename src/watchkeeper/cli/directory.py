@@ -9,7 +9,7 @@ import typer
 
 from watchkeeper.auth import apikeys, users
 from watchkeeper.auth.rbac import Role
-from watchkeeper.cli.common import ConfigOption, open_db
+from watchkeeper.cli.common import ConfigOption, open_db, tenant_session
 from watchkeeper.tenancy import service
 
 tenant_app = typer.Typer(
@@ -69,32 +69,26 @@ def user_add(
 
     An existing account keeps its password and everything else; only the membership is added.
     """
-    with open_db(config) as db:
-        with db.sessions.system("cli user add") as session:
-            tenant_row = service.find_tenant(session, tenant)
-        with db.sessions.tenant(tenant_row.id) as session:
-            user, membership = users.add_user(
-                session,
-                username=username,
-                password=_password(password),
-                role=role.value,
-                email=email,
-                now=db.clock.now(),
-                join_existing=True,
-            )
-            typer.echo(f"user {user.username} is {membership.role} of tenant {tenant_row.name}")
+    with open_db(config) as db, tenant_session(db, tenant, "cli user add") as (tenant_row, session):
+        user, membership = users.add_user(
+            session,
+            username=username,
+            password=_password(password),
+            role=role.value,
+            email=email,
+            now=db.clock.now(),
+            join_existing=True,
+        )
+        typer.echo(f"user {user.username} is {membership.role} of tenant {tenant_row.name}")
 
 
 @user_app.command("list")
 def user_list(tenant: TenantOption = "default", config: ConfigOption = None) -> None:
     """List a tenant's users."""
-    with open_db(config) as db:
-        with db.sessions.system("cli user list") as session:
-            tenant_row = service.find_tenant(session, tenant)
-        with db.sessions.tenant(tenant_row.id) as session:
-            for user, membership in users.list_members(session):
-                flags = " disabled" if user.disabled else ""
-                typer.echo(f"{user.username}\t{membership.role}{flags}")
+    with open_db(config) as db, tenant_session(db, tenant, "cli user list") as (_, session):
+        for user, membership in users.list_members(session):
+            flags = " disabled" if user.disabled else ""
+            typer.echo(f"{user.username}\t{membership.role}{flags}")
 
 
 @user_app.command("passwd")
@@ -107,12 +101,9 @@ def user_passwd(
     config: ConfigOption = None,
 ) -> None:
     """Set a user's password; every session of the user ends."""
-    with open_db(config) as db:
-        with db.sessions.system("cli user passwd") as session:
-            tenant_row = service.find_tenant(session, tenant)
-        with db.sessions.tenant(tenant_row.id) as session:
-            users.set_password(session, username, _password(password))
-            typer.echo(f"password of {username} changed")
+    with open_db(config) as db, tenant_session(db, tenant, "cli user passwd") as (_, session):
+        users.set_password(session, username, _password(password))
+        typer.echo(f"password of {username} changed")
 
 
 @user_app.command("enable")
@@ -142,11 +133,11 @@ def apikey_create(
     config: ConfigOption = None,
 ) -> None:
     """Create an API key; the key is printed alone on the last line, once."""
-    with open_db(config) as db:
-        with db.sessions.system("cli apikey create") as session:
-            tenant_row = service.find_tenant(session, tenant)
-        with db.sessions.tenant(tenant_row.id) as session:
-            row, key = apikeys.create_api_key(session, name=name, scopes=scope, now=db.clock.now())
+    with (
+        open_db(config) as db,
+        tenant_session(db, tenant, "cli apikey create") as (tenant_row, session),
+    ):
+        row, key = apikeys.create_api_key(session, name=name, scopes=scope, now=db.clock.now())
     typer.echo(
         f"API key {row.id} for tenant {tenant_row.name}, scopes {','.join(row.scopes)} (shown once):"
     )
@@ -158,23 +149,15 @@ def apikey_revoke(
     key_id: str, tenant: TenantOption = "default", config: ConfigOption = None
 ) -> None:
     """Revoke an API key by id or prefix."""
-    with open_db(config) as db:
-        with db.sessions.system("cli apikey revoke") as session:
-            tenant_row = service.find_tenant(session, tenant)
-        with db.sessions.tenant(tenant_row.id) as session:
-            row = apikeys.revoke_api_key(session, key_id, now=db.clock.now())
-            typer.echo(f"revoked API key {row.id} ({row.name})")
+    with open_db(config) as db, tenant_session(db, tenant, "cli apikey revoke") as (_, session):
+        row = apikeys.revoke_api_key(session, key_id, now=db.clock.now())
+        typer.echo(f"revoked API key {row.id} ({row.name})")
 
 
 @apikey_app.command("list")
 def apikey_list(tenant: TenantOption = "default", config: ConfigOption = None) -> None:
     """List a tenant's API keys (never the keys themselves)."""
-    with open_db(config) as db:
-        with db.sessions.system("cli apikey list") as session:
-            tenant_row = service.find_tenant(session, tenant)
-        with db.sessions.tenant(tenant_row.id) as session:
-            for row in apikeys.list_api_keys(session):
-                state = "revoked" if row.revoked_at else "active"
-                typer.echo(
-                    f"{row.id}\twk_{row.prefix}_…\t{row.name}\t{','.join(row.scopes)}\t{state}"
-                )
+    with open_db(config) as db, tenant_session(db, tenant, "cli apikey list") as (_, session):
+        for row in apikeys.list_api_keys(session):
+            state = "revoked" if row.revoked_at else "active"
+            typer.echo(f"{row.id}\twk_{row.prefix}_…\t{row.name}\t{','.join(row.scopes)}\t{state}")

@@ -6,24 +6,18 @@ import getpass
 from typing import Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from watchkeeper.alert import silence_store
 from watchkeeper.alert.matchers import format_matchers, parse_matchers
 from watchkeeper.alert.model import ConfigError, parse_duration
 from watchkeeper.alert.mute import SilenceError, SilenceState
-from watchkeeper.cli.common import CliError, ConfigOption, open_db
+from watchkeeper.cli.common import CliError, ConfigOption, open_db, tenant_session
 from watchkeeper.cli.directory import TenantOption
 from watchkeeper.domain.times import rfc3339, utc
-from watchkeeper.tenancy import service
 
 silence_app = typer.Typer(
     help="Silences: mute alerts matching some labels for a while.", no_args_is_help=True
 )
-
-
-def _tenant_id(db: Session, name: str) -> str:
-    return service.find_tenant(db, name).id
 
 
 @silence_app.command("add")
@@ -41,18 +35,15 @@ def silence_add(
         seconds = parse_duration("--duration", duration)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
-    with open_db(config) as db:
-        with db.sessions.system("cli silence add") as session:
-            tenant_id = _tenant_id(session, tenant)
+    with open_db(config) as db, tenant_session(db, tenant, "cli silence add") as (_, session):
         now = db.clock.time()
         spec = silence_store.SilenceSpec(
             tuple(parsed), now, now + seconds, author or getpass.getuser(), comment
         )
-        with db.sessions.tenant(tenant_id) as session:
-            try:
-                silence = silence_store.create_or_update(session, spec, now=now)
-            except SilenceError as exc:
-                raise CliError(f"invalid silence: {exc}") from None
+        try:
+            silence = silence_store.create_or_update(session, spec, now=now)
+        except SilenceError as exc:
+            raise CliError(f"invalid silence: {exc}") from None
     typer.echo(silence.id)
 
 
@@ -65,12 +56,9 @@ def silence_list(
     config: ConfigOption = None,
 ) -> None:
     """List silences: id, state, matchers, start, end, author, comment."""
-    with open_db(config) as db:
-        with db.sessions.system("cli silence list") as session:
-            tenant_id = _tenant_id(session, tenant)
+    with open_db(config) as db, tenant_session(db, tenant, "cli silence list") as (_, session):
         now = db.clock.time()
-        with db.sessions.tenant(tenant_id) as session:
-            found = silence_store.select_silences(session, now=now, state=state)
+        found = silence_store.select_silences(session, now=now, state=state)
     for s in found:
         typer.echo(
             "\t".join(
@@ -92,12 +80,9 @@ def silence_expire(
     silence_id: str, tenant: TenantOption = "default", config: ConfigOption = None
 ) -> None:
     """End a silence now (it stays listed as expired)."""
-    with open_db(config) as db:
-        with db.sessions.system("cli silence expire") as session:
-            tenant_id = _tenant_id(session, tenant)
-        with db.sessions.tenant(tenant_id) as session:
-            try:
-                silence_store.expire(session, silence_id, now=db.clock.time())
-            except SilenceError as exc:
-                raise CliError(str(exc)) from None
+    with open_db(config) as db, tenant_session(db, tenant, "cli silence expire") as (_, session):
+        try:
+            silence_store.expire(session, silence_id, now=db.clock.time())
+        except SilenceError as exc:
+            raise CliError(str(exc)) from None
     typer.echo(f"expired {silence_id}")

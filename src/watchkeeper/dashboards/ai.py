@@ -14,12 +14,13 @@ from grafana_foundation_sdk.models import prometheus as prom
 
 from watchkeeper.dashboards.main import SCORE_THRESHOLD
 from watchkeeper.dashboards.panels import (
-    DATASOURCE,
     HOST,
     board,
     gauge_panel,
     heatmap_panel,
+    query_variable,
     table_panel,
+    table_target,
     target,
     time_series,
 )
@@ -40,15 +41,8 @@ def forecast(bound: str) -> str:
 
 
 def _prediction_variables(board_: dash.Dashboard) -> dash.Dashboard:
-    metric = (
-        dash.QueryVariable("metric")
-        .label("Forecast metric")
-        .datasource(DATASOURCE)
-        .query('label_values(watchkeeper_forecast{job=~"$job"}, metric)')
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .include_all(True)
-        .all_value(".*")
-        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    metric = query_variable(
+        "metric", "Forecast metric", 'label_values(watchkeeper_forecast{job=~"$job"}, metric)'
     )
     horizon = (
         dash.CustomVariable("horizon")
@@ -83,11 +77,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Anomalous now",
-                target(
-                    f"sort_desc({SCORES} >= {SCORE_THRESHOLD})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
+                table_target(f"sort_desc({SCORES} >= {SCORE_THRESHOLD})"),
                 description="Series at or above the threshold now. Explanations (expected "
                 "value, pattern, contributing features): the console's Anomalies page.",
                 width=8,
@@ -120,11 +110,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Widest 95 % intervals",
-                target(
-                    f"topk(10, {forecast('hi95')} - ignoring(bound) {forecast('lo95')})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
+                table_target(f"topk(10, {forecast('hi95')} - ignoring(bound) {forecast('lo95')})"),
                 description="The forecasts the model is least sure of.",
                 width=8,
             )
@@ -146,7 +132,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Verdicts (30 d)",
-                target(feedback, instant=True, fmt=prom.PromQueryFormat.TABLE),
+                table_target(feedback),
                 width=4,
             )
         )
@@ -180,17 +166,8 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Anomalies and firing alerts per instance",
-                target(
-                    f"count by (instance) ({SCORES} >= {SCORE_THRESHOLD})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
-                target(
-                    'count by (instance) (ALERTS{alertstate="firing"})',
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                    ref="B",
-                ),
+                table_target(f"count by (instance) ({SCORES} >= {SCORE_THRESHOLD})"),
+                table_target('count by (instance) (ALERTS{alertstate="firing"})', ref="B"),
                 description="Where anomalies and alerts coincide; the correlator groups them "
                 "into incidents by shared labels and learned co-occurrence.",
             )

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.models import prometheus as prom
 
 from watchkeeper.dashboards import panels
 from watchkeeper.dashboards.model import (
@@ -79,7 +78,7 @@ def _panel(index: int, spec: Mapping[str, Any]) -> panels.Panel:
     if kind == "gauge":
         return panels.gauge_panel(title, panels.target(metric, instant=True), width=6)
     if kind == "table":
-        query = panels.target(metric, instant=True, fmt=prom.PromQueryFormat.TABLE)
+        query = panels.table_target(metric)
         return panels.table_panel(title, query)
     if kind == "heatmap":
         return panels.heatmap_panel(title, panels.target(metric))

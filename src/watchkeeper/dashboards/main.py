@@ -4,6 +4,7 @@ predictions, service health."""
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import timeseries
 from grafana_foundation_sdk.models import prometheus as prom
 
 from watchkeeper.dashboards.panels import (
@@ -11,8 +12,10 @@ from watchkeeper.dashboards.panels import (
     board,
     gauge_panel,
     heatmap_panel,
+    open_incidents,
     stat_panel,
     table_panel,
+    table_target,
     target,
     time_series,
 )
@@ -37,6 +40,17 @@ def _forecast(metric: str, horizon: str, bounds: str = "mean|lo80|hi80") -> str:
     )
 
 
+def _with_forecast(title: str, metric: str, unit: str = "short") -> timeseries.Panel:
+    """A host metric with its 1 h forecast's mean and 80 % band drawn over it."""
+    return time_series(
+        title,
+        target(f"{metric}{{{HOST}}}", legend="{{instance}}"),
+        target(_forecast(metric, "1h"), legend="{{instance}} forecast {{bound}}", ref="B"),
+        unit=unit,
+        width=8,
+    )
+
+
 def build() -> dash.Dashboard:
     firing = 'ALERTS{alertstate="firing"}'
     return (
@@ -55,14 +69,7 @@ def build() -> dash.Dashboard:
                 red_above=1,
             )
         )
-        .with_panel(
-            stat_panel(
-                "Open incidents",
-                target("sum(watchkeeper_incidents_open) or vector(0)", instant=True),
-                red_above=1,
-                description="From Watchkeeper's own /metrics (scrape job `watchkeeper`).",
-            )
-        )
+        .with_panel(open_incidents("From Watchkeeper's own /metrics (scrape job `watchkeeper`)."))
         .with_panel(
             stat_panel(
                 "Anomalous series",
@@ -93,11 +100,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Firing alerts",
-                target(
-                    f"sort_desc({firing})",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
+                table_target(f"sort_desc({firing})"),
             )
         )
         .with_row(dash.Row("Trends with AI predictions"))
@@ -110,35 +113,18 @@ def build() -> dash.Dashboard:
             )
         )
         .with_panel(
-            time_series(
+            _with_forecast(
                 "Memory available, with the 1 h forecast (80 % band)",
-                target(f"node_memory_MemAvailable_bytes{{{HOST}}}", legend="{{instance}}"),
-                target(
-                    _forecast("node_memory_MemAvailable_bytes", "1h"),
-                    legend="{{instance}} forecast {{bound}}",
-                    ref="B",
-                ),
+                "node_memory_MemAvailable_bytes",
                 unit="bytes",
-                width=8,
             )
         )
-        .with_panel(
-            time_series(
-                "Load (1 m), with the 1 h forecast (80 % band)",
-                target(f"node_load1{{{HOST}}}", legend="{{instance}}"),
-                target(
-                    _forecast("node_load1", "1h"),
-                    legend="{{instance}} forecast {{bound}}",
-                    ref="B",
-                ),
-                width=8,
-            )
-        )
+        .with_panel(_with_forecast("Load (1 m), with the 1 h forecast (80 % band)", "node_load1"))
         .with_row(dash.Row("Service health"))
         .with_panel(
             table_panel(
                 "Scrape targets",
-                target('up{job=~"$job"}', instant=True, fmt=prom.PromQueryFormat.TABLE),
+                table_target('up{job=~"$job"}'),
                 width=8,
             )
         )

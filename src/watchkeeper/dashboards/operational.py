@@ -17,8 +17,10 @@ from watchkeeper.dashboards.panels import (
     board,
     gauge_panel,
     heatmap_panel,
+    open_incidents,
     stat_panel,
     table_panel,
+    table_target,
     target,
     time_series,
 )
@@ -61,19 +63,9 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "SLOs",
-                target("slo:objective:ratio", instant=True, fmt=prom.PromQueryFormat.TABLE),
-                target(
-                    "slo:error_budget_remaining:ratio",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                    ref="B",
-                ),
-                target(
-                    "slo:burn_rate:ratio_rate1h",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                    ref="C",
-                ),
+                table_target("slo:objective:ratio"),
+                table_target("slo:error_budget_remaining:ratio", ref="B"),
+                table_target("slo:burn_rate:ratio_rate1h", ref="C"),
                 width=8,
             )
         )
@@ -104,11 +96,7 @@ def build() -> dash.Dashboard:
         .with_panel(
             table_panel(
                 "Time until full (linear trend over 6 h)",
-                target(
-                    f"sort({FILESYSTEMS} / (-deriv({FILESYSTEMS}[6h]) > 0))",
-                    instant=True,
-                    fmt=prom.PromQueryFormat.TABLE,
-                ),
+                table_target(f"sort({FILESYSTEMS} / (-deriv({FILESYSTEMS}[6h]) > 0))"),
                 description="Seconds until the filesystem is full at the last 6 hours' rate; "
                 "filesystems that are not filling are not listed.",
                 width=8,
@@ -160,13 +148,7 @@ def build() -> dash.Dashboard:
             )
         )
         .with_row(dash.Row("Incidents and resolution"))
-        .with_panel(
-            stat_panel(
-                "Open incidents",
-                target("sum(watchkeeper_incidents_open) or vector(0)", instant=True),
-                red_above=1,
-            )
-        )
+        .with_panel(open_incidents())
         .with_panel(
             stat_panel(
                 "MTTA (7 d)",

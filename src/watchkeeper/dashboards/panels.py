@@ -9,6 +9,8 @@ the web console, which answers the same queries. Queries may use the template va
 
 from __future__ import annotations
 
+from typing import Any, Protocol, Self, TypeVar
+
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import gauge, heatmap, prometheus, stat, table, timeseries
@@ -49,12 +51,48 @@ def target(
     return query.instant() if instant else query.range()
 
 
+def table_target(expr: str, *, ref: str = "A") -> prometheus.Dataquery:
+    """An instant query answered as a table: what the table panels read."""
+    return target(expr, instant=True, fmt=prom.PromQueryFormat.TABLE, ref=ref)
+
+
 def _thresholds(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
     return (
         dash.ThresholdsConfig()
         .mode(model.ThresholdsMode.ABSOLUTE)
         .steps([model.Threshold(value=value, color=color) for value, color in steps])
     )
+
+
+class _PanelBuilder(Protocol):
+    """The calls every panel kind of the SDK has, each returning the builder itself."""
+
+    def title(self, title: str) -> Self: ...
+    def description(self, description: str) -> Self: ...
+    def datasource(self, datasource: model.DataSourceRef) -> Self: ...
+    def with_target(self, target: Builder[Any]) -> Self: ...
+    def span(self, w: int) -> Self: ...
+    def height(self, h: int) -> Self: ...
+
+
+P = TypeVar("P", bound=_PanelBuilder)
+
+
+def _framed(
+    panel: P,
+    title: str,
+    targets: tuple[prometheus.Dataquery, ...],
+    *,
+    description: str,
+    width: int,
+    height: int,
+) -> P:
+    """What every panel kind shares: title, our data source, its queries, size, description."""
+    panel = panel.title(title).datasource(DATASOURCE)
+    for query in targets:
+        panel = panel.with_target(query)
+    panel = panel.span(width).height(height)
+    return panel.description(description) if description else panel
 
 
 def time_series(
@@ -65,13 +103,11 @@ def time_series(
     width: int = 12,
     height: int = 8,
 ) -> timeseries.Panel:
-    panel = (
-        timeseries.Panel()
-        .title(title)
-        .datasource(DATASOURCE)
+    return (
+        _framed(
+            timeseries.Panel(), title, targets, description=description, width=width, height=height
+        )
         .unit(unit)
-        .span(width)
-        .height(height)
         .fill_opacity(10)
         .no_value("no data")
         .legend(
@@ -86,9 +122,6 @@ def time_series(
             .sort(common.SortOrder.DESCENDING)
         )
     )
-    for query in targets:
-        panel = panel.with_target(query)
-    return panel.description(description) if description else panel
 
 
 def stat_panel(
@@ -101,19 +134,14 @@ def stat_panel(
     red_above: float | None = None,
 ) -> stat.Panel:
     panel = (
-        stat.Panel()
-        .title(title)
-        .datasource(DATASOURCE)
-        .with_target(query)
+        _framed(stat.Panel(), title, (query,), description=description, width=width, height=4)
         .unit(unit)
-        .span(width)
-        .height(4)
         .no_value("no data")
         .reduce_options(_LAST)
     )
     if red_above is not None:
         panel = panel.thresholds(_thresholds((None, "green"), (red_above, "red")))
-    return panel.description(description) if description else panel
+    return panel
 
 
 def gauge_panel(
@@ -128,23 +156,17 @@ def gauge_panel(
     green_above: float | None = None,
 ) -> gauge.Panel:
     panel = (
-        gauge.Panel()
-        .title(title)
-        .datasource(DATASOURCE)
-        .with_target(query)
+        _framed(gauge.Panel(), title, (query,), description=description, width=width, height=6)
         .unit(unit)
         .min(low)
         .max(high)
-        .span(width)
-        .height(6)
         .no_value("no data")
         .reduce_options(_LAST)
     )
     if green_above is not None:  # a budget or a ratio: red when low
-        panel = panel.thresholds(_thresholds((None, "red"), (green_above, "green")))
-    else:  # a usage: red when high
-        panel = panel.thresholds(_thresholds((None, "green"), (low + 0.8 * (high - low), "orange")))
-    return panel.description(description) if description else panel
+        return panel.thresholds(_thresholds((None, "red"), (green_above, "green")))
+    # a usage: red when high
+    return panel.thresholds(_thresholds((None, "green"), (low + 0.8 * (high - low), "orange")))
 
 
 def table_panel(
@@ -154,18 +176,11 @@ def table_panel(
     width: int = 12,
     height: int = 8,
 ) -> table.Panel:
-    panel = (
-        table.Panel()
-        .title(title)
-        .datasource(DATASOURCE)
-        .span(width)
-        .height(height)
+    return (
+        _framed(table.Panel(), title, targets, description=description, width=width, height=height)
         .no_value("no data")
         .show_header(True)
     )
-    for query in targets:
-        panel = panel.with_target(query)
-    return panel.description(description) if description else panel
 
 
 def heatmap_panel(
@@ -178,45 +193,51 @@ def heatmap_panel(
     height: int = 8,
 ) -> heatmap.Panel:
     """A heatmap of the query's series (one row per series, no bucketing by Grafana)."""
-    panel = (
-        heatmap.Panel()
-        .title(title)
-        .datasource(DATASOURCE)
-        .with_target(query)
+    return (
+        _framed(
+            heatmap.Panel(), title, (query,), description=description, width=width, height=height
+        )
         .unit(unit)
-        .span(width)
-        .height(height)
         .calculate(False)
         .color(heatmap.HeatmapColorOptions().mode(heatmap_model.HeatmapColorMode.SCHEME))
     )
-    return panel.description(description) if description else panel
+
+
+def open_incidents(description: str = "") -> stat.Panel:
+    """The open incidents, red from one: on the Main and the Operational boards alike."""
+    return stat_panel(
+        "Open incidents",
+        target("sum(watchkeeper_incidents_open) or vector(0)", instant=True),
+        red_above=1,
+        description=description,
+    )
+
+
+def query_variable(name: str, label: str, query: str) -> dash.QueryVariable:
+    """A variable over label values with All (`.*`) selected first, refreshed with the range."""
+    return (
+        dash.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(query)
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .include_all(True)
+        .all_value(".*")
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+    )
 
 
 def variables(board: dash.Dashboard) -> dash.Dashboard:
     """`$job` and `$instance`, multi-valued with All (`.*`); instances follow the job."""
     job = (
-        dash.QueryVariable("job")
-        .label("Job")
-        .datasource(DATASOURCE)
-        .query("label_values(node_load1, job)")
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .include_all(True)
-        .all_value(".*")
+        query_variable("job", "Job", "label_values(node_load1, job)")
         .multi(True)
         .sort(model.VariableSort.ALPHABETICAL_ASC)
-        .current(model.VariableOption(selected=True, text="All", value="$__all"))
     )
     instance = (
-        dash.QueryVariable("instance")
-        .label("Instance")
-        .datasource(DATASOURCE)
-        .query('label_values(node_load1{job=~"$job"}, instance)')
-        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .include_all(True)
-        .all_value(".*")
+        query_variable("instance", "Instance", 'label_values(node_load1{job=~"$job"}, instance)')
         .multi(True)
         .sort(model.VariableSort.ALPHABETICAL_ASC)
-        .current(model.VariableOption(selected=True, text="All", value="$__all"))
     )
     return board.with_variable(job).with_variable(instance)
 

@@ -46,10 +46,10 @@ from watchkeeper.detect.series_input import FORECAST_METRIC, OUTPUT_METRICS, is_
 from watchkeeper.domain.series import METRIC_NAME_LABEL, SeriesSamples
 from watchkeeper.events import publish
 from watchkeeper.query import Engine
+from watchkeeper.runtime.tenant_pass import each_tenant, enabled_tenants
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.tenancy.scope import SessionFactory
-from watchkeeper.tenancy.service import list_tenants
 
 log = structlog.get_logger(__name__)
 
@@ -173,21 +173,21 @@ class ForecastLoop(PeriodicWorker):
         await anyio.to_thread.run_sync(self.run_pass)
 
     def tenants(self) -> list[str]:
-        with self.sessions.system("forecast loop: list tenants") as db:
-            return [t.id for t in list_tenants(db) if not t.disabled]
+        return enabled_tenants(self.sessions, "forecast loop: list tenants")
 
     def run_pass(self) -> ForecastPass:
         with self._lock:
             started = time.perf_counter()  # a duration, not a comparison with "now"
             stats = ForecastPass()
             now = self.clock.time()
-            for tenant_id in self.tenants():
-                try:
-                    self._tenant_pass(tenant_id, now, stats)
-                except Exception as exc:  # one tenant's failure must not starve the others
-                    log.error("forecast_pass_failed", tenant=tenant_id, exc_info=exc)
-                    stats.tenant_errors.append(f"{tenant_id}: {type(exc).__name__}: {exc}")
-                stats.tenants += 1
+            tenant_ids = self.tenants()
+            stats.tenant_errors += each_tenant(
+                tenant_ids,
+                lambda tenant_id: self._tenant_pass(tenant_id, now, stats),
+                log=log,
+                event="forecast_pass_failed",
+            )
+            stats.tenants += len(tenant_ids)
             stats.seconds = time.perf_counter() - started
             PASS_SECONDS.set(stats.seconds)
             self.last_pass = stats

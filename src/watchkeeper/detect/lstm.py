@@ -12,8 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from watchkeeper.detect.base import FloatArray
-from watchkeeper.detect.torch_fit import fit_minibatches
-from watchkeeper.detect.torch_threads import single_thread
+from watchkeeper.detect.torch_fit import fit_minibatches, score_windows
 from watchkeeper.detect.windowed import WindowedDetector
 
 
@@ -73,11 +72,7 @@ class LstmDetector(WindowedDetector):
         )
 
     def _novelty(self, windows: FloatArray) -> FloatArray:
-        import torch
-
-        data = torch.as_tensor(np.clip(windows, -50, 50), dtype=torch.float32)
-        with torch.no_grad(), single_thread():
-            predicted = self._net(data[:, :-1]).numpy().astype(np.float64)
+        predicted = score_windows(self._net, windows, lambda net, rows: net(rows[:, :-1]))
         return np.asarray(np.abs(windows[:, -1] - predicted), dtype=np.float64)
 
     def _model_state(self) -> Any:

@@ -11,14 +11,13 @@ or state version is ignored (the detector relearns) rather than misread. Writes 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from watchkeeper.clock import Clock
+from watchkeeper.detect.atomic_file import write_atomically
 from watchkeeper.detect.base import Detector
 
 FORMAT_VERSION = 1
@@ -57,17 +56,9 @@ class ModelStore:
             "state": detector.get_state(),
         }
         target = self.path(tenant, series, detector.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(envelope, f, protocol=pickle.HIGHEST_PROTOCOL)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(
+            target, lambda handle: pickle.dump(envelope, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        )
         return target
 
     def load(self, tenant: str, series: str, detector_name: str) -> SavedModel | None:

@@ -72,10 +72,10 @@ from watchkeeper.domain.series import (
 )
 from watchkeeper.domain.times import utc
 from watchkeeper.query.params import parse_selector
+from watchkeeper.runtime.tenant_pass import each_tenant, enabled_tenants
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
 from watchkeeper.store.base import CardinalityLimitError, MetricStore
 from watchkeeper.tenancy.scope import SessionFactory
-from watchkeeper.tenancy.service import list_tenants
 
 log = structlog.get_logger(__name__)
 
@@ -167,8 +167,7 @@ class DetectionLoop(PeriodicWorker):
 
     def tenants(self) -> list[str]:
         """The tenants this worker scores: all enabled ones (a lease would narrow this)."""
-        with self.sessions.system("detection loop: list tenants") as db:
-            return [t.id for t in list_tenants(db) if not t.disabled]
+        return enabled_tenants(self.sessions, "detection loop: list tenants")
 
     def run_pass(self) -> PassStats:
         """Score every tenant's new points once; checkpoint when due."""
@@ -176,13 +175,14 @@ class DetectionLoop(PeriodicWorker):
             started = time.perf_counter()  # throughput, not a comparison with "now"
             stats = PassStats()
             now_ms = round(self.clock.time() * 1000)
-            for tenant_id in self.tenants():
-                try:
-                    self._tenant_pass(tenant_id, now_ms, stats)
-                except Exception as exc:  # one tenant's failure must not starve the others
-                    log.error("detection_pass_failed", tenant=tenant_id, exc_info=exc)
-                    stats.tenant_errors.append(f"{tenant_id}: {type(exc).__name__}: {exc}")
-                stats.tenants += 1
+            tenant_ids = self.tenants()
+            stats.tenant_errors += each_tenant(
+                tenant_ids,
+                lambda tenant_id: self._tenant_pass(tenant_id, now_ms, stats),
+                log=log,
+                event="detection_pass_failed",
+            )
+            stats.tenants += len(tenant_ids)
             stats.seconds = time.perf_counter() - started
             if (
                 self.clock.time() - self._last_checkpoint

@@ -1,4 +1,4 @@
-"""Fitting the deep detectors' small PyTorch models, one loop for all of them.
+"""Fitting and scoring the deep detectors' small PyTorch models, one loop for all of them.
 
 Adam over shuffled mini-batches of normalised windows, on one thread (`single_thread`), with
 the weights' initialisation and the batch order both drawn from the detector's seed, so the
@@ -17,6 +17,7 @@ from watchkeeper.detect.torch_threads import single_thread
 
 BATCH_SIZE = 64
 TRAIN_CLIP = 10.0  # normalised values beyond this are outliers the model should not chase
+SCORE_CLIP = 50.0  # scoring keeps an extreme value far out yet finite in float32
 
 
 def fit_minibatches(
@@ -43,3 +44,12 @@ def fit_minibatches(
                 loss(net, data[batch]).backward()
                 opt.step()
     return net
+
+
+def score_windows(net: Any, windows: FloatArray, score: Callable[[Any, Any], Any]) -> FloatArray:
+    """`score(net, rows)` for every window, without gradients, on one thread."""
+    import torch
+
+    data = torch.as_tensor(np.clip(windows, -SCORE_CLIP, SCORE_CLIP), dtype=torch.float32)
+    with torch.no_grad(), single_thread():
+        return np.asarray(score(net, data).numpy(), dtype=np.float64)

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
 from watchkeeper.detect.base import FloatArray
-from watchkeeper.detect.torch_fit import fit_minibatches
-from watchkeeper.detect.torch_threads import single_thread
+from watchkeeper.detect.torch_fit import fit_minibatches, score_windows
 from watchkeeper.detect.windowed import WindowedDetector
 
 
@@ -77,11 +74,7 @@ class VaeDetector(WindowedDetector):
         )
 
     def _novelty(self, windows: FloatArray) -> FloatArray:
-        import torch
-
-        data = torch.as_tensor(np.clip(windows, -50, 50), dtype=torch.float32)
-        with torch.no_grad(), single_thread():
-            return np.asarray(self._net.loss(data, sample=False).numpy(), dtype=np.float64)
+        return score_windows(self._net, windows, lambda net, rows: net.loss(rows, sample=False))
 
     def _model_state(self) -> Any:
         return {"dims": (self.window, self.hidden, self.latent), "weights": self._net.state_dict()}

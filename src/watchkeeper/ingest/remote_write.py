@@ -21,6 +21,7 @@ import cramjam
 import numpy as np
 
 from watchkeeper.domain.columns import SampleColumns
+from watchkeeper.domain.protowire import varint
 from watchkeeper.domain.series import Labels, SeriesSamples
 from watchkeeper.ingest.memo import BoundedMemo, labels_bytes
 from watchkeeper.ingest.outcome import RejectedBatch, Rejection, RejectReason
@@ -372,32 +373,22 @@ def encode(series: Sequence[SeriesSamples]) -> bytes:
         body = _label_fields(one.labels) + b"".join(
             map(_sample_field, one.timestamps.tolist(), one.values.tolist())
         )
-        parts.append(b"\x0a" + _varint(len(body)) + body)
+        parts.append(b"\x0a" + varint(len(body)) + body)
     return bytes(cramjam.snappy.compress_raw(b"".join(parts)))
 
 
 _DOUBLE = struct.Struct("<d")
-_UINT64 = (1 << 64) - 1
 
 
 def _sample_field(timestamp: int, value: float) -> bytes:
     # A Sample is at most 1 + 8 + 1 + 10 bytes, so its length is a one-byte varint.
-    sample = b"\x09" + _DOUBLE.pack(value) + b"\x10" + _varint(timestamp & _UINT64)
+    sample = b"\x09" + _DOUBLE.pack(value) + b"\x10" + varint(timestamp)
     return b"\x12" + bytes((len(sample),)) + sample
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _string_field(tag: bytes, text: str) -> bytes:
     data = text.encode()
-    return tag + _varint(len(data)) + data
+    return tag + varint(len(data)) + data
 
 
 # A series is encoded again at every send (the remote store's writes): its fields are kept,
@@ -414,7 +405,7 @@ def _label_fields(labels: Labels) -> bytes:
     out = []
     for name, value in labels:
         label = _string_field(b"\x0a", name) + _string_field(b"\x12", value)
-        out.append(b"\x0a" + _varint(len(label)) + label)
+        out.append(b"\x0a" + varint(len(label)) + label)
     fields = b"".join(out)
     _encoded_labels.put(labels, fields, size=len(fields) + 33 + labels_bytes(labels))
     return fields

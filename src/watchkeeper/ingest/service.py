@@ -14,7 +14,12 @@ from watchkeeper.domain.series import Labels, SeriesSamples
 from watchkeeper.ingest import remote_write
 from watchkeeper.ingest.json_batch import parse_json_batch
 from watchkeeper.ingest.outcome import AcceptedBatch, RejectedBatch, Rejection, RejectReason
-from watchkeeper.ingest.validation import BatchValidator, IngestLimits, preview_labels
+from watchkeeper.ingest.validation import (
+    BatchValidator,
+    IngestLimits,
+    preview_labels,
+    reject_series,
+)
 from watchkeeper.store.base import AppendResult, CardinalityLimitError, ColumnarAppend, MetricStore
 
 SAMPLES_INGESTED = Counter(
@@ -113,15 +118,7 @@ class IngestService:
         for index, labels in enumerate(columns.series_labels):
             for reason, message in self.validator.label_problems(labels):
                 count = int(np.count_nonzero(columns.series_index == index))
-                rejected.add(
-                    Rejection(
-                        reason,
-                        message,
-                        series_index=index,
-                        labels=preview_labels(labels),
-                        samples=count,
-                    )
-                )
+                reject_series(rejected, reason, message, index=index, labels=labels, samples=count)
         newest = int(self.clock.time() * 1000) + int(
             self.validator.limits.future_tolerance_seconds * 1000
         )

@@ -18,7 +18,7 @@ answer together (the batch whole, or every rejected sample with its reason).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +94,23 @@ def preview(text: str) -> str:
 def preview_labels(labels: Labels) -> dict[str, str]:
     """A label set as echoed in a rejection: each name and value cut to a preview."""
     return {preview(name): preview(value) for name, value in labels[:_PREVIEW_LABELS]}
+
+
+def reject_series(
+    rejected: RejectedBatch,
+    reason: RejectReason,
+    message: str,
+    *,
+    index: int,
+    labels: Labels,
+    samples: int,
+) -> None:
+    """Refuse a whole series: its position in the batch, its labels previewed, its samples."""
+    rejected.add(
+        Rejection(
+            reason, message, series_index=index, labels=preview_labels(labels), samples=samples
+        )
+    )
 
 
 _PREVIEW_LABELS = 30
@@ -291,28 +308,21 @@ class BatchValidator:
             labels = canonical_labels(series.labels)
             columns = _sample_columns(series)
             if isinstance(columns, str):
-                rejected.add(
-                    Rejection(
-                        RejectReason.INVALID_SAMPLES,
-                        columns,
-                        series_index=index,
-                        labels=preview_labels(labels),
-                        samples=max(len(series.timestamps), 1),
-                    )
+                reject_series(
+                    rejected,
+                    RejectReason.INVALID_SAMPLES,
+                    columns,
+                    index=index,
+                    labels=labels,
+                    samples=max(len(series.timestamps), 1),
                 )
                 continue
             ts, values = columns
             if len(ts) == 0:
                 continue
             for reason, message in self._labels.problems(labels):
-                rejected.add(
-                    Rejection(
-                        reason,
-                        message,
-                        series_index=index,
-                        labels=preview_labels(labels),
-                        samples=len(ts),
-                    )
+                reject_series(
+                    rejected, reason, message, index=index, labels=labels, samples=len(ts)
                 )
             kept.append(_Part(index, labels, ts, values, series))
         unordered = _check_batch_times(rejected, kept, now_ms, limits)
@@ -390,33 +400,37 @@ def _check_times(
     now_ms: int,
     limits: IngestLimits,
 ) -> None:
-    bad_new = np.flatnonzero(ts > newest_ms)
-    for i in bad_new:
-        rejected.add(
-            Rejection(
-                RejectReason.TIMESTAMP_TOO_NEW,
-                f"timestamp {int(ts[i])} ms is {(int(ts[i]) - now_ms) / 1000:.3f} s in the "
-                f"future, beyond the tolerance of {limits.future_tolerance_seconds:g} s",
-                series_index=index,
-                sample_index=int(i),
-                timestamp_ms=int(ts[i]),
-                labels=preview_labels(labels),
+    def reject(
+        reason: RejectReason, positions: npt.NDArray[np.intp], why: Callable[[int], str]
+    ) -> None:
+        for i in positions:
+            at = int(ts[i])
+            rejected.add(
+                Rejection(
+                    reason,
+                    f"timestamp {at} ms {why(at)}",
+                    series_index=index,
+                    sample_index=int(i),
+                    timestamp_ms=at,
+                    labels=preview_labels(labels),
+                )
             )
-        )
+
+    reject(
+        RejectReason.TIMESTAMP_TOO_NEW,
+        np.flatnonzero(ts > newest_ms),
+        lambda at: (
+            f"is {(at - now_ms) / 1000:.3f} s in the future, "
+            f"beyond the tolerance of {limits.future_tolerance_seconds:g} s"
+        ),
+    )
     if oldest_ms is None:
         return
-    for i in np.flatnonzero(ts < oldest_ms):
-        rejected.add(
-            Rejection(
-                RejectReason.TIMESTAMP_TOO_OLD,
-                f"timestamp {int(ts[i])} ms is older than the maximum sample age of "
-                f"{limits.max_sample_age_seconds:g} s",
-                series_index=index,
-                sample_index=int(i),
-                timestamp_ms=int(ts[i]),
-                labels=preview_labels(labels),
-            )
-        )
+    reject(
+        RejectReason.TIMESTAMP_TOO_OLD,
+        np.flatnonzero(ts < oldest_ms),
+        lambda _: f"is older than the maximum sample age of {limits.max_sample_age_seconds:g} s",
+    )
 
 
 def _merge_series(

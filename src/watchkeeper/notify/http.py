@@ -196,7 +196,57 @@ def _redact(text: str, url: str) -> str:
     return text
 
 
-class JsonPostChannel(abc.ABC):
+class HttpChannel:
+    """What every channel that POSTs to one URL holds: the guarded client (owned unless one is
+    passed in), its clock and timeout, and its name; `_post` sends and classifies once."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        timeout: float,
+        client: HttpClient | None,
+        clock: Clock | None,
+        outbound: OutboundPolicy | None,
+    ) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._client = OwnedClient(client, outbound)
+        self._clock = clock or SystemClock()
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def _post(
+        self,
+        *,
+        content: bytes | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        recipient: str | None = None,
+    ) -> DeliveryResult:
+        return await post(
+            self._client.get(),
+            self._name,
+            self._url,
+            clock=self._clock,
+            timeout=self._timeout,
+            content=content,
+            data=data,
+            headers=headers,
+            auth=auth,
+            recipient=recipient,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+class JsonPostChannel(HttpChannel, abc.ABC):
     """A channel that POSTs one JSON document per message to a URL that is itself the secret
     (Slack incoming webhooks, Teams Workflows); subclasses only shape the document."""
 
@@ -212,30 +262,20 @@ class JsonPostChannel(abc.ABC):
         name: str | None = None,
         outbound: OutboundPolicy | None = None,
     ) -> None:
-        self._url = webhook_url
-        self._timeout = timeout
-        self._client = OwnedClient(client, outbound)
-        self._clock = clock or SystemClock()
-        self._name = name or self.default_name
-
-    @property
-    def name(self) -> str:
-        return self._name
+        super().__init__(
+            webhook_url,
+            name=name or self.default_name,
+            timeout=timeout,
+            client=client,
+            clock=clock,
+            outbound=outbound,
+        )
 
     @abc.abstractmethod
     def payload(self, message: RenderedMessage) -> dict[str, Any]: ...
 
     async def send(self, message: RenderedMessage) -> DeliveryResult:
         body = json.dumps(self.payload(message), ensure_ascii=False).encode()
-        return await post(
-            self._client.get(),
-            self._name,
-            self._url,
-            clock=self._clock,
-            timeout=self._timeout,
-            content=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
+        return await self._post(
+            content=body, headers={"Content-Type": "application/json; charset=utf-8"}
         )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

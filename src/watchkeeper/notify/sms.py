@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from watchkeeper.clock import Clock, SystemClock
+from watchkeeper.clock import Clock
 
 from .base import DeliveryResult, RenderedMessage
-from .http import HttpClient, OwnedClient, post
+from .http import HttpChannel, HttpClient
 from .outbound import OutboundPolicy
 
 BODY_LIMIT = 1600  # Twilio's maximum message length (10 concatenated segments)
 
 
-class SmsChannel:
+class SmsChannel(HttpChannel):
     """Sends each recipient one SMS through a Twilio-compatible Messages endpoint."""
 
     def __init__(
@@ -45,18 +45,15 @@ class SmsChannel:
         self._from = from_number
         self._service = messaging_service_sid
         self._default_recipients = default_recipients
-        self._url = (
+        super().__init__(
             f"{base_url.rstrip('/')}/2010-04-01/Accounts/{quote(account_sid, safe='')}"
-            "/Messages.json"
+            "/Messages.json",
+            name=name,
+            timeout=timeout,
+            client=client,
+            clock=clock,
+            outbound=outbound,
         )
-        self._timeout = timeout
-        self._client = OwnedClient(client, outbound)
-        self._clock = clock or SystemClock()
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     def _form(self, to: str, body: str) -> dict[str, str]:
         form = {"To": to, "Body": body}
@@ -73,22 +70,10 @@ class SmsChannel:
             return DeliveryResult.fail(self._name, "no SMS recipients")
         body = (message.text or message.subject)[:BODY_LIMIT]
         results = [
-            await post(
-                self._client.get(),
-                self._name,
-                self._url,
-                clock=self._clock,
-                timeout=self._timeout,
-                data=self._form(to, body),
-                auth=(self._sid, self._token),
-                recipient=to,
-            )
+            await self._post(data=self._form(to, body), auth=(self._sid, self._token), recipient=to)
             for to in recipients
         ]
         return _combine(self._name, results)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 def _combine(channel: str, results: list[DeliveryResult]) -> DeliveryResult:

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from watchkeeper.clock import Clock, SystemClock
+from watchkeeper.clock import Clock
 from watchkeeper.domain.alert_group import AlertGroup
 
 from .base import DeliveryResult, RenderedMessage
-from .http import HttpClient, OwnedClient, post
+from .http import HttpChannel, HttpClient
 from .outbound import OutboundPolicy
 
 SIGNATURE_HEADER = "X-Watchkeeper-Signature"
@@ -87,7 +87,7 @@ def alertmanager_payload(
     return group.to_alertmanager(receiver=receiver, max_alerts=max_alerts)
 
 
-class WebhookChannel:
+class WebhookChannel(HttpChannel):
     """POSTs signed JSON to one URL."""
 
     def __init__(
@@ -104,19 +104,13 @@ class WebhookChannel:
         name: str = "webhook",
         outbound: OutboundPolicy | None = None,
     ) -> None:
-        self._url = url
+        super().__init__(
+            url, name=name, timeout=timeout, client=client, clock=clock, outbound=outbound
+        )
         self._secret = secret.encode() if secret else None
         self._alertmanager = alertmanager_format
         self._max_alerts = max_alerts
         self._headers = dict(headers or {})
-        self._timeout = timeout
-        self._client = OwnedClient(client, outbound)
-        self._clock = clock or SystemClock()
-        self._name = name
-
-    @property
-    def name(self) -> str:
-        return self._name
 
     def build_request(self, message: RenderedMessage) -> tuple[bytes, dict[str, str]]:
         """The exact body and headers one attempt sends (signed at this attempt's time)."""
@@ -138,15 +132,4 @@ class WebhookChannel:
 
     async def send(self, message: RenderedMessage) -> DeliveryResult:
         body, headers = self.build_request(message)
-        return await post(
-            self._client.get(),
-            self._name,
-            self._url,
-            clock=self._clock,
-            timeout=self._timeout,
-            content=body,
-            headers=headers,
-        )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
+        return await self._post(content=body, headers=headers)

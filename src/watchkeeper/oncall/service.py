@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from watchkeeper.db.tables import EscalationPolicyRow, Membership, OnCallSchedule, User
-from watchkeeper.tenancy.service import ConflictError, NotFoundError
+from watchkeeper.tenancy.service import ConflictError, find_by_id_or_name
 
 from .policies import EscalationPolicy, Target
 from .schedules import Schedule
@@ -39,14 +39,9 @@ def list_schedules(db: Session) -> list[OnCallSchedule]:
 
 
 def find_schedule(db: Session, id_or_name: str) -> OnCallSchedule:
-    row = db.scalar(
-        select(OnCallSchedule).where(
-            or_(OnCallSchedule.id == id_or_name, OnCallSchedule.name == id_or_name)
-        )
+    return find_by_id_or_name(
+        db, OnCallSchedule, (OnCallSchedule.id, OnCallSchedule.name), id_or_name, "schedule"
     )
-    if row is None:
-        raise NotFoundError(f"schedule {id_or_name!r} not found")
-    return row
 
 
 def schedule_of(row: OnCallSchedule) -> Schedule:
@@ -85,14 +80,13 @@ def list_policies(db: Session) -> list[EscalationPolicyRow]:
 
 
 def find_policy(db: Session, id_or_name: str) -> EscalationPolicyRow:
-    row = db.scalar(
-        select(EscalationPolicyRow).where(
-            or_(EscalationPolicyRow.id == id_or_name, EscalationPolicyRow.name == id_or_name)
-        )
+    return find_by_id_or_name(
+        db,
+        EscalationPolicyRow,
+        (EscalationPolicyRow.id, EscalationPolicyRow.name),
+        id_or_name,
+        "escalation policy",
     )
-    if row is None:
-        raise NotFoundError(f"escalation policy {id_or_name!r} not found")
-    return row
 
 
 def policy_of(row: EscalationPolicyRow) -> EscalationPolicy:

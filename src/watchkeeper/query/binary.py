@@ -191,25 +191,26 @@ def _sig_presence(vector: InstantVector, matching: Matching) -> tuple[list[Label
     return sigs, presence[row_ids] if len(ids) else presence
 
 
+def _matched_by(other: InstantVector, rows: InstantVector, matching: Matching, steps: int) -> Bools:
+    """Per row of `rows` and step: whether `other` has a series of the same signature then."""
+    sigs, presence = _sig_presence(other, matching)
+    by_sig = dict(zip(sigs, list(presence), strict=True))
+    none = np.zeros(steps, dtype=bool)
+    return np.array(
+        [by_sig.get(matching.signature(lbls), none) for lbls in rows.labels], dtype=bool
+    ).reshape(rows.present.shape)
+
+
 def set_operation(
     op: str, lhs: InstantVector, rhs: InstantVector, matching: Matching
 ) -> InstantVector:
     """and / or / unless, decided per step on the match signatures present at that step."""
+    steps = lhs.values.shape[1]
     if op in ("and", "unless"):
-        r_sigs, r_presence = _sig_presence(rhs, matching)
-        rhs_sigs = dict(zip(r_sigs, list(r_presence), strict=True))
-        none = np.zeros(lhs.values.shape[1], dtype=bool)
-        matched = np.array(
-            [rhs_sigs.get(matching.signature(lbls), none) for lbls in lhs.labels], dtype=bool
-        ).reshape(lhs.present.shape)
+        matched = _matched_by(rhs, lhs, matching, steps)
         present = lhs.present & (matched if op == "and" else ~matched)
         return InstantVector(lhs.labels, lhs.values, present).drop_empty_rows()
-    l_sigs, l_presence = _sig_presence(lhs, matching)
-    lhs_sigs = dict(zip(l_sigs, list(l_presence), strict=True))
-    none = np.zeros(lhs.values.shape[1], dtype=bool)
-    blocked = np.array(
-        [lhs_sigs.get(matching.signature(lbls), none) for lbls in rhs.labels], dtype=bool
-    ).reshape(rhs.present.shape)
+    blocked = _matched_by(lhs, rhs, matching, steps)
     combined = InstantVector(
         lhs.labels + rhs.labels,
         np.concatenate([lhs.values, rhs.values]),

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from watchkeeper.alert.service import new_group_row
 from watchkeeper.alert.state import retire_group_alerts
 from watchkeeper.db.tables import AlertRuleGroup, SloDefinition
 from watchkeeper.query import Engine, VectorResult
@@ -63,17 +64,13 @@ def _write_group(db: Session, spec: SloSpec, *, now: datetime, default_interval:
         )
     if row is None:
         db.add(
-            AlertRuleGroup(
+            new_group_row(
                 name=spec.group_name,
                 source=SLO_SOURCE,
                 file="",
                 interval_seconds=compiled.interval_seconds,
                 spec=body,
-                revision=1,
-                created_at=now,
-                updated_at=now,
-                evaluation_seconds=0.0,
-                rule_health={},
+                now=now,
             )
         )
     elif row.spec != body:

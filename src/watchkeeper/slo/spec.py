@@ -39,8 +39,8 @@ from watchkeeper.alert.rules import (
     RuleProblem,
     RuleValidationError,
     compile_group,
+    duration_seconds,
 )
-from watchkeeper.config import parse_duration_or_seconds_ms
 from watchkeeper.domain.series import LABEL_NAME_RE, METRIC_NAME_LABEL
 from watchkeeper.query.errors import QueryError
 from watchkeeper.query.syntax import matchers_of, parse
@@ -80,17 +80,6 @@ def duration_text(seconds: float) -> str:
         if whole >= size and whole % size == 0:
             return f"{whole // size}{unit}"
     return f"{whole}s"
-
-
-def _seconds(value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return parse_duration_or_seconds_ms(value) / 1000
-        except ValueError:
-            raise ValueError(f"{value!r} is not a duration such as 28d or 30d") from None
-    raise ValueError("must be a duration such as 28d or 30d")
 
 
 def _quote(value: str) -> str:
@@ -137,7 +126,7 @@ class SloSpec(BaseModel):
     @field_validator("window", mode="before")
     @classmethod
     def _window(cls, value: Any) -> float:
-        seconds = _seconds(value)
+        seconds = duration_seconds(value, "28d or 30d", check_sign=False)
         if not 3 * 86400 <= seconds <= 90 * 86400:
             raise ValueError("must be between 3d and 90d (the slowest alert looks at 3 days)")
         return seconds

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from watchkeeper.db.tables import Tenant
+from watchkeeper.db.tables.base import Base
 from watchkeeper.tenancy.scope import SessionFactory
 
+Row = TypeVar("Row", bound=Base)
 TENANT_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -40,13 +43,24 @@ def list_tenants(db: Session) -> list[Tenant]:
     return list(db.scalars(select(Tenant).order_by(Tenant.name)))
 
 
+def find_by_id_or_name(
+    db: Session,
+    model: type[Row],
+    columns: tuple[InstrumentedAttribute[str], InstrumentedAttribute[str]],
+    ref: str,
+    what: str,
+) -> Row:
+    """The row whose id or name (`columns`, in that order) is `ref`: the API and the CLI
+    accept either for tenants, users, schedules and policies."""
+    ident, name = columns
+    row = db.scalar(select(model).where((name == ref) | (ident == ref)))
+    if row is None:
+        raise NotFoundError(f"{what} {ref!r} not found")
+    return row
+
+
 def find_tenant(db: Session, name_or_id: str) -> Tenant:
-    tenant = db.scalar(
-        select(Tenant).where((Tenant.name == name_or_id) | (Tenant.id == name_or_id))
-    )
-    if tenant is None:
-        raise NotFoundError(f"tenant {name_or_id!r} not found")
-    return tenant
+    return find_by_id_or_name(db, Tenant, (Tenant.id, Tenant.name), name_or_id, "tenant")
 
 
 def set_security(db: Session, tenant: Tenant, *, require_admin_2fa: bool) -> Tenant:

@@ -9,6 +9,7 @@ needs `alerts:write` (scope `write`, or an editor's token).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,6 +28,7 @@ from watchkeeper.alert.state import FlapPolicy
 from watchkeeper.api.deps import Context, CurrentPrincipal, require
 from watchkeeper.api.errors import ApiError
 from watchkeeper.app_context import AppContext
+from watchkeeper.auth.principal import Principal
 
 router = APIRouter(tags=["alerts in"], dependencies=[Depends(require("alerts:write"))])
 
@@ -94,15 +96,26 @@ async def _json(request: Request) -> object:
 
 
 async def _receive(
-    context: AppContext, tenant_id: str, source: Source, alerts: list[ReceivedAlert]
+    request: Request,
+    context: AppContext,
+    principal: Principal,
+    parse: Callable[[object], list[ReceivedAlert]],
+    what: str,
+    source: Source,
 ) -> dict[str, Any]:
+    """The body parsed by `parse` (a 400 `invalid_<what>` if it does not parse), received as
+    alerts from `source` for the caller's tenant."""
+    try:
+        alerts = parse(await _json(request))
+    except ExternalAlertError as exc:
+        raise ApiError(400, f"invalid {what}: {exc}", code=f"invalid_{what}") from None
     alerting = context.settings.alerting
     service = ExternalAlerts(
         context.sessions,
         context.clock,
         FlapPolicy(alerting.flap_max_changes, alerting.flap_window_seconds),
     )
-    result = await run_in_threadpool(service.receive, tenant_id, source, alerts)
+    result = await run_in_threadpool(service.receive, principal.tenant_id, source, alerts)
     return webhook_summary(result)
 
 
@@ -114,11 +127,9 @@ async def _receive(
 async def post_alerts_v2(
     request: Request, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    try:
-        alerts = parse_postable_alerts(await _json(request))
-    except ExternalAlertError as exc:
-        raise ApiError(400, f"invalid alerts: {exc}", code="invalid_alerts") from None
-    return await _receive(context, principal.tenant_id, "prometheus", alerts)
+    return await _receive(
+        request, context, principal, parse_postable_alerts, "alerts", "prometheus"
+    )
 
 
 @router.post(
@@ -129,8 +140,4 @@ async def post_alerts_v2(
 async def post_alertmanager_webhook(
     request: Request, context: Context, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    try:
-        alerts = parse_webhook(await _json(request))
-    except ExternalAlertError as exc:
-        raise ApiError(400, f"invalid webhook: {exc}", code="invalid_webhook") from None
-    return await _receive(context, principal.tenant_id, "alertmanager", alerts)
+    return await _receive(request, context, principal, parse_webhook, "webhook", "alertmanager")

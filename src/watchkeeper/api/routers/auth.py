@@ -36,6 +36,13 @@ def _tokens(pair: TokenPair) -> TokenResponse:
     )
 
 
+def _logged_in(request: Request, pair: TokenPair) -> TokenResponse:
+    """A login's last step, whichever factor ended it: counted, audited under its tenant."""
+    LOGINS.labels("success").inc()
+    request.state.audit_tenant_id = pair.tenant_id
+    return _tokens(pair)
+
+
 def client_ip(request: Request) -> str:
     """The caller's address as the request middleware resolved it (trusted proxies applied)."""
     address = request.scope.get("state", {}).get("client_ip")
@@ -66,9 +73,7 @@ async def login(
         return TwoFactorChallenge(
             challenge_token=result.challenge_token, expires_in=result.expires_in
         )
-    LOGINS.labels("success").inc()
-    request.state.audit_tenant_id = result.tenant_id
-    return _tokens(result)
+    return _logged_in(request, result)
 
 
 @router.post(
@@ -86,9 +91,7 @@ async def login_second_factor(
     except (AuthError, InvalidTokenError):
         LOGINS.labels("failure").inc()
         raise
-    LOGINS.labels("success").inc()
-    request.state.audit_tenant_id = pair.tenant_id
-    return _tokens(pair)
+    return _logged_in(request, pair)
 
 
 @router.post(

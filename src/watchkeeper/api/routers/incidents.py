@@ -3,7 +3,9 @@ merge and split. Reads need `incidents:read`, changes `incidents:write`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -26,10 +28,30 @@ from watchkeeper.api.schemas.incidents import (
 from watchkeeper.db.tables import Incident
 from watchkeeper.incidents import service
 from watchkeeper.incidents.classifier import Category
-from watchkeeper.incidents.lifecycle import members_of
+from watchkeeper.incidents.lifecycle import Policy, members_of
 from watchkeeper.wiring import incident_policy
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+
+@dataclass(frozen=True)
+class _Author:
+    """Who makes a change and when: what every write hands the service with the change."""
+
+    now: datetime
+    actor: str
+
+
+def _author(context: Context, principal: CurrentPrincipal) -> _Author:
+    return _Author(now=context.clock.now(), actor=principal.name)
+
+
+def _policy(context: Context) -> Policy:
+    return incident_policy(context)
+
+
+Author = Annotated[_Author, Depends(_author)]
+IncidentPolicy = Annotated[Policy, Depends(_policy)]
 
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
@@ -140,7 +162,7 @@ def list_incidents(
     summary="Open an incident by hand, optionally with alerts (by fingerprint)",
 )
 def create_incident(
-    body: IncidentCreate, db: TenantDB, context: Context, principal: CurrentPrincipal
+    body: IncidentCreate, db: TenantDB, by: Author, policy: IncidentPolicy
 ) -> IncidentDetail:
     row = service.create(
         db,
@@ -149,9 +171,9 @@ def create_incident(
         category=body.category,
         assignee=body.assignee,
         fingerprints=body.fingerprints,
-        now=context.clock.now(),
-        actor=principal.name,
-        policy=incident_policy(context),
+        now=by.now,
+        actor=by.actor,
+        policy=policy,
     )
     return _detail(db, row)
 
@@ -173,11 +195,7 @@ def get_incident(incident: str, db: TenantDB) -> IncidentDetail:
     summary="Acknowledge, resolve, reopen, assign, retitle, change severity or category",
 )
 def update_incident(
-    incident: str,
-    body: IncidentUpdate,
-    db: TenantDB,
-    context: Context,
-    principal: CurrentPrincipal,
+    incident: str, body: IncidentUpdate, db: TenantDB, by: Author, policy: IncidentPolicy
 ) -> IncidentDetail:
     row = service.get(db, incident)
     change = service.IncidentChange(
@@ -188,14 +206,7 @@ def update_incident(
         assignee=body.assignee,
         assignee_set="assignee" in body.model_fields_set,
     )
-    service.update(
-        db,
-        row,
-        change,
-        now=context.clock.now(),
-        actor=principal.name,
-        policy=incident_policy(context),
-    )
+    service.update(db, row, change, now=by.now, actor=by.actor, policy=policy)
     return _detail(db, row)
 
 
@@ -207,14 +218,10 @@ def update_incident(
     summary="Add a comment to the timeline",
 )
 def comment_incident(
-    incident: str,
-    body: CommentCreate,
-    db: TenantDB,
-    context: Context,
-    principal: CurrentPrincipal,
+    incident: str, body: CommentCreate, db: TenantDB, by: Author
 ) -> IncidentDetail:
     row = service.get(db, incident)
-    service.comment(db, row, body.text, now=context.clock.now(), actor=principal.name)
+    service.comment(db, row, body.text, now=by.now, actor=by.actor)
     return _detail(db, row)
 
 
@@ -225,21 +232,10 @@ def comment_incident(
     summary="Merge other incidents into this one (teaches the correlator they belong together)",
 )
 def merge_incidents(
-    incident: str,
-    body: MergeRequest,
-    db: TenantDB,
-    context: Context,
-    principal: CurrentPrincipal,
+    incident: str, body: MergeRequest, db: TenantDB, by: Author, policy: IncidentPolicy
 ) -> IncidentDetail:
     row = service.get(db, incident)
-    service.merge(
-        db,
-        row,
-        body.incidents,
-        now=context.clock.now(),
-        actor=principal.name,
-        policy=incident_policy(context),
-    )
+    service.merge(db, row, body.incidents, now=by.now, actor=by.actor, policy=policy)
     return _detail(db, row)
 
 
@@ -251,11 +247,7 @@ def merge_incidents(
     summary="Move named alerts to a new incident (teaches the correlator they differ)",
 )
 def split_incident(
-    incident: str,
-    body: SplitRequest,
-    db: TenantDB,
-    context: Context,
-    principal: CurrentPrincipal,
+    incident: str, body: SplitRequest, db: TenantDB, by: Author, policy: IncidentPolicy
 ) -> SplitResult:
     row = service.get(db, incident)
     created = service.split(
@@ -263,8 +255,8 @@ def split_incident(
         row,
         body.fingerprints,
         title=body.title,
-        now=context.clock.now(),
-        actor=principal.name,
-        policy=incident_policy(context),
+        now=by.now,
+        actor=by.actor,
+        policy=policy,
     )
     return SplitResult(source=_detail(db, row), created=_detail(db, created))

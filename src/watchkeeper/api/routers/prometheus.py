@@ -4,7 +4,7 @@ Grafana and other Prometheus clients work against Watchkeeper unchanged."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -130,13 +130,30 @@ def _selectors(params: dict[str, list[str]], required: bool) -> list[list[Matche
     return [parse_selector(value) for value in raw]
 
 
+async def _metadata_request(
+    request: Request, *, match_required: bool
+) -> tuple[int, int, list[list[Matcher]]]:
+    """The window and `match[]` selectors of a metadata request; none given: every series."""
+    params = await _params(request)
+    start, end = _window(params)
+    return start, end, _selectors(params, required=match_required) or [[]]
+
+
+def _sorted_union(
+    selectors: list[list[Matcher]], fetch: Callable[[list[Matcher]], Iterable[str]]
+) -> list[str]:
+    """What `fetch` finds for any of the selectors, each once, sorted (as Prometheus answers)."""
+    found: set[str] = set()
+    for matchers in selectors:
+        found.update(fetch(matchers))
+    return sorted(found)
+
+
 @router.get("/series", summary="Series matching selectors", operation_id="prometheus_series_get")
 @router.post("/series", summary="Series matching selectors", operation_id="prometheus_series_post")
 async def series(request: Request, context: Context, principal: CurrentPrincipal) -> JSONResponse:
     try:
-        params = await _params(request)
-        start, end = _window(params)
-        selectors = _selectors(params, required=True)
+        start, end, selectors = await _metadata_request(request, match_required=True)
     except QueryError as exc:
         return _error(exc)
 
@@ -150,42 +167,41 @@ async def series(request: Request, context: Context, principal: CurrentPrincipal
     return await _answer("series", work)
 
 
+async def _label_answer(
+    endpoint: str,
+    request: Request,
+    fetch: Callable[[list[Matcher], int, int], Iterable[str]],
+) -> JSONResponse:
+    """Label names or values: what `fetch(matchers, start, end)` finds for any selector."""
+    try:
+        start, end, selectors = await _metadata_request(request, match_required=False)
+    except QueryError as exc:
+        return _error(exc)
+    return await _answer(
+        endpoint, lambda: _sorted_union(selectors, lambda matchers: fetch(matchers, start, end))
+    )
+
+
 @router.get("/labels", summary="Label names", operation_id="prometheus_labels_get")
 @router.post("/labels", summary="Label names", operation_id="prometheus_labels_post")
 async def labels(request: Request, context: Context, principal: CurrentPrincipal) -> JSONResponse:
-    try:
-        params = await _params(request)
-        start, end = _window(params)
-        selectors = _selectors(params, required=False) or [[]]
-    except QueryError as exc:
-        return _error(exc)
-
-    def work() -> list[str]:
-        names: set[str] = set()
-        for matchers in selectors:
-            names.update(context.store.label_names(principal.tenant_id, matchers, start, end))
-        return sorted(names)
-
-    return await _answer("labels", work)
+    tenant_id = principal.tenant_id
+    return await _label_answer(
+        "labels",
+        request,
+        lambda matchers, start, end: context.store.label_names(tenant_id, matchers, start, end),
+    )
 
 
 @router.get("/label/{name}/values", summary="Values of one label")
 async def label_values(
     name: str, request: Request, context: Context, principal: CurrentPrincipal
 ) -> JSONResponse:
-    try:
-        params = await _params(request)
-        start, end = _window(params)
-        selectors = _selectors(params, required=False) or [[]]
-    except QueryError as exc:
-        return _error(exc)
-
-    def work() -> list[str]:
-        values: set[str] = set()
-        for matchers in selectors:
-            values.update(
-                context.store.label_values(principal.tenant_id, name, matchers, start, end)
-            )
-        return sorted(values)
-
-    return await _answer("label_values", work)
+    tenant_id = principal.tenant_id
+    return await _label_answer(
+        "label_values",
+        request,
+        lambda matchers, start, end: context.store.label_values(
+            tenant_id, name, matchers, start, end
+        ),
+    )

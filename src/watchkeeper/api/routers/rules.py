@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from typing import Annotated, Any, Literal
 
 import promql_parser as pp
-import yaml
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from watchkeeper.alert import service
 from watchkeeper.alert.handling import MuteStatus, mute_status
-from watchkeeper.alert.rules import CompiledGroup, RuleValidationError, parse_yaml
+from watchkeeper.alert.rules import CompiledGroup
 from watchkeeper.alert.state import ACTIVE_STATES
 from watchkeeper.api.deps import Context, TenantDB, require
+from watchkeeper.api.documents import document_body
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.routers.alerting import current as current_handling
 from watchkeeper.api.schemas.rules import (
@@ -168,29 +167,16 @@ def get_rule_group(name: str, db: TenantDB) -> RuleGroupDocument:
 
 async def group_body(request: Request, name: str, context: Context) -> CompiledGroup:
     """The body as YAML or JSON, validated; a 422 names every problem's location."""
-    raw = await request.body()
-    if not raw.strip():
-        raise ApiError(422, "the body must be a rule group in YAML or JSON")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if media == "application/json":
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-        else:
-            data = parse_yaml(raw, "body")
-        return service.validate_group(
+    return await document_body(
+        request,
+        "a rule group",
+        "rule group",
+        lambda data: service.validate_group(
             data,
             name=name,
             default_interval=context.settings.alerting.evaluation_interval_seconds,
-        )
-    except RuleValidationError as exc:
-        details = [{"field": p.location, "message": p.message} for p in exc.problems]
-        summary = "; ".join(str(p) for p in exc.problems[:5])
-        raise ApiError(422, f"invalid rule group: {summary}", details=details) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise ApiError(400, f"request body is not valid YAML: {exc}") from None
+        ),
+    )
 
 
 GroupBody = Annotated[CompiledGroup, Depends(group_body)]

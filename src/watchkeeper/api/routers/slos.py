@@ -6,15 +6,13 @@ there); the middleware audits every change.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Depends, Request, Response
 
 from watchkeeper.alert import service as rules_service
-from watchkeeper.alert.rules import RuleValidationError, parse_yaml
 from watchkeeper.api.deps import Context, CurrentPrincipal, TenantDB, require
+from watchkeeper.api.documents import document_body
 from watchkeeper.api.errors import ApiError
 from watchkeeper.api.schemas.slos import (
     SLO_BODY,
@@ -47,31 +45,16 @@ def _public(row: SloDefinition) -> SloPublic:
 
 async def _body(request: Request, name: str | None = None) -> SloSpec:
     """The body as YAML or JSON, validated; a 422 names every problem's place."""
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
+    if len(await request.body()) > MAX_BODY_BYTES:
         raise ApiError(413, f"an SLO body is at most {MAX_BODY_BYTES} bytes")
-    if not raw.strip():
-        raise ApiError(422, "the body must be an SLO in YAML or JSON")
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        data: Any
-        if media == "application/json":
-            try:
-                data = json.loads(raw)
-            except ValueError as exc:
-                raise ApiError(400, f"request body is not valid JSON: {exc}") from None
-        else:
-            data = parse_yaml(raw, "body")
+
+    def validate(data: Any) -> SloSpec:
         if name is not None and isinstance(data, dict):
             if data.setdefault("name", name) != name:
                 raise ApiError(422, f"{data['name']!r} differs from the SLO name in the path")
-        spec = parse_slo(data)
-    except RuleValidationError as exc:
-        details = [{"field": p.location, "message": p.message} for p in exc.problems]
-        summary = "; ".join(str(p) for p in exc.problems[:5])
-        raise ApiError(422, f"invalid SLO: {summary}", details=details) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise ApiError(400, f"request body is not valid YAML: {exc}") from None
+        return parse_slo(data)
+
+    spec = await document_body(request, "an SLO", "SLO", validate)
     if spec.tenant is not None:
         raise ApiError(422, "the tenant of an SLO is the caller's; remove the `tenant` key")
     return spec

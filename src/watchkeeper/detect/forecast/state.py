@@ -9,14 +9,13 @@ are trusted input: only Watchkeeper writes its models path.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from watchkeeper.clock import Clock
+from watchkeeper.detect.atomic_file import write_atomically
 from watchkeeper.detect.forecast.base import Forecaster
 
 FORMAT_VERSION = 1
@@ -62,17 +61,8 @@ def restore_forecaster(data: bytes) -> SavedForecaster:
 
 def save_forecaster(forecaster: Forecaster, path: Path, clock: Clock) -> None:
     """Write the fitted forecaster to `path` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(dump_forecaster(forecaster, clock))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = dump_forecaster(forecaster, clock)
+    write_atomically(path, lambda handle: handle.write(data))
 
 
 def load_forecaster(path: Path) -> SavedForecaster:

@@ -25,10 +25,12 @@ import os
 import shutil
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from prometheus_client import Counter
@@ -60,6 +62,7 @@ from watchkeeper.store.embedded.wal import (
 from watchkeeper.store.embedded.window import group_by_series, series_in_window
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SAMPLES_DOWNSAMPLED = Counter(
     "watchkeeper_samples_downsampled", "Raw samples replaced by downsampled blocks"
@@ -272,32 +275,34 @@ class EmbeddedStore:
     def series(
         self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[Labels]:
-        with self._lock:
-            tenant = self._tenants.get(tenant_id)
-            if tenant is None:
-                return []
-            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
-            return [tenant.index.labels[sid] for sid in sids.tolist()]
+        return self._over_present(tenant_id, matchers, start_ms, end_ms, _labels_of)
 
     def label_names(
         self, tenant_id: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[str]:
-        with self._lock:
-            tenant = self._tenants.get(tenant_id)
-            if tenant is None:
-                return []
-            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
-            return sorted(tenant.index.label_names(sids.tolist()))
+        return self._over_present(tenant_id, matchers, start_ms, end_ms, _names_of)
 
     def label_values(
         self, tenant_id: str, name: str, matchers: Sequence[Matcher], start_ms: int, end_ms: int
     ) -> list[str]:
+        return self._over_present(tenant_id, matchers, start_ms, end_ms, partial(_values_of, name))
+
+    def _over_present(
+        self,
+        tenant_id: str,
+        matchers: Sequence[Matcher],
+        start_ms: int,
+        end_ms: int,
+        answer: Callable[[_Tenant, SeriesIds], list[T]],
+    ) -> list[T]:
+        """`answer` over the matching series with samples in the range and under retention,
+        under the lock; nothing for an unknown tenant (the metadata queries)."""
         with self._lock:
             tenant = self._tenants.get(tenant_id)
             if tenant is None:
                 return []
-            sids = self._present(tenant, matchers, max(start_ms, self._floor(tenant_id)), end_ms)
-            return sorted(tenant.index.label_values(name, sids))
+            start_ms = max(start_ms, self._floor(tenant_id))
+            return answer(tenant, self._present(tenant, matchers, start_ms, end_ms))
 
     def series_count(self, tenant_id: str) -> int:
         """Series with samples newer than the retention cutoff."""
@@ -624,3 +629,15 @@ def _text(labels: Labels) -> str:
     pairs = dict(labels)
     name = pairs.pop("__name__", "")
     return name + "{" + ", ".join(f'{k}="{v}"' for k, v in pairs.items()) + "}"
+
+
+def _labels_of(tenant: _Tenant, sids: SeriesIds) -> list[Labels]:
+    return [tenant.index.labels[sid] for sid in sids.tolist()]
+
+
+def _names_of(tenant: _Tenant, sids: SeriesIds) -> list[str]:
+    return sorted(tenant.index.label_names(sids.tolist()))
+
+
+def _values_of(name: str, tenant: _Tenant, sids: SeriesIds) -> list[str]:
+    return sorted(tenant.index.label_values(name, sids))

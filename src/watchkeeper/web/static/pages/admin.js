@@ -2,6 +2,7 @@
 // its verification, and the running configuration (view; change with the server's
 // validation shown inline). Each section appears only when `ctx.me` has its permission.
 import { ago, replace } from "../dom.js";
+import { guarded, section, table } from "../sections.js";
 
 const SCOPES = ["ingest", "read", "write", "admin"];
 const AUDIT_PAGE = 50;
@@ -11,25 +12,6 @@ const ADMIN = ["users:read", "apikeys:read", "audit:read", "config:read"];
 
 function has(me, permission) {
   return Boolean(me?.permissions?.includes(permission));
-}
-
-function section(h, id, title, ...body) {
-  return h("section", { class: "card", id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), ...body);
-}
-
-async function guarded(ctx, el, load) {
-  try {
-    await load();
-  } catch (err) {
-    replace(el, ctx.h("p", { class: "error", role: "alert" }, err.message));
-  }
-}
-
-function table(h, headers, rows, empty) {
-  if (!rows.length) return h("p", { class: "muted" }, empty);
-  return h("div", { class: "table-wrap" }, h("table", { class: "table wide" },
-    h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, rows)));
 }
 
 function when(h, iso) {

@@ -2,6 +2,7 @@
 // templates with a live preview, on-call schedules (who now, who next) and escalation
 // policies. Each section loads on its own and shows its own error inline.
 import { ago, replace } from "../dom.js";
+import { guarded, section, table } from "../sections.js";
 
 const STATUSES = ["pending", "sending", "sent", "dead", "expanded", "suppressed"];
 const CHANNELS = ["webhook", "slack", "teams", "email", "sms"];
@@ -17,26 +18,6 @@ const MAX_SCHEDULES = 30;
 
 function can(ctx, permission) {
   return !ctx.me?.permissions || ctx.me.permissions.includes(permission);
-}
-
-function section(h, id, title, ...body) {
-  return h("section", { class: "card", id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), ...body);
-}
-
-/** Run `load` and show its failure in `el` instead of throwing. */
-async function guarded(ctx, el, load) {
-  try {
-    await load();
-  } catch (err) {
-    replace(el, ctx.h("p", { class: "error", role: "alert" }, err.message));
-  }
-}
-
-function table(h, headers, rows, empty) {
-  if (!rows.length) return h("p", { class: "muted" }, empty);
-  return h("div", { class: "table-wrap" }, h("table", { class: "table wide" },
-    h("thead", {}, h("tr", {}, headers.map((c) => h("th", { scope: "col", class: c === "Attempts" ? "num" : false }, c)))),
-    h("tbody", {}, rows)));
 }
 
 function describe(integration) {
@@ -155,8 +136,8 @@ function outbox(ctx) {
       ctx.api("GET", `/api/v1/notifications?${query}`),
       ctx.api("GET", "/api/v1/notifications?status=dead&limit=50"),
     ]);
-    replace(body, table(h, headers, rows(items, false), "Nothing in the outbox."));
-    replace(deadBody, table(h, [...headers, ""], rows(dead, true), "No dead letters."));
+    replace(body, table(h, headers, rows(items, false), "Nothing in the outbox.", ["Attempts"]));
+    replace(deadBody, table(h, [...headers, ""], rows(dead, true), "No dead letters.", ["Attempts"]));
   }
   const reload = () => guarded(ctx, body, load);
   status.addEventListener("change", reload);
