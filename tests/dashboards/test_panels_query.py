@@ -23,8 +23,6 @@ from watchkeeper.incidents.metrics import refresh_open_gauge
 from watchkeeper.ingest.scrape import ScrapeJob, ScrapeLoop
 from watchkeeper.wiring import ingest_sink
 
-pytestmark = pytest.mark.usefixtures("rules_by_hand")
-
 STEP_S = 60
 POINTS = 360  # six hours of one-minute samples
 HOST = {"job": "watchkeeper", "instance": "host-1"}
