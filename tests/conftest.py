@@ -82,7 +82,8 @@ def clock() -> ManualClock:
 
 @dataclass
 class Env:
-    """An initialised Watchkeeper (config, schema, tenant `default`, user `admin`) and its app."""
+    """An initialised Watchkeeper (config, schema, tenant `default`, user `admin`) and its app,
+    which runs its background workers only for a test marked `workers`."""
 
     data_dir: Path
     config_file: Path
@@ -148,6 +149,7 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def env(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     database_url: str,
     migrated_sqlite: Path,
@@ -159,6 +161,10 @@ def env(
     from watchkeeper.api.app import create_app
     from watchkeeper.bootstrap import initialise
 
+    # No background worker unless the test is marked `workers`: a test that evaluates rules
+    # or dispatches by hand would race them (a clock advance wakes every loop), and starting
+    # them all costs every test.
+    start_workers = request.node.get_closest_marker("workers") is not None
     monkeypatch.setenv("WATCHKEEPER_SECURITY__OUTBOUND_ALLOW", json.dumps(outbound_allow))
     monkeypatch.setenv("WATCHKEEPER_ALERTING__DEFAULT_RULE_PACK", json.dumps(default_rule_pack))
     data_dir = tmp_path / "data"
@@ -167,7 +173,12 @@ def env(
     result = initialise(
         data_dir, clock=clock, admin_password=ADMIN_PASSWORD, database_url=database_url
     )
-    app = create_app(result.settings, clock=clock, config_file=result.config_file)
+    app = create_app(
+        result.settings,
+        clock=clock,
+        config_file=result.config_file,
+        start_workers=start_workers,
+    )
     with TestClient(app) as client:
         yield Env(data_dir, result.config_file, client, clock)
 
@@ -218,15 +229,6 @@ def make_tenant(env: Env, root: dict[str, str], name: str) -> TenantFixture:
         key_id=key.json()["id"],
         viewer_id=viewer.json()["id"],
     )
-
-
-@pytest.fixture
-def rules_by_hand(env: Env) -> None:
-    """For tests that evaluate rules with `run_due` at chosen instants: stop the background
-    workers, whose rule loop, woken by the same clock advance, would otherwise evaluate between
-    the advance and the samples the test writes next (and the test's own pass would be skipped
-    as not yet due)."""
-    env.client.portal.call(env.context.supervisor.stop)  # type: ignore[union-attr]
 
 
 @pytest.fixture

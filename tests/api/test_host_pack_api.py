@@ -14,6 +14,7 @@ def default_rule_pack() -> bool:
     return True
 
 
+@pytest.mark.workers
 def test_the_pack_is_listed_with_the_default_tenants_rules(env: Env) -> None:
     headers = env.login()
     deadline = time.monotonic() + 20  # the rule worker loads rule files as it starts

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Env
 from tests.support import ADMIN_PASSWORD
 
 
+@pytest.mark.workers
 def test_metrics_expose_requests_build_and_pool(env: Env) -> None:
     env.client.get("/health/live")
     text = env.client.get("/metrics").text
@@ -92,6 +94,7 @@ def test_openapi_documents_every_route_and_bearer_auth(env: Env) -> None:
     )
 
 
+@pytest.mark.workers
 def test_status_matches_its_documented_schema(env: Env) -> None:
     from watchkeeper.api.schemas.admin import SystemStatus
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 
 from tests.conftest import Env, TenantFixture
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
-
-pytestmark = pytest.mark.usefixtures("rules_by_hand")
 
 YAML = {"Content-Type": "application/yaml"}
 GROUP = """

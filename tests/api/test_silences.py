@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from tests.api.test_rules import YAML, put_cpu
 from tests.conftest import Env, TenantFixture
 
@@ -125,7 +123,6 @@ inhibit_rules:
 """
 
 
-@pytest.mark.usefixtures("rules_by_hand")
 def test_alerts_show_what_silences_and_inhibits_them(env: Env, acme: TenantFixture) -> None:
     client = env.client
     assert (

@@ -8,8 +8,6 @@ import pytest
 from tests.conftest import Env, TenantFixture
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
 
-pytestmark = pytest.mark.usefixtures("rules_by_hand")
-
 YAML = {"Content-Type": "application/yaml"}
 SLO = """
 name: checkout

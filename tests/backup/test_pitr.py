@@ -247,6 +247,7 @@ def newest_shipped(backups: Path) -> float:
     return shipped_through(*generations[-1]) if generations else 0.0
 
 
+@pytest.mark.workers
 def test_the_servers_shipper_ships_as_its_clock_ticks(
     shipping_on: None, env: Env, root: dict[str, str], tmp_path: Path
 ) -> None:

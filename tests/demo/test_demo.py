@@ -20,8 +20,6 @@ from watchkeeper.demo.loader import load_demo, remove_demo
 from watchkeeper.query import VectorResult
 from watchkeeper.tenancy.service import ConflictError, NotFoundError, find_tenant
 
-pytestmark = pytest.mark.usefixtures("rules_by_hand")
-
 ACME_GROUP = "rules: [{alert: Up, expr: 'vector(1)'}]"
 
 

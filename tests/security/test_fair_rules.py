@@ -12,12 +12,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 
 from tests.conftest import Env, TenantFixture
 from watchkeeper.domain.series import SeriesSamples, labels_from_dict
-
-pytestmark = pytest.mark.usefixtures("rules_by_hand")
 
 LOOP_BOMB = "{% for i in range(100000) %}{% for j in range(400) %}{% endfor %}{% endfor %}"
 SLOW = """

@@ -114,7 +114,6 @@ def put_cpu(env: Env, tenant: str, value: float) -> None:
     )
 
 
-@pytest.mark.usefixtures("rules_by_hand")
 def test_rule_annotation_loop_is_cut_the_alert_fires_and_health_says_why(
     env: Env, acme: TenantFixture
 ) -> None:

@@ -76,8 +76,13 @@ def create_app(
     clock: Clock | None = None,
     config_file: Path | None = None,
     context: AppContext | None = None,
+    start_workers: bool = True,
 ) -> FastAPI:
+    """`start_workers=False` builds an app whose lifespan runs no background worker (tests
+    that evaluate, dispatch or detect by hand, without a worker racing them)."""
     context = context or build_context(settings, clock=clock, config_file=config_file)
+    if not start_workers:
+        context.supervisor.hold()
     provider = build_tracer_provider(settings.observability)
     limiter = RateLimiter(
         lambda: context.settings.security.rate_limits,

@@ -46,13 +46,22 @@ class Supervisor:
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.stop_grace = stop_grace
-        self._workers = {w.name: w for w in workers}
-        self._states = {w.name: WorkerState(w.name) for w in workers}
+        self._held = False
+        self.set_workers(workers)
 
     def set_workers(self, workers: list[Worker]) -> None:
         """The workers to run (before `start`)."""
+        if self._held:
+            workers = []
         self._workers = {w.name: w for w in workers}
         self._states = {w.name: WorkerState(w.name) for w in workers}
+
+    def hold(self) -> None:
+        """Run no worker in this process, now or after a configuration change: an app built
+        for tests that drive workers by hand (`create_app(start_workers=False)`), whose
+        readiness then reports no worker rather than every one as not running."""
+        self._held = True
+        self.set_workers([])
 
     async def start(self) -> None:
         for name, worker in self._workers.items():
@@ -93,8 +102,7 @@ class Supervisor:
     async def replace(self, workers: list[Worker]) -> None:
         """Stop every worker and start this new set (after a configuration change)."""
         await self.stop()
-        self._workers = {w.name: w for w in workers}
-        self._states = {w.name: WorkerState(w.name) for w in workers}
+        self.set_workers(workers)
         await self.start()
 
     async def _keep_running(self, worker: Worker, state: WorkerState) -> None:
