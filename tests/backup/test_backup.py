@@ -219,6 +219,10 @@ def test_backup_endpoint_is_superadmin_only_and_stays_in_its_folder(
         response = env.client.post("/admin/backup", headers=root, json={"to": escape})
         assert response.status_code == 422, response.text
         assert "backup folder" in response.text or "pattern" in response.text
+    for shipped in ("wal", "wal/nightly", "x/../wal"):
+        response = env.client.post("/admin/backup", headers=root, json={"to": shipped})
+        assert response.status_code == 422, response.text
+        assert "shipped WAL" in response.text
 
 
 def test_worker_takes_incrementals_and_prunes(env: Env, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from watchkeeper.backup.manifest import BackupError, Manifest, backups_in, read_
 from watchkeeper.backup.restore import VerifyReport, restore_backup
 from watchkeeper.backup.segments import (
     BASE,
+    SHIPPED_WAL_FOLDER,
     Generation,
     generations_in,
     read_segment,
@@ -59,12 +60,12 @@ def restore_at(
 ) -> tuple[VerifyReport, PointInTime]:
     at = _whole_microseconds(at)  # the precision times are printed with, so one read back fits
     folder, manifest, created = _backup_at(backups, at)
-    generations = generations_in(backups / "wal")
+    generations = generations_in(backups / SHIPPED_WAL_FOLDER)
     replay = generations and manifest.metadata["backend"] == "sqlite"
     with tempfile.TemporaryDirectory(prefix="watchkeeper-pitr-") as tmp:
         database, generation, used = None, None, 0
         if replay:
-            gen_folder, generation = _generation_at(backups / "wal", generations, at)
+            gen_folder, generation = _generation_at(backups / SHIPPED_WAL_FOLDER, generations, at)
             database = Path(tmp) / "watchkeeper.db"
             used = replay_generation(gen_folder, generation, at, database)
         report = restore_backup(folder, data_dir, force=force, database_url=database_url)

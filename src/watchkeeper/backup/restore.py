@@ -26,7 +26,7 @@ from pathlib import Path
 
 from watchkeeper.backup.create import libpq_url, run_tool
 from watchkeeper.backup.manifest import BackupError, Manifest, chain, sha256_of
-from watchkeeper.backup.segments import verify_wal
+from watchkeeper.backup.segments import SHIPPED_WAL_FOLDER, verify_wal
 from watchkeeper.store.embedded.store import EmbeddedStore
 
 
@@ -77,7 +77,7 @@ def verify_backup(folder: Path) -> VerifyReport:
             dump = links[-1][0] / manifest.metadata["file"]
             run_tool(["pg_restore", "--list", str(dump)])
         series = _count_series(target / "metrics") if manifest.store is not None else None
-    wal = folder.parent / "wal"
+    wal = folder.parent / SHIPPED_WAL_FOLDER
     segments = verify_wal(wal) if wal.is_dir() else None
     return VerifyReport(manifest.id, manifest.kind, files, size, users, series, segments)
 

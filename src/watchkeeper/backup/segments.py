@@ -29,6 +29,10 @@ _SEGMENT = struct.Struct(">4sHHQdIII32s32s")
 _MAGIC = b"WKWS"
 _VERSION = 1
 
+SHIPPED_WAL_FOLDER = "wal"
+"""The shipped WAL's folder inside the backups folder (generations below it); no backup may
+be written there (`POST /admin/backup` refuses it)."""
+
 
 @dataclass(frozen=True)
 class Generation:

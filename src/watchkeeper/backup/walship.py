@@ -36,6 +36,7 @@ import structlog
 from watchkeeper.backup.manifest import BackupError, backups_in, sha256_of
 from watchkeeper.backup.segments import (
     BASE,
+    SHIPPED_WAL_FOLDER,
     Generation,
     mark_shipped,
     write_generation,
@@ -301,7 +302,7 @@ class WalShipWorker(PeriodicWorker):
         database = sqlite_path(settings.effective_database_url)
         if database is None:
             raise ValueError("WAL shipping needs a SQLite database file")
-        root = settings.effective_backup_path / "wal"
+        root = settings.effective_backup_path / SHIPPED_WAL_FOLDER
         self.shipper = WalShipper(database, root, clock)
 
     async def tick(self) -> None:

@@ -12,7 +12,7 @@ import structlog
 
 from watchkeeper.backup.create import Sources, create_backup
 from watchkeeper.backup.manifest import BackupError, backups_in, chain, read_manifest
-from watchkeeper.backup.segments import prune_generations
+from watchkeeper.backup.segments import SHIPPED_WAL_FOLDER, prune_generations
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
@@ -92,5 +92,5 @@ def prune(folder: Path, keep: int) -> list[str]:
     left = backups_in(folder)
     if left:
         oldest = datetime.fromisoformat(read_manifest(left[0]).created_at).timestamp()
-        removed.extend(prune_generations(folder / "wal", oldest))
+        removed.extend(prune_generations(folder / SHIPPED_WAL_FOLDER, oldest))
     return removed

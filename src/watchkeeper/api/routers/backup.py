@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from watchkeeper.api.deps import Context, require
 from watchkeeper.backup.create import Sources, create_backup
 from watchkeeper.backup.manifest import BackupError
+from watchkeeper.backup.segments import SHIPPED_WAL_FOLDER
 from watchkeeper.store.embedded.store import EmbeddedStore
 
 router = APIRouter(tags=["admin"])
@@ -46,6 +47,13 @@ def allowed_folder(root: Path, to: str | None) -> Path:
     if target != base and base not in target.parents:
         raise HTTPException(
             422, f"'to' must be inside the backup folder {base} (backup.folder in the settings)"
+        )
+    shipped = base / SHIPPED_WAL_FOLDER
+    if target == shipped or shipped in target.parents:
+        raise HTTPException(
+            422,
+            f"'to': {SHIPPED_WAL_FOLDER}/ in the backup folder holds the shipped WAL "
+            "(backup.wal_shipping); choose another name",
         )
     return target
 
