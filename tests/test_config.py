@@ -173,3 +173,17 @@ def test_split_roles_need_the_remote_store() -> None:
         }
     )
     assert settings.server.roles == ["workers"]
+
+
+def test_wal_shipping_is_refused_without_a_sqlite_database(tmp_path: Path) -> None:
+    postgres = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(overrides={"database_url": postgres, "backup": {"wal_shipping": True}})
+    assert "backup.wal_shipping" in {p.key for p in caught.value.problems}
+    settings = load_settings(
+        overrides={
+            "database_url": f"sqlite:///{tmp_path / 'meta.db'}",
+            "backup": {"wal_shipping": True},
+        }
+    )
+    assert settings.backup.wal_shipping

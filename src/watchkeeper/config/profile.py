@@ -125,6 +125,15 @@ def check_profile(settings: Settings) -> list[ConfigProblem]:
                 "the embedded store belongs to one process; use workers: 1 or storage.backend: remote",
             )
         )
+    if settings.backup.wal_shipping and sqlite_path(settings.effective_database_url) is None:
+        problems.append(
+            ConfigProblem(
+                "backup.wal_shipping",
+                "True",
+                "WAL shipping copies a SQLite database's WAL; with PostgreSQL use its WAL "
+                "archiving for point-in-time recovery (docs/operations.md)",
+            )
+        )
     problems.extend(_tls_problems(settings))
     if settings.profile != "production":
         return problems
