@@ -190,3 +190,27 @@ def test_a_released_identity_is_free_for_the_next_process(tmp_path: Path) -> Non
     release_identity(tmp_path)
     out, _ = _identity_in_subprocess(str(tmp_path)).communicate(timeout=60)
     assert out.strip() == first  # slot 0 again, not 1
+
+
+def test_acquired_at_is_when_the_current_holder_took_the_lease(
+    sessions: SessionFactory, clock: ManualClock
+) -> None:
+    def acquired_at() -> float:
+        with sessions.system("test") as db:
+            row = db.get(WorkerLease, "rules")
+            assert row is not None
+            return row.acquired_at.timestamp()
+
+    a, b = LeaseTable(sessions, clock, "host-a"), LeaseTable(sessions, clock, "host-b")
+    taken = clock.time()
+    assert a.acquire("rules", ttl=30)
+    clock.advance(20)
+    assert a.acquire("rules", ttl=30)  # a renewal keeps the first time
+    assert acquired_at() == pytest.approx(taken, abs=0.001)
+    clock.advance(31)
+    assert b.acquire("rules", ttl=30)  # taken over: acquired now
+    assert acquired_at() == pytest.approx(clock.time(), abs=0.001)
+    b.release("rules")
+    clock.advance(1)
+    assert a.acquire("rules", ttl=30)  # back to a after a release: acquired now too
+    assert acquired_at() == pytest.approx(clock.time(), abs=0.001)

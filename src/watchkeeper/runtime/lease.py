@@ -29,7 +29,7 @@ import anyio
 import anyio.to_thread
 import structlog
 from prometheus_client import Gauge
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from watchkeeper.clock import Clock
@@ -105,7 +105,20 @@ class LeaseTable:
                     WorkerLease.name == name,
                     (WorkerLease.holder == self.holder) | (WorkerLease.expires_at <= now),
                 )
-                .values(holder=self.holder, expires_at=until, released_at=None)
+                .values(
+                    holder=self.holder,
+                    expires_at=until,
+                    released_at=None,
+                    # A renewal keeps the time the holder took the lease; a lease taken over
+                    # (another holder's, or our own after it lapsed) is acquired now.
+                    acquired_at=case(
+                        (
+                            and_(WorkerLease.holder == self.holder, WorkerLease.expires_at > now),
+                            WorkerLease.acquired_at,
+                        ),
+                        else_=now,
+                    ),
+                )
                 .execution_options(synchronize_session=False)
             )
             if getattr(taken, "rowcount", 0):
