@@ -109,19 +109,10 @@ def make_rig(engine: Engine, *, migrated: bool = False) -> Rig:
     )
 
 
-@pytest.fixture(scope="session")
-def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file that each test copies (migrating takes most of a test's time)."""
-    path = tmp_path_factory.mktemp("alert-db") / "template.db"
-    engine = create_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
 def rig(tmp_path: Path, migrated_sqlite: Path) -> Iterator[Rig]:
-    """SQLite only: the state machine's logic does not depend on the database."""
+    """SQLite only: the state machine's logic does not depend on the database (a copy of
+    the suite's migrated template, tests/conftest.py)."""
     shutil.copy(migrated_sqlite, tmp_path / "meta.db")
     engine = create_engine(f"sqlite:///{tmp_path / 'meta.db'}")
     yield make_rig(engine, migrated=True)

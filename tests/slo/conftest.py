@@ -1,5 +1,5 @@
 """The alert tests' rig (manual clock, memory store, migrated SQLite) for the SLO rules."""
 
-from tests.alert.conftest import migrated_sqlite, rig
+from tests.alert.conftest import rig
 
-__all__ = ["migrated_sqlite", "rig"]
+__all__ = ["rig"]
