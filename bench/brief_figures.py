@@ -367,10 +367,12 @@ def format_table(report: dict[str, Any]) -> str:
         add("M4 share within +-10 % at 24 h ahead", p["within10_at_24h"])
         add("M4 share within +-10 %, all points <= 24 h", p["within10_upto_24h"])
         add("M4 share within +-10 %, all 48 h", p["within10_all_48h"])
-        add("M4 coverage of 80 % interval (48 h / <= 24 h)", p["coverage80"])
-        add("", p["coverage80_upto_24h"])
-        add("M4 coverage of 95 % interval (48 h / <= 24 h)", p["coverage95"])
-        add("", p["coverage95_upto_24h"])
+        for level in ("80", "95"):
+            add(f"M4 coverage of the {level} % interval, all 48 h", p[f"coverage{level}"])
+            add(
+                f"M4 coverage of the {level} % interval, points <= 24 h",
+                p[f"coverage{level}_upto_24h"],
+            )
     for key, note in (("correlations", ""), ("correlations_without_learned_links", " [diag]")):
         if key not in report:
             continue

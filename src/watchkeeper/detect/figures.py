@@ -1,8 +1,7 @@
-"""The product brief's AI figures as measurable quantities (docs/benchmarks.md, issue 14).
+"""Fixed meanings for three loose quality claims, so a benchmark reports a re-derivable number.
 
-The brief promises "anomaly accuracy > 95 % with < 5 % false positives", "90 % prediction
-accuracy at 24 h" and "85 % of correlations found". None of these has one standard meaning;
-the functions here fix one meaning each so a run reports a number that can be re-derived:
+"Anomaly accuracy", "prediction accuracy" and "correlations found" have no one standard
+meaning; each function here fixes one:
 
 - detection precision: of the detections a detector makes on labelled data, the share inside
   a labelled anomaly window (its complement is the false-positive share);
