@@ -70,3 +70,35 @@ def test_evidence_never_goes_below_zero(rig: Rig) -> None:
     with rig.sessions.tenant(rig.tenant) as db:
         cooccurrence.adjust(db, ["A"], ["B"], -5)
         assert cooccurrence.together_count(db, "A", "B") == 0
+
+
+def test_a_rare_alert_is_not_tied_to_one_that_fires_all_the_time(rig: Rig) -> None:
+    """`together` counts a pair once per firing of either name; divided by the rarer name's
+    firings alone it read 'fired together 3 of 3 times' for any alert that happened to fire
+    while a noisy one was firing, and tied the two together."""
+
+    def noisy_round(with_rare: bool) -> None:
+        noisy = rig.fire("DiskBusy", service="storage")
+        rig.clock.advance(60)
+        rare = rig.fire("CertExpiring", service="web") if with_rare else None
+        rig.run()
+        rig.clock.advance(60)
+        rig.resolve(noisy)
+        if rare is not None:
+            rig.resolve(rare)
+        rig.run()
+        rig.clock.advance(2000)
+
+    for _ in range(3):
+        noisy_round(True)
+        for _ in range(3):
+            noisy_round(False)
+    with rig.sessions.tenant(rig.tenant) as db:
+        assert cooccurrence.together_count(db, "CertExpiring", "DiskBusy") == 3
+        assert cooccurrence.fired_count(db, "DiskBusy") == 12
+    rig.fire("DiskBusy", service="storage")
+    rig.clock.advance(60)
+    rig.fire("CertExpiring", service="web")
+    rig.run()
+    numbers = [i.number for i in rig.incidents()]
+    assert len(rig.members(numbers[-1])) == 1 and len(rig.members(numbers[-2])) == 1

@@ -4,8 +4,8 @@ Each firing counts once for its alertname (`fired`) and once for every other ale
 fired within the correlation window before it (`together`, stored once per unordered pair).
 Operators' merges add evidence to the pairs they joined, splits take it away. A new alert is
 linked to an open incident when some member's alertname fired with it at least `min_count`
-times and in at least `min_confidence` of its own firings: "fired together with HighLatency
-7 of 9 times".
+times and in at least `min_confidence` of the firings of whichever of the two fires more often:
+"fired together with HighLatency 7 of 9 times".
 """
 
 from __future__ import annotations
@@ -94,12 +94,18 @@ def best_link(
     db: Session, name: str, candidates: Iterable[str], *, min_count: int, min_confidence: float
 ) -> Link | None:
     """The strongest learned link from `name` to one of `candidates`, if one is strong enough."""
-    fired = fired_count(db, name)
-    if fired == 0:
+    own = fired_count(db, name)
+    if own == 0:
         return None
     best: Link | None = None
     for other in sorted(set(candidates) - {name}):
         together = together_count(db, name, other)
+        # `together` counts a pair once per firing of either name that found the other in
+        # its window, so it is not a count of `name`'s firings alone: divided by the rarer
+        # name's firings it read "3 of 2 times" and tied every rare alert to whatever fires
+        # all the time. The more frequent name's firings bound it: a link needs the two to
+        # fire together in most firings of both.
+        fired = max(own, fired_count(db, other))
         confidence = min(1.0, together / fired)
         if together < min_count or confidence < min_confidence:
             continue
