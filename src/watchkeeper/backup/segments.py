@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import struct
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from watchkeeper.backup.manifest import BackupError, sha256_of
 from watchkeeper.backup.walformat import WalFormatError, WalHeader, parse_header
+from watchkeeper.runtime.files import write_atomically
 
 GENERATION = "generation.json"
 SHIPPED = "shipped.json"
@@ -57,25 +57,9 @@ class Segment:
     body: bytes
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_durably(path: Path, data: bytes, *, fsync: bool = True) -> None:
-    """Write to a temporary name, fsync, rename: a reader sees the old or the whole new file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as file:
-        file.write(data)
-        if fsync:
-            file.flush()
-            os.fsync(file.fileno())
-    tmp.replace(path)
-    if fsync:
-        _fsync_dir(path.parent)
+    """A reader sees the old or the whole new file (`runtime/files.py`)."""
+    write_atomically(path, lambda handle: handle.write(data), fsync=fsync)
 
 
 def segment_path(folder: Path, seq: int) -> Path:

@@ -23,7 +23,6 @@ generations with the backups they follow.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 from contextlib import closing, suppress
@@ -45,6 +44,7 @@ from watchkeeper.backup.segments import (
 from watchkeeper.backup.walformat import HEADER_SIZE, WalHeader, committed_frames, read_header
 from watchkeeper.clock import Clock
 from watchkeeper.config import Settings, sqlite_path
+from watchkeeper.runtime.files import fsync_path
 from watchkeeper.runtime.worker import PeriodicWorker, Placement
 
 log = structlog.get_logger(__name__)
@@ -247,7 +247,7 @@ class WalShipper:
                     reader.backup(copy)
             finally:
                 reader.execute("COMMIT")
-            _fsync(work / BASE)
+            fsync_path(work / BASE)
             generation = Generation(
                 id=gen_id,
                 started_at=started,
@@ -271,14 +271,6 @@ class WalShipper:
         mark_shipped(final, started)
         log.info("wal_generation_started", id=gen_id, frame=committed.count)
         return final
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _new_id(root: Path, at: float) -> str:

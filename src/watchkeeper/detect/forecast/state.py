@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from watchkeeper.clock import Clock
-from watchkeeper.detect.atomic_file import write_atomically
 from watchkeeper.detect.forecast.base import Forecaster
+from watchkeeper.runtime.files import write_atomically
 
 FORMAT_VERSION = 1
 

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.domain.series import Labels
+from watchkeeper.runtime.files import fsync_path
 
 FsyncPolicy = Literal["always", "never"]
 
@@ -94,11 +95,7 @@ def segment_numbers(directory: Path) -> list[int]:
 
 def fsync_directory(directory: Path) -> None:
     """Make a file creation, rename or deletion in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(directory)
 
 
 def read_segment(path: Path) -> Iterator[WalRecord]:
